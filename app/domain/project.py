@@ -1,0 +1,488 @@
+"""A Masklet project: one video, its objects, prompts and masks, kept in an SQLite file. Qt-free.
+
+Every public mutation is one committed transaction (or part of an enclosing :meth:`Project.batch`),
+so whatever was reported saved survives a crash of the process. Listeners registered with
+:meth:`Project.subscribe` are called after the commit as ``callback(kind, frame, obj_id)`` with kind
+one of ``"object"`` (added/changed/removed; frame None), ``"prompt"``, ``"mask"`` (obj_id None when a
+whole frame changed), ``"engine"`` and ``"reset"`` (many things changed, e.g. after an import).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.domain import rle
+from app.domain.model import ObjectInfo, Prompt, default_color
+from app.domain.rle import MaskRecord
+from app.domain.store import (
+    ProjectError,
+    VideoMissingError,
+    check_project_file,
+    connect,
+    create_file,
+    initialise,
+)
+from sam3core.video import VideoError, VideoSource
+
+__all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
+
+log = logging.getLogger(__name__)
+Listener = Callable[[str, "int | None", "int | None"], None]
+_OBJECT_FIELDS = ("name", "category", "color", "hidden")
+
+
+@dataclass(frozen=True)
+class ObjectSnapshot:
+    """Everything stored for one object, still encoded; lets an undo restore a deleted object exactly."""
+
+    info: ObjectInfo
+    prompt_rows: tuple[tuple, ...]
+    mask_rows: tuple[tuple, ...]
+
+
+def _open_video(path: Path) -> VideoSource:
+    try:
+        return VideoSource(path)
+    except VideoError as exc:
+        raise ProjectError(str(exc)) from exc
+
+
+class Project:
+    """Use :meth:`create`, :meth:`open` or :meth:`in_memory`; never the constructor directly."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._pending: list[tuple[str, int | None, int | None]] = []
+        self._listeners: list[Listener] = []
+        self.path = path
+        self.video = video
+        self.video_path = Path(video.path).resolve()
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, video_path: str | Path, *, engine: str = "classical") -> Project:
+        """A new project file for ``video_path``; refuses to overwrite an existing file."""
+        path = Path(path).resolve()
+        if path.exists():
+            raise ProjectError(f"{path}: already exists; open it or choose another name")
+        if not path.parent.is_dir():
+            raise ProjectError(f"{path.parent}: no such folder")
+        video = _open_video(Path(video_path))
+        try:
+            create_file(path, cls._initial_meta(video, engine, path))
+            return cls(connect(path), path, video)
+        except BaseException:
+            video.close()
+            raise
+
+    @classmethod
+    def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
+        """An unsaved project (SQLite ``:memory:``); :meth:`save_as` gives it a file."""
+        video = _open_video(Path(video_path))
+        conn = connect(":memory:")
+        initialise(conn, cls._initial_meta(video, engine, None))
+        return cls(conn, None, video)
+
+    @classmethod
+    def open(cls, path: str | Path, *, video_path: str | Path | None = None) -> Project:
+        """Open a project. The file is checked read-only first: a foreign or newer file is never modified.
+
+        Raises :class:`VideoMissingError` when the video is not where it was (pass ``video_path``),
+        :class:`ProjectError` when ``video_path`` is a different video or the file is no project.
+        """
+        path = Path(path).resolve()
+        check_project_file(path)
+        meta = cls._read_meta_readonly(path)
+        stored = Path(meta["video_path"])
+        if video_path is not None:
+            candidate = Path(video_path)
+            if not candidate.exists():
+                raise ProjectError(f"{candidate}: no such video file or folder")
+        else:
+            relative = (path.parent / meta.get("video_relpath", "")).resolve() if meta.get("video_relpath") \
+                else None
+            candidate = stored if stored.exists() else relative if relative and relative.exists() else None
+            if candidate is None:
+                raise VideoMissingError(
+                    f"{path}: its video {stored} was moved or deleted; give its new location", stored)
+        video = _open_video(candidate)
+        try:
+            fingerprint = video.fingerprint()
+            if fingerprint != meta["fingerprint"]:
+                raise ProjectError(
+                    f"{candidate}: is not the video of project {path.name} (it annotates {stored.name}, "
+                    f"{meta['num_frames']} frames of {meta['width']}x{meta['height']}; this one has "
+                    f"{video.num_frames} frames of {video.width}x{video.height}, and the content differs)")
+            project = cls(connect(path), path, video)
+        except BaseException:
+            video.close()
+            raise
+        if Path(candidate).resolve() != stored:
+            project._set_meta({"video_path": str(project.video_path),
+                               "video_relpath": os.path.relpath(project.video_path, path.parent)})
+        return project
+
+    @staticmethod
+    def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
+        video_path = Path(video.path).resolve()
+        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(),
+                "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
+                "engine": engine}
+        if path is not None:
+            meta["video_relpath"] = os.path.relpath(video_path, path.parent)
+        return meta
+
+    @staticmethod
+    def _read_meta_readonly(path: Path) -> dict[str, str]:
+        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+        try:
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as exc:
+            raise ProjectError(f"{path}: damaged project ({exc})") from exc
+        finally:
+            conn.close()
+
+    def save_as(self, path: str | Path) -> None:
+        """Copy the project to ``path`` (replacing what is there) and continue working in that file."""
+        path = Path(path).resolve()
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("save_as inside a batch")
+            if path == self.path:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return
+            tmp = path.with_name(path.name + ".saving")
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+            dest = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                self._conn.backup(dest)
+                dest.execute("UPDATE meta SET value = ? WHERE key = 'video_relpath'",
+                             (os.path.relpath(self.video_path, path.parent),))
+                dest.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('video_relpath', ?)",
+                             (os.path.relpath(self.video_path, path.parent),))
+            finally:
+                dest.close()
+            for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+                stale.unlink(missing_ok=True)
+            os.replace(tmp, path)
+            old, self._conn = self._conn, connect(path)
+            old.close()
+            self.path = path
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self.video.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions and events ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group changes into one transaction; listeners hear of them after the commit."""
+        with self._lock:
+            if self._depth == 0:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._conn.execute("ROLLBACK")
+                    self._pending.clear()
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self._conn.execute("COMMIT")
+                events, self._pending = self._pending, []
+                self._notify(events)
+
+    def subscribe(self, callback: Listener) -> None:
+        self._listeners.append(callback)
+
+    def unsubscribe(self, callback: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(callback)
+
+    def _event(self, kind: str, frame: int | None, obj_id: int | None) -> None:
+        if (kind, frame, obj_id) not in self._pending:
+            self._pending.append((kind, frame, obj_id))
+
+    def _notify(self, events: list[tuple[str, int | None, int | None]]) -> None:
+        for kind, frame, obj_id in events:
+            for callback in list(self._listeners):
+                try:
+                    callback(kind, frame, obj_id)
+                except Exception:  # a broken listener must not break storing the user's work
+                    log.exception("project listener %r failed on %s", callback, kind)
+
+    # -- metadata -------------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        with self.batch():
+            self._conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
+    @property
+    def engine(self) -> str:
+        return self._meta("engine") or "classical"
+
+    @engine.setter
+    def engine(self, name: str) -> None:
+        with self.batch():
+            self._set_meta({"engine": name})
+            self._event("engine", None, None)
+
+    @property
+    def num_frames(self) -> int:
+        return self.video.num_frames
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of every frame and mask."""
+        return self.video.height, self.video.width
+
+    # -- objects --------------------------------------------------------------------------------
+    def objects(self) -> list[ObjectInfo]:
+        with self._lock:
+            rows = self._conn.execute("SELECT id, name, category, color, hidden FROM objects ORDER BY id")
+            return [ObjectInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows.fetchall()]
+
+    def object(self, obj_id: int) -> ObjectInfo:
+        with self._lock:
+            row = self._conn.execute("SELECT id, name, category, color, hidden FROM objects WHERE id = ?",
+                                     (obj_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no object with id {obj_id}")
+        return ObjectInfo(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def has_object(self, obj_id: int) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM objects WHERE id = ?", (obj_id,)).fetchone() is not None
+
+    def next_object_id(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM objects").fetchone()[0])
+
+    def add_object(self, name: str | None = None, category: str = "object", color: str | None = None,
+                   obj_id: int | None = None, *, hidden: bool = False) -> ObjectInfo:
+        with self.batch():
+            if obj_id is None:
+                obj_id = self.next_object_id()
+            elif not isinstance(obj_id, int) or obj_id < 1:
+                raise ValueError(f"object id must be a positive integer, got {obj_id!r}")
+            elif self.has_object(obj_id):
+                raise ValueError(f"an object with id {obj_id} already exists")
+            info = ObjectInfo(obj_id, name or f"Object {obj_id}", category or "object",
+                              color or default_color(obj_id), hidden)
+            self._conn.execute("INSERT INTO objects (id, name, category, color, hidden) "
+                               "VALUES (?, ?, ?, ?, ?)",
+                               (info.id, info.name, info.category, info.color, int(info.hidden)))
+            self._event("object", None, obj_id)
+        return info
+
+    def update_object(self, obj_id: int, **fields: object) -> ObjectInfo:
+        unknown = set(fields) - set(_OBJECT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown object field(s): {', '.join(sorted(unknown))}")
+        with self.batch():
+            info = self.object(obj_id).with_changes(**fields)
+            self._conn.execute("UPDATE objects SET name = ?, category = ?, color = ?, hidden = ? "
+                               "WHERE id = ?",
+                               (info.name, info.category, info.color, int(bool(info.hidden)), obj_id))
+            self._event("object", None, obj_id)
+        return info
+
+    def delete_object(self, obj_id: int) -> None:
+        with self.batch():
+            self.object(obj_id)
+            # Prompts and masks go with the object (ON DELETE CASCADE).
+            self._conn.execute("DELETE FROM objects WHERE id = ?", (obj_id,))
+            self._event("object", None, obj_id)
+
+    def object_snapshot(self, obj_id: int) -> ObjectSnapshot:
+        with self._lock:
+            info = self.object(obj_id)
+            prompts = self._conn.execute("SELECT frame, obj_id, points, labels, box, mask FROM prompts "
+                                         "WHERE obj_id = ?", (obj_id,)).fetchall()
+            masks = self._conn.execute("SELECT frame, obj_id, counts, area, x, y, w, h FROM masks "
+                                       "WHERE obj_id = ?", (obj_id,)).fetchall()
+        return ObjectSnapshot(info, tuple(prompts), tuple(masks))
+
+    def restore_object(self, snapshot: ObjectSnapshot) -> None:
+        """Put back an object exactly as :meth:`object_snapshot` saw it (it must not exist now)."""
+        info = snapshot.info
+        with self.batch():
+            self.add_object(info.name, info.category, info.color, info.id, hidden=info.hidden)
+            self._conn.executemany("INSERT INTO prompts VALUES (?, ?, ?, ?, ?, ?)", snapshot.prompt_rows)
+            self._conn.executemany("INSERT INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", snapshot.mask_rows)
+            self._event("reset", None, info.id)
+
+    # -- prompts --------------------------------------------------------------------------------
+    def _prompt_from_row(self, row: tuple) -> Prompt:
+        frame, obj_id, points, labels, box, mask = row
+        height, width = self.size
+        return Prompt(frame, obj_id, tuple(tuple(map(float, p)) for p in json.loads(points)),
+                      tuple(int(v) for v in json.loads(labels)),
+                      None if box is None else tuple(float(v) for v in json.loads(box)),
+                      None if mask is None else rle.decode(mask, height, width))
+
+    def prompt(self, frame: int, obj_id: int) -> Prompt | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM prompts WHERE frame = ? AND obj_id = ?",
+                                     (frame, obj_id)).fetchone()
+        return None if row is None else self._prompt_from_row(row)
+
+    def prompts(self, *, frame: int | None = None, obj_id: int | None = None) -> list[Prompt]:
+        """Prompts ordered by frame, then object id; optionally only one frame's or one object's."""
+        where, args = [], []
+        if frame is not None:
+            where.append("frame = ?")
+            args.append(frame)
+        if obj_id is not None:
+            where.append("obj_id = ?")
+            args.append(obj_id)
+        sql = "SELECT * FROM prompts" + (" WHERE " + " AND ".join(where) if where else "") + \
+            " ORDER BY frame, obj_id"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [self._prompt_from_row(r) for r in rows]
+
+    def set_prompt(self, prompt: Prompt) -> None:
+        """Store ``prompt`` for its (frame, object), replacing the previous one; an empty prompt deletes."""
+        if prompt.is_empty:
+            self.clear_prompt(prompt.frame, prompt.obj_id)
+            return
+        self._check_frame(prompt.frame)
+        mask = None if prompt.mask is None else rle.encode(self._check_mask(prompt.mask))[0]
+        if prompt.box is not None and len(prompt.box) != 4:
+            raise ValueError(f"box must be (x0, y0, x1, y1), got {prompt.box!r}")
+        with self.batch():
+            self._require_object(prompt.obj_id)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO prompts VALUES (?, ?, ?, ?, ?, ?)",
+                (prompt.frame, prompt.obj_id, json.dumps([list(map(float, p)) for p in prompt.points]),
+                 json.dumps([int(v) for v in prompt.labels]),
+                 None if prompt.box is None else json.dumps([float(v) for v in prompt.box]), mask))
+            self._event("prompt", prompt.frame, prompt.obj_id)
+
+    def clear_prompt(self, frame: int, obj_id: int) -> None:
+        with self.batch():
+            self._conn.execute("DELETE FROM prompts WHERE frame = ? AND obj_id = ?", (frame, obj_id))
+            self._event("prompt", frame, obj_id)
+
+    def prompted_frames(self, obj_id: int | None = None) -> list[int]:
+        sql, args = "SELECT DISTINCT frame FROM prompts", ()
+        if obj_id is not None:
+            sql, args = sql + " WHERE obj_id = ?", (obj_id,)
+        with self._lock:
+            return [r[0] for r in self._conn.execute(sql + " ORDER BY frame", args).fetchall()]
+
+    # -- masks ----------------------------------------------------------------------------------
+    def mask(self, frame: int, obj_id: int) -> np.ndarray | None:
+        record = self.mask_record(frame, obj_id)
+        return None if record is None else record.decode()
+
+    def masks_on_frame(self, frame: int) -> dict[int, np.ndarray]:
+        return {r.obj_id: r.decode() for r in self.mask_records(frame)}
+
+    def mask_record(self, frame: int, obj_id: int) -> MaskRecord | None:
+        """The stored mask of (frame, object) still encoded, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT frame, obj_id, counts, area, x, y, w, h FROM masks "
+                                     "WHERE frame = ? AND obj_id = ?", (frame, obj_id)).fetchone()
+        return None if row is None else self._record(row)
+
+    def mask_records(self, frame: int) -> list[MaskRecord]:
+        """All stored masks of one frame, encoded, ordered by object id."""
+        with self._lock:
+            rows = self._conn.execute("SELECT frame, obj_id, counts, area, x, y, w, h FROM masks "
+                                      "WHERE frame = ? ORDER BY obj_id", (frame,)).fetchall()
+        return [self._record(r) for r in rows]
+
+    def _record(self, row: tuple) -> MaskRecord:
+        height, width = self.size
+        return MaskRecord(row[0], row[1], height, width, bytes(row[2]), row[3],
+                          (row[4], row[5], row[6], row[7]))
+
+    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None) -> None:
+        """Store one mask; None removes it. An all-empty mask is stored: "tracked, and absent here"."""
+        self.set_frame_masks(frame, {obj_id: mask})
+
+    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None]) -> None:
+        """Store several objects' masks of one frame in one transaction."""
+        self._check_frame(frame)
+        encoded = {obj_id: None if m is None else rle.encode(self._check_mask(m))
+                   for obj_id, m in masks.items()}
+        with self.batch():
+            for obj_id, value in encoded.items():
+                self._require_object(obj_id)
+                if value is None:
+                    self._conn.execute("DELETE FROM masks WHERE frame = ? AND obj_id = ?", (frame, obj_id))
+                else:
+                    counts, area, (x, y, w, h) = value
+                    self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                       (frame, obj_id, counts, area, x, y, w, h))
+            self._event("mask", frame, next(iter(encoded)) if len(encoded) == 1 else None)
+
+    def write_records(self, records: list[MaskRecord]) -> None:
+        """Store already encoded masks (import, restore) without decoding them."""
+        with self.batch():
+            for r in records:
+                self._check_frame(r.frame)
+                self._require_object(r.obj_id)
+                self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (r.frame, r.obj_id, r.counts, r.area, *r.bbox))
+                self._event("mask", r.frame, None)
+
+    def frames_with_masks(self, obj_id: int) -> list[int]:
+        """Frames where the object has a non-empty mask, ascending."""
+        with self._lock:
+            rows = self._conn.execute("SELECT frame FROM masks WHERE obj_id = ? AND area > 0 ORDER BY frame",
+                                      (obj_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def frames_stored(self) -> list[int]:
+        """Frames that hold any stored mask (empty ones included), ascending."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT DISTINCT frame FROM masks ORDER BY frame")]
+
+    def mask_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM masks").fetchone()[0])
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _check_frame(self, frame: int) -> None:
+        if not 0 <= frame < self.num_frames:
+            raise IndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
+
+    def _check_mask(self, mask: np.ndarray) -> np.ndarray:
+        mask = np.asarray(mask)
+        if mask.shape != self.size:
+            raise ValueError(f"mask shape {mask.shape} differs from the video's (H, W) = {self.size}")
+        return mask if mask.dtype == bool else mask > 0
+
+    def _require_object(self, obj_id: int) -> None:
+        if not self.has_object(obj_id):
+            raise KeyError(f"no object with id {obj_id}")
