@@ -6,10 +6,16 @@ Compressed RLE (``{"size": [H, W], "counts": b"..."}``) is what pycocotools prod
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from pycocotools import mask as mask_utils
+
+# pycocotools' Cython arrays predate NumPy 2's copy keyword; the warning is harmless and would fire
+# once per decoded mask.
+warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
+                        category=DeprecationWarning)
 
 
 @dataclass(frozen=True)
