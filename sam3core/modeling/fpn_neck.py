@@ -1,0 +1,60 @@
+"""Feature-pyramid neck of SAM 2.1: 1x1 lateral convs to ``d_model`` channels, top-down sums on the
+selected levels, and a sine position encoding per level."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FpnNeck(nn.Module):
+    """forward(xs: per-stage maps, highest resolution first) -> (features, pos), both lists of
+    (B, d_model, H_l, W_l) highest resolution first.
+
+    ``backbone_channel_list`` is ordered lowest resolution first (``convs[0]`` handles the last
+    trunk stage). Levels in ``fpn_top_down_levels`` add the upsampled coarser output; the others use
+    their lateral features only.
+    """
+
+    def __init__(self, *, position_encoding: nn.Module, d_model: int, backbone_channel_list: list[int],
+                 fpn_interp_model: str = "bilinear", fuse_type: str = "sum",
+                 fpn_top_down_levels: list[int] | None = None) -> None:
+        super().__init__()
+        if fuse_type not in ("sum", "avg"):
+            raise ValueError(f"fuse_type must be 'sum' or 'avg', got {fuse_type!r}")
+        self.position_encoding = position_encoding
+        self.d_model = d_model
+        self.backbone_channel_list = list(backbone_channel_list)
+        self.convs = nn.ModuleList()
+        for dim in self.backbone_channel_list:
+            lateral = nn.Sequential()
+            lateral.add_module("conv", nn.Conv2d(dim, d_model, kernel_size=1))
+            self.convs.append(lateral)
+        self.fpn_interp_model = fpn_interp_model
+        self.fuse_type = fuse_type
+        levels = range(len(self.convs)) if fpn_top_down_levels is None else fpn_top_down_levels
+        self.fpn_top_down_levels = list(levels)
+
+    def forward(self, xs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        n = len(self.convs)
+        if len(xs) != n:
+            raise ValueError(f"the neck expects {n} feature maps, got {len(xs)}")
+        out: list[torch.Tensor] = [xs[0]] * n
+        pos: list[torch.Tensor] = [xs[0]] * n
+        prev = None
+        for i in range(n - 1, -1, -1):  # coarse to fine
+            lateral = self.convs[n - 1 - i](xs[i])
+            if i in self.fpn_top_down_levels and prev is not None:
+                top_down = F.interpolate(
+                    prev.to(torch.float32), scale_factor=2.0, mode=self.fpn_interp_model,
+                    align_corners=None if self.fpn_interp_model == "nearest" else False, antialias=False,
+                )
+                prev = lateral + top_down
+                if self.fuse_type == "avg":
+                    prev = prev / 2
+            else:
+                prev = lateral
+            out[i] = prev
+            pos[i] = self.position_encoding(prev).to(prev.dtype)
+        return out, pos

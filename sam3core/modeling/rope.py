@@ -1,0 +1,52 @@
+"""Axial rotary position encoding (RoPE) for the memory attention's 2-D token grids.
+
+Channels of each head are rotated in consecutive pairs (2i, 2i+1). The first half of the pairs is
+rotated by the token's column (x) index, the second half by its row (y) index, with frequencies
+``theta ** (-4k / head_dim)``. Rotations are stored as real (cos, sin) tables rather than complex
+numbers so every backend (CPU, CUDA, MPS) runs the same code.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def axial_rope_angles(head_dim: int, end_x: int, end_y: int, theta: float = 10000.0) -> torch.Tensor:
+    """Rotation angles (end_x*end_y, head_dim // 2) for a row-major end_y x end_x grid."""
+    if head_dim % 4:
+        raise ValueError(f"axial RoPE needs a head dim divisible by 4, got {head_dim}")
+    exponents = torch.arange(0, head_dim, 4)[: head_dim // 4].float() / head_dim
+    freqs = 1.0 / (theta ** exponents)  # (head_dim/4,)
+    t = torch.arange(end_x * end_y, dtype=torch.float32)
+    t_x = t % end_x
+    t_y = torch.div(t, end_x, rounding_mode="floor")
+    return torch.cat([torch.outer(t_x, freqs), torch.outer(t_y, freqs)], dim=-1)
+
+
+class AxialRope:
+    """Cached (cos, sin) tables of :func:`axial_rope_angles` per grid size and device."""
+
+    def __init__(self, head_dim: int, theta: float = 10000.0) -> None:
+        self.head_dim = head_dim
+        self.theta = theta
+        self._cache: dict[tuple[int, int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def tables(self, end_x: int, end_y: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, sin), each (end_x*end_y, head_dim // 2) float32."""
+        key = (end_x, end_y, device)
+        hit = self._cache.get(key)
+        if hit is None:
+            angles = axial_rope_angles(self.head_dim, end_x, end_y, self.theta)
+            hit = (angles.cos().to(device), angles.sin().to(device))
+            self._cache[key] = hit
+        return hit
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, repeat: int = 1) -> torch.Tensor:
+    """Rotate (B, heads, N, D) by per-token angles; ``cos``/``sin`` are (L, D/2) with N == L * repeat
+    (the table is tiled ``repeat`` times along the tokens, as for memories of several frames)."""
+    B, H, N, D = x.shape
+    xf = x.float().reshape(B, H, repeat, N // repeat, D // 2, 2)
+    x_even, x_odd = xf[..., 0], xf[..., 1]  # (B, H, r, L, D/2)
+    out = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)
+    return out.reshape(B, H, N, D).to(x.dtype)
