@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Build the one-folder Masklet app with PyInstaller from a clean virtual environment, then run the
+# built app's --self-check offscreen. Slow (minutes) and outside CI.
+#
+#   bash packaging/build.sh            # -> packaging/dist/masklet/masklet
+#   PYTHON=python3.11 bash packaging/build.sh
+#
+# The CPU torch wheel keeps CUDA out of the build: `pip install torch==2.13.0` is installed first
+# (on Linux x86_64, PyPI's default torch is the CUDA build; use the CPU index there, see README.md).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+PYTHON="${PYTHON:-python3}"
+BUILD="$HERE/build"
+DIST="$HERE/dist"
+VENV="$BUILD/venv"
+
+rm -rf "$BUILD/work" "$DIST"
+mkdir -p "$BUILD"
+if [ ! -x "$VENV/bin/python" ] || [ "${FRESH_VENV:-1}" = 1 ]; then
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+echo "== installing into a clean venv ($VENV)"
+pip install -q torch==2.13.0
+pip install -q "$ROOT[package]"
+python - <<'PY'
+import torch
+print("torch", torch.__version__, "CUDA build" if torch.version.cuda else "CPU build")
+PY
+
+echo "== PyInstaller"
+start=$(date +%s)
+# Run from a neutral folder so the spec analyses the installed packages' sources via pathex (ROOT).
+pyinstaller --noconfirm --clean --log-level WARN \
+    --distpath "$DIST" --workpath "$BUILD/work" "$HERE/masklet.spec"
+echo "built in $(( $(date +%s) - start )) s"
+
+APP="$DIST/masklet"
+echo "== checks"
+cuda=$(find "$APP" -iname 'libcu*' -o -iname 'libnvidia*' -o -iname 'libnccl*' -o -iname 'cudnn*' | head -5)
+if [ -n "$cuda" ]; then
+    echo "CUDA libraries in a CPU build:"; echo "$cuda"; exit 1
+fi
+du -sh "$APP"
+echo "largest files:"
+find "$APP" -type f -printf '%s %P\n' | sort -rn | head -8 | awk '{printf "  %7.1f MB  %s\n", $1/1048576, $2}'
+
+"$APP/masklet" --version
+# A throwaway home so the check never touches the builder's settings or logs.
+MASKLET_HOME="$(mktemp -d)" QT_QPA_PLATFORM=offscreen "$APP/masklet" --self-check
+echo "== self-check of the built app passed: $APP/masklet"
