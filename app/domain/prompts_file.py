@@ -1,0 +1,162 @@
+"""The PROMPTS.json file of ``masklet track``: parsed and checked completely before any work starts.
+
+Format (coordinates in original video pixels, x right, y down; frames count from 0)::
+
+    {"objects": [
+      {"id": 1, "name": "left child", "category": "person",
+       "prompts": [{"frame": 0, "points": [[210, 350], [250, 220]], "labels": [1, 1]},
+                   {"frame": 150, "points": [[82, 410]], "labels": [0]}]},
+      {"id": 4, "name": "right child", "category": "person",
+       "prompts": [{"frame": 0, "box": [300, 0, 500, 400], "points": [[460, 60]], "labels": [1]}]}
+    ]}
+
+Object keys: ``id`` (required, positive integer, unique), ``name``, ``category``, ``color`` ("#rrggbb"),
+``prompts`` (required, non-empty). Prompt keys: ``frame`` (required), ``points`` + ``labels``
+(1 = on the object, 0 = not on it; same length), ``box`` ([x0, y0, x1, y1], x0 < x1, y0 < y1); a
+prompt needs points or a box, and an object at most one prompt per frame.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain.model import Prompt
+
+OBJECT_KEYS = {"id", "name", "category", "color", "prompts"}
+PROMPT_KEYS = {"frame", "points", "labels", "box"}
+
+
+class PromptsError(ValueError):
+    """A malformed prompts file; the message names the file, object and prompt."""
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    id: int
+    name: str | None
+    category: str
+    color: str | None
+    prompts: tuple[Prompt, ...]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_prompts(path: str | Path, *, num_frames: int, height: int, width: int) -> list[ObjectSpec]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PromptsError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PromptsError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    return parse_prompts(data, num_frames=num_frames, height=height, width=width, source=str(path))
+
+
+def parse_prompts(data: object, *, num_frames: int, height: int, width: int,
+                  source: str = "prompts") -> list[ObjectSpec]:
+    if not isinstance(data, dict):
+        raise PromptsError(f'{source}: the top level must be an object {{"objects": [...]}}')
+    unknown = set(data) - {"objects"}
+    if unknown:
+        raise PromptsError(f"{source}: unknown top-level key(s) {sorted(unknown)}; only 'objects' is allowed")
+    objects = data.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise PromptsError(f"{source}: 'objects' must be a non-empty list")
+    specs: list[ObjectSpec] = []
+    seen: set[int] = set()
+    for index, obj in enumerate(objects):
+        spec = _parse_object(obj, index, num_frames, height, width, source)
+        if spec.id in seen:
+            raise PromptsError(f"{source}: object {spec.id} appears twice; ids must be unique")
+        seen.add(spec.id)
+        specs.append(spec)
+    return specs
+
+
+def _parse_object(obj: object, index: int, num_frames: int, height: int, width: int,
+                  source: str) -> ObjectSpec:
+    where = f"{source}: objects[{index}]"
+    if not isinstance(obj, dict):
+        raise PromptsError(f"{where}: must be an object with 'id' and 'prompts'")
+    obj_id = obj.get("id")
+    if not isinstance(obj_id, int) or isinstance(obj_id, bool) or obj_id < 1:
+        raise PromptsError(f"{where}: 'id' must be a positive integer, got {obj_id!r}")
+    name = obj.get("name")
+    where = f"{source}: object {obj_id}" + (f" ({name})" if isinstance(name, str) else "")
+    unknown = set(obj) - OBJECT_KEYS
+    if unknown:
+        raise PromptsError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(OBJECT_KEYS)}")
+    for key in ("name", "category"):
+        if key in obj and not isinstance(obj[key], str):
+            raise PromptsError(f"{where}: '{key}' must be a string")
+    color = obj.get("color")
+    if color is not None and not (isinstance(color, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", color)):
+        raise PromptsError(f"{where}: 'color' must look like \"#rrggbb\", got {color!r}")
+    prompts = obj.get("prompts")
+    if not isinstance(prompts, list) or not prompts:
+        raise PromptsError(f"{where}: 'prompts' must be a non-empty list")
+    parsed: list[Prompt] = []
+    for k, prompt in enumerate(prompts):
+        parsed.append(_parse_prompt(prompt, obj_id, f"{where}, prompt {k}", num_frames, height, width))
+    frames = [p.frame for p in parsed]
+    duplicate = next((f for f in frames if frames.count(f) > 1), None)
+    if duplicate is not None:
+        raise PromptsError(f"{where}: two prompts on frame {duplicate}; merge them into one")
+    return ObjectSpec(obj_id, name, obj.get("category", "object"), color,
+                      tuple(sorted(parsed, key=lambda p: p.frame)))
+
+
+def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, height: int,
+                  width: int) -> Prompt:
+    if not isinstance(prompt, dict):
+        raise PromptsError(f"{where}: must be an object with 'frame' and 'points'/'labels' and/or 'box'")
+    unknown = set(prompt) - PROMPT_KEYS
+    if unknown:
+        raise PromptsError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(PROMPT_KEYS)}")
+    frame = prompt.get("frame")
+    if not isinstance(frame, int) or isinstance(frame, bool):
+        raise PromptsError(f"{where}: 'frame' must be an integer, got {frame!r}")
+    where = f"{where} (frame {frame})"
+    if not 0 <= frame < num_frames:
+        raise PromptsError(f"{where}: frame outside the video's 0..{num_frames - 1}")
+    points, labels, box = prompt.get("points"), prompt.get("labels"), prompt.get("box")
+    if points is None and box is None:
+        raise PromptsError(f"{where}: needs 'points' with 'labels', or a 'box'")
+    if (points is None) != (labels is None):
+        raise PromptsError(f"{where}: 'points' and 'labels' go together")
+    parsed_points: list[tuple[float, float]] = []
+    parsed_labels: list[int] = []
+    if points is not None:
+        if not isinstance(points, list) or not isinstance(labels, list):
+            raise PromptsError(f"{where}: 'points' and 'labels' must be lists")
+        if len(points) != len(labels):
+            raise PromptsError(f"{where}: {len(points)} points but {len(labels)} labels")
+        for j, (point, label) in enumerate(zip(points, labels)):
+            if not (isinstance(point, list) and len(point) == 2 and all(_is_number(v) for v in point)):
+                raise PromptsError(f"{where}: point {j} must be [x, y] numbers, got {point!r}")
+            x, y = float(point[0]), float(point[1])
+            if not (0 <= x < width and 0 <= y < height):
+                raise PromptsError(f"{where}: point {j} ({x:g}, {y:g}) is outside the {width}x{height} image")
+            if label not in (0, 1) or isinstance(label, bool):
+                raise PromptsError(f"{where}: label {j} must be 1 (object) or 0 (not object), got {label!r}")
+            parsed_points.append((x, y))
+            parsed_labels.append(int(label))
+    parsed_box = None
+    if box is not None:
+        if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
+            raise PromptsError(f"{where}: 'box' must be [x0, y0, x1, y1] numbers, got {box!r}")
+        x0, y0, x1, y1 = (float(v) for v in box)
+        if x1 <= x0 or y1 <= y0:
+            raise PromptsError(f"{where}: box {box} is inverted or empty (need x0 < x1 and y0 < y1)")
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            raise PromptsError(f"{where}: box {box} reaches outside the {width}x{height} image")
+        parsed_box = (x0, y0, x1, y1)
+    return Prompt(frame, obj_id, tuple(parsed_points), tuple(parsed_labels), parsed_box)
