@@ -1,0 +1,341 @@
+"""The frame view: shows the composed frame, draws prompt markers, turns mouse input into prompts.
+
+Scene coordinates are original video pixels, so every emitted coordinate is in video pixels whatever
+the zoom. The canvas knows nothing about projects or objects: it gets an image and markers, and
+emits signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+DRAG_THRESHOLD_PX = 5
+MIN_ZOOM, MAX_ZOOM = 0.02, 40.0
+
+
+class Tool(Enum):
+    PROMPT = "prompt"
+    BRUSH = "brush"
+    ERASER = "eraser"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A prompt to draw: points (x, y, positive) and an optional box, in video pixels."""
+
+    points: tuple[tuple[float, float, bool], ...]
+    box: tuple[float, float, float, float] | None
+    color: str
+    active: bool
+
+
+class _FrameItem(QGraphicsItem):
+    """Paints one RGB frame; keeps a reference to the array the QImage wraps (no copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._image = QImage()
+        self._array: np.ndarray | None = None
+
+    def set_array(self, rgb: np.ndarray) -> None:
+        rgb = np.ascontiguousarray(rgb)
+        self.prepareGeometryChange()
+        height, width = rgb.shape[:2]
+        self._array = rgb
+        self._image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self._image.width(), self._image.height())
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if not self._image.isNull():
+            # Nearest-neighbour when zoomed in, so single pixels stay visible for precise clicks.
+            zoomed_in = painter.worldTransform().m11() > 1.5
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not zoomed_in)
+            painter.drawImage(QPointF(0, 0), self._image)
+
+
+class Canvas(QGraphicsView):
+    point_clicked = Signal(float, float, bool)            # x, y, positive
+    box_drawn = Signal(float, float, float, float)        # x0, y0, x1, y1
+    stroke_finished = Signal(object, float, bool)         # [(x, y), ...], radius, erase
+    play_toggle_requested = Signal()
+    cursor_moved = Signal(float, float)                   # video pixel under the cursor
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setBackgroundBrush(QColor("#2b2b2b"))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # the main window takes dropped files
+        self._frame = _FrameItem()
+        self.scene().addItem(self._frame)
+        self._markers: list[QGraphicsItem] = []
+        self._band = QGraphicsRectItem()
+        self._band.setPen(self._cosmetic_pen("#ffffff", 1.5, Qt.PenStyle.DashLine))
+        self._band.setZValue(10)
+        self._band.hide()
+        self.scene().addItem(self._band)
+        self._stroke = QGraphicsPathItem()
+        self._stroke.setZValue(9)
+        self.scene().addItem(self._stroke)
+        self._cursor_ring = QGraphicsEllipseItem()
+        self._cursor_ring.setPen(self._cosmetic_pen("#ffffff", 1.0))
+        self._cursor_ring.setZValue(11)
+        self._cursor_ring.hide()
+        self.scene().addItem(self._cursor_ring)
+        self.tool = Tool.PROMPT
+        self.brush_radius = 12.0
+        self.brush_color = "#e69f00"
+        self.interactive = True
+        self._press: QPointF | None = None       # scene position of a left/right press
+        self._press_view = None
+        self._press_button = Qt.MouseButton.NoButton
+        self._press_shift = False
+        self._dragging_box = False
+        self._stroke_points: list[tuple[float, float]] = []
+        self._pan_from = None
+        self._space_down = False
+        self._space_used = False
+        self._fitted = True
+
+    # -- content ------------------------------------------------------------------------------
+    @staticmethod
+    def _cosmetic_pen(color: str, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
+        pen = QPen(QColor(color), width, style)
+        pen.setCosmetic(True)
+        return pen
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        size_changed = self.image_size() != (rgb.shape[1], rgb.shape[0])
+        self._frame.set_array(rgb)
+        if size_changed:
+            self.scene().setSceneRect(self._frame.boundingRect())
+            if self._fitted:
+                self.fit()
+
+    def image_size(self) -> tuple[int, int]:
+        rect = self._frame.boundingRect()
+        return int(rect.width()), int(rect.height())
+
+    def set_markers(self, markers: list[Marker]) -> None:
+        for item in self._markers:
+            self.scene().removeItem(item)
+        self._markers = []
+        for marker in markers:
+            color = QColor(marker.color)
+            if marker.box is not None:
+                x0, y0, x1, y1 = marker.box
+                rect = QGraphicsRectItem(QRectF(x0, y0, x1 - x0, y1 - y0))
+                style = Qt.PenStyle.SolidLine if marker.active else Qt.PenStyle.DashLine
+                rect.setPen(self._cosmetic_pen(color.name(), 2.0 if marker.active else 1.0, style))
+                rect.setZValue(5)
+                self._add_marker(rect)
+            size = 11.0 if marker.active else 7.0
+            for x, y, positive in marker.points:
+                dot = QGraphicsEllipseItem(-size / 2, -size / 2, size, size)
+                dot.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+                dot.setPos(x, y)
+                dot.setBrush(QBrush(QColor("#2ecc40" if positive else "#ff4136")))
+                dot.setPen(QPen(color if marker.active else QColor("#ffffff"), 2.0))
+                dot.setZValue(6)
+                self._add_marker(dot)
+
+    def _add_marker(self, item: QGraphicsItem) -> None:
+        self.scene().addItem(item)
+        self._markers.append(item)
+
+    def marker_count(self) -> int:
+        return len(self._markers)
+
+    # -- zoom ---------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        self._fitted = True
+        rect = self._frame.boundingRect()
+        if not rect.isEmpty():
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom())
+
+    def zoom_100(self) -> None:
+        self._fitted = False
+        self.resetTransform()
+        self.zoom_changed.emit(1.0)
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
+        self._fitted = False
+        self.scale(target / self.zoom(), target / self.zoom())
+        self.zoom_changed.emit(self.zoom())
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.2 ** steps)
+        event.accept()
+
+    # -- tools --------------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        self.tool = tool
+        self._cursor_ring.setVisible(tool is not Tool.PROMPT and self.underMouse())
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool is Tool.PROMPT
+                                  else Qt.CursorShape.BlankCursor)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = max(1.0, float(radius))
+        self._update_ring(self._cursor_ring.pos())
+
+    def _update_ring(self, pos: QPointF) -> None:
+        r = self.brush_radius
+        self._cursor_ring.setRect(-r, -r, 2 * r, 2 * r)
+        self._cursor_ring.setPos(pos)
+
+    def _inside(self, pos: QPointF) -> bool:
+        return self._frame.boundingRect().contains(pos)
+
+    def _clamp(self, pos: QPointF) -> QPointF:
+        w, h = self.image_size()
+        return QPointF(min(max(pos.x(), 0.0), float(w)), min(max(pos.y(), 0.0), float(h)))
+
+    # -- mouse --------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_down):
+            self._pan_from = event.position()
+            self._space_used = True
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        if not self.interactive or not self._inside(pos):
+            return
+        if self.tool is Tool.PROMPT and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._press, self._press_view = pos, event.position()
+            self._press_button = button
+            self._press_shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self._dragging_box = False
+        elif self.tool is not Tool.PROMPT and button == Qt.MouseButton.LeftButton:
+            self._stroke_points = [(pos.x(), pos.y())]
+            self._update_stroke_preview()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        if self._inside(pos):
+            self.cursor_moved.emit(pos.x(), pos.y())
+        if self.tool is not Tool.PROMPT:
+            self._update_ring(pos)
+            self._cursor_ring.show()
+            if self._stroke_points:
+                self._stroke_points.append((pos.x(), pos.y()))
+                self._update_stroke_preview()
+            return
+        if self._press is not None and self._press_button == Qt.MouseButton.LeftButton:
+            moved = (event.position() - self._press_view).manhattanLength()
+            if self._dragging_box or moved >= DRAG_THRESHOLD_PX:
+                self._dragging_box = True
+                end = self._clamp(pos)
+                self._band.setRect(QRectF(self._press, end).normalized())
+                self._band.show()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.set_tool(self.tool)
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        if self._stroke_points:
+            points, self._stroke_points = self._stroke_points, []
+            self._stroke.setPath(QPainterPath())
+            self.stroke_finished.emit(points, self.brush_radius, self.tool is Tool.ERASER)
+            return
+        if self._press is None:
+            return
+        start, self._press = self._press, None
+        if self._dragging_box:
+            self._dragging_box = False
+            self._band.hide()
+            rect = QRectF(start, self._clamp(pos)).normalized()
+            if rect.width() >= 2 and rect.height() >= 2:
+                self.box_drawn.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
+            return
+        positive = self._press_button == Qt.MouseButton.LeftButton and not self._press_shift
+        self.point_clicked.emit(start.x(), start.y(), positive)
+
+    def leaveEvent(self, event: object) -> None:  # noqa: N802
+        self._cursor_ring.hide()
+        super().leaveEvent(event)
+
+    def _update_stroke_preview(self) -> None:
+        path = QPainterPath()
+        x0, y0 = self._stroke_points[0]
+        path.moveTo(x0, y0)
+        for x, y in self._stroke_points[1:]:
+            path.lineTo(x, y)
+        if len(self._stroke_points) == 1:
+            path.lineTo(x0 + 0.01, y0)
+        color = QColor("#000000" if self.tool is Tool.ERASER else self.brush_color)
+        color.setAlpha(140)
+        pen = QPen(color, 2 * self.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                   Qt.PenJoinStyle.RoundJoin)
+        self._stroke.setPen(pen)
+        self._stroke.setPath(path)
+
+    # -- keys ---------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down, self._space_used = True, False
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.set_tool(self.tool)
+            if not self._space_used:
+                self.play_toggle_requested.emit()
+            return
+        super().keyReleaseEvent(event)

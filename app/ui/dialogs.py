@@ -1,0 +1,185 @@
+"""Dialogs: engine/model choice (with download), confirmations and small questions.
+
+``confirm`` and ``ask_frame`` are module functions so tests can replace them (no modal loops there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import qtawesome as qta
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.tasks import BackgroundTask
+from app.ui.worker import EngineSpec
+from sam3core.engine import available_devices
+
+CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.safetensors *.ckpt);;All files (*)"
+
+
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_frame(parent: QWidget | None, current: int, last: int) -> int | None:
+    value, ok = QInputDialog.getInt(parent, "Propagate to frame",
+                                    f"Propagate from frame {current} to frame (0–{last}):",
+                                    current, 0, last)
+    return value if ok else None
+
+
+def detect_checkpoint(path: str) -> tuple[str | None, str]:
+    """(registry name or None, a line to show) for a checkpoint file."""
+    if not path:
+        return None, "No checkpoint: the classical engine (no weights) is used"
+    if not Path(path).is_file():
+        return None, f"{path}: no such file"
+    try:
+        from sam3core.checkpoint import detect_model_name
+    except ImportError:
+        return None, "Checkpoint detection is not available in this build"
+    try:
+        name = detect_model_name(path)
+    except Exception as exc:  # CheckpointError and anything a broken file raises
+        return None, f"Not usable: {exc}"
+    return name, f"Detected model: {name}"
+
+
+class EngineDialog(QDialog):
+    """Choose the classical engine or a checkpoint (type detected), the device, or download a model."""
+
+    def __init__(self, current: EngineSpec, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Engine and model")
+        self._detected: str | None = None
+        self.task: BackgroundTask | None = None
+        self.classical = QRadioButton("Classical engine (no model weights; works everywhere)")
+        self.sam = QRadioButton("SAM 2.1 / SAM 3 checkpoint")
+        group = QButtonGroup(self)
+        group.addButton(self.classical)
+        group.addButton(self.sam)
+        self.path_edit = QLineEdit(current.checkpoint or "")
+        self.path_edit.setPlaceholderText("path to a .pt / .safetensors checkpoint")
+        self.path_edit.editingFinished.connect(self._detect)
+        browse = QPushButton(qta.icon("mdi6.folder-open"), "Browse…")
+        browse.clicked.connect(self._browse)
+        self.detected_label = QLabel()
+        self.detected_label.setWordWrap(True)
+        self.found = QListWidget()
+        self.found.setMaximumHeight(90)
+        self.found.itemActivated.connect(lambda item: self._use_path(item.toolTip()))
+        self.found.itemClicked.connect(lambda item: self._use_path(item.toolTip()))
+        self.device = QComboBox()
+        self.device.addItems(["auto", *available_devices()])
+        if current.device and self.device.findText(current.device) >= 0:
+            self.device.setCurrentText(current.device)
+        self.download_name = QComboBox()
+        self.download_button = QPushButton(qta.icon("mdi6.download"), "Download")
+        self.download_button.clicked.connect(self._download)
+        self._fill_catalog()
+
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        sam_box = QGroupBox()
+        sam_form = QFormLayout(sam_box)
+        sam_form.addRow("File", path_row)
+        sam_form.addRow("", self.detected_label)
+        sam_form.addRow("In models folder", self.found)
+        download_row = QHBoxLayout()
+        download_row.addWidget(self.download_name, 1)
+        download_row.addWidget(self.download_button)
+        sam_form.addRow("Download", download_row)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Device", self.device)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.classical)
+        layout.addWidget(self.sam)
+        layout.addWidget(sam_box)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.sam.toggled.connect(sam_box.setEnabled)
+        (self.sam if current.checkpoint else self.classical).setChecked(True)
+        sam_box.setEnabled(self.sam.isChecked())
+        self._scan()
+        self._detect()
+        self.resize(560, 420)
+
+    def _fill_catalog(self) -> None:
+        try:
+            from app.models_catalog import CATALOG
+        except ImportError:
+            self.download_button.setEnabled(False)
+            return
+        for spec in CATALOG.values():
+            self.download_name.addItem(f"{spec.name}  (~{spec.approx_mb} MB)", spec.name)
+
+    def _scan(self) -> None:
+        self.found.clear()
+        try:
+            from app.models_catalog import scan_models_dir
+
+            entries = scan_models_dir()
+        except Exception:  # an unreadable models folder only means an empty list here
+            entries = []
+        for path, name in entries:
+            self.found.addItem(f"{name} — {path.name}")
+            self.found.item(self.found.count() - 1).setToolTip(str(path))
+        if not entries:
+            self.found.addItem("(no checkpoints found)")
+
+    def _use_path(self, path: str) -> None:
+        if path:
+            self.path_edit.setText(path)
+            self.sam.setChecked(True)
+            self._detect()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.path_edit.text(), CHECKPOINT_FILTER)
+        self._use_path(path)
+
+    def _detect(self) -> None:
+        self._detected, text = detect_checkpoint(self.path_edit.text().strip())
+        self.detected_label.setText(text)
+
+    def _download(self) -> None:
+        name = self.download_name.currentData()
+        if not name:
+            return
+        from app.models_catalog import download_model
+
+        self.task = BackgroundTask(f"Downloading {name}", lambda progress: download_model(name, progress), self)
+        self.task.done.connect(lambda path: (self._scan(), self._use_path(str(path))))
+        self.task.failed.connect(lambda msg: msg != "cancelled" and QMessageBox.warning(
+            self, "Download failed", msg))
+        self.task.start()
+
+    def spec(self) -> EngineSpec:
+        device = self.device.currentText()
+        device = None if device == "auto" else device
+        if self.classical.isChecked() or not self.path_edit.text().strip():
+            return EngineSpec(None, None, device)
+        return EngineSpec(self._detected, self.path_edit.text().strip(), device)

@@ -1,0 +1,215 @@
+"""Opening, saving, recent files, export and import: the File and Export menus' controller.
+
+Exports and imports run in a background task with a progress dialog; the Project is thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from app.domain.export import export_project, import_annotations
+from app.ui.project_files import PROJECT_SUFFIX
+from app.ui.session import SessionController
+from app.ui.tasks import BackgroundTask
+from sam3core.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+RECENT_KEY = "recent_files"
+MAX_RECENT = 10
+VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)"
+PROJECT_FILTER = f"Masklet projects (*{PROJECT_SUFFIX});;All files (*)"
+
+# fmt -> (dialog title, "file" or "folder", file filter, default suffix)
+EXPORTS = {
+    "coco": ("Export COCO JSON", "file", "COCO JSON (*.json)", "_coco.json"),
+    "davis": ("Export DAVIS PNG folder", "folder", "", "_davis"),
+    "ytvis": ("Export YouTube-VIS JSON", "file", "YouTube-VIS JSON (*.json)", "_ytvis.json"),
+    "video": ("Export overlay video", "file", "MP4 video (*.mp4)", "_overlay.mp4"),
+}
+
+
+def is_project_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() == PROJECT_SUFFIX
+
+
+def is_openable(path: Path) -> bool:
+    if path.is_dir():
+        return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+    return path.suffix.lower() in (*VIDEO_SUFFIXES, PROJECT_SUFFIX)
+
+
+class FileController(QObject):
+    recent_changed = Signal()
+    task_finished = Signal(str, bool, str)   # what, ok, message
+
+    def __init__(self, window: QWidget, session: SessionController) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session = session
+        self.task: BackgroundTask | None = None
+        session.video_missing.connect(self._locate_video)
+
+    # -- opening ------------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> bool:
+        """Open a video, an image folder or a project, whichever ``path`` is."""
+        path = Path(path).expanduser()
+        if not path.exists():
+            self.session.error.emit("Cannot open", f"{path}: no such file or folder")
+            self.forget_recent(path)
+            return False
+        ok = self.session.open_project(path) if is_project_file(path) else self.session.open_video(path)
+        if ok:
+            self.add_recent(path)
+        return ok
+
+    def open_video_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open video", self._last_dir(), VIDEO_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self.window, "Open a folder of frames", self._last_dir())
+        if path:
+            self.open_path(path)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open project", self._last_dir(), PROJECT_FILTER)
+        if path:
+            self.open_path(path)
+
+    def _locate_video(self, project_path: str, expected: str) -> None:
+        QMessageBox.information(self.window, "Video moved",
+                                f"The video of {Path(project_path).name} is no longer at\n{expected}\n\n"
+                                "Please show where it is now.")
+        path, _ = QFileDialog.getOpenFileName(self.window, f"Where is {Path(expected).name}?",
+                                              str(Path(project_path).parent), VIDEO_FILTER)
+        if path and self.session.open_project(project_path, video_path=path):
+            self.add_recent(Path(project_path))
+
+    def _last_dir(self) -> str:
+        recent = self.recent_files()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    # -- saving -------------------------------------------------------------------------------
+    def save(self) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        if project.path is None:
+            self.save_as_dialog()
+        else:
+            self.session.status.emit(f"All changes are saved in {project.path}")
+
+    def save_as_dialog(self) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        default = project.path or project.video_path.with_suffix(PROJECT_SUFFIX)
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save project as", str(default), PROJECT_FILTER)
+        if path:
+            if not path.lower().endswith(PROJECT_SUFFIX):
+                path += PROJECT_SUFFIX
+            if self.session.save_as(path):
+                self.add_recent(Path(path))
+
+    # -- recent files -------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = QSettings().value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: Path) -> None:
+        entry = str(path.resolve())
+        items = [entry] + [p for p in self.recent_files() if p != entry]
+        QSettings().setValue(RECENT_KEY, items[:MAX_RECENT])
+        self.recent_changed.emit()
+
+    def forget_recent(self, path: Path) -> None:
+        entry = str(path.resolve())
+        QSettings().setValue(RECENT_KEY, [p for p in self.recent_files() if p != entry])
+        self.recent_changed.emit()
+
+    def fill_recent_menu(self, menu: QMenu) -> None:
+        menu.clear()
+        recent = self.recent_files()
+        for index, item in enumerate(recent):
+            action = menu.addAction(f"&{index + 1}  {Path(item).name}" if index < 9 else Path(item).name)
+            action.setToolTip(item)
+            action.triggered.connect(lambda _=False, p=item: self.open_path(p))
+        if not recent:
+            menu.addAction("(none)").setEnabled(False)
+        else:
+            menu.addSeparator()
+            menu.addAction("Clear list").triggered.connect(
+                lambda: (QSettings().setValue(RECENT_KEY, []), self.recent_changed.emit()))
+
+    # -- export / import ----------------------------------------------------------------------
+    def export_dialog(self, fmt: str) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        title, kind, file_filter, suffix = EXPORTS[fmt]
+        stem = project.video_path.stem if project.video_path.is_file() else project.video_path.name
+        default = str(project.video_path.parent / f"{stem}{suffix}")
+        if kind == "folder":
+            out = QFileDialog.getExistingDirectory(self.window, title, str(project.video_path.parent))
+        else:
+            out, _ = QFileDialog.getSaveFileName(self.window, title, default, file_filter)
+        if out:
+            self.export(fmt, out)
+
+    def export(self, fmt: str, out: str | Path) -> BackgroundTask | None:
+        project = self.session.project
+        if project is None or not self._no_task():
+            return None
+        return self._run(f"Exporting {fmt.upper()}",
+                         lambda progress: export_project(project, fmt, out, progress=progress),
+                         lambda result: f"Exported to {result}")
+
+    def import_dialog(self) -> None:
+        if self.session.project is None:
+            return
+        path, chosen = QFileDialog.getOpenFileName(
+            self.window, "Import annotations", self._last_dir(),
+            "COCO JSON (*.json);;DAVIS: any PNG in the annotation folder (*.png)")
+        if path:
+            fmt = "coco" if path.lower().endswith(".json") else "davis"
+            self.import_(fmt, path if fmt == "coco" else str(Path(path).parent))
+
+    def import_(self, fmt: str, path: str | Path) -> BackgroundTask | None:
+        project = self.session.project
+        if project is None or not self._no_task() or not self.session._idle("import"):
+            return None
+        return self._run(f"Importing {fmt.upper()}",
+                         lambda progress: import_annotations(project, fmt, path, progress=progress),
+                         lambda s: f"Imported {s.masks} masks on {s.frames} frames "
+                                   f"({len(s.created)} new objects)")
+
+    def _no_task(self) -> bool:
+        if self.task is not None and not self.task.finished:
+            self.session.status.emit(f"{self.task.title} is still running")
+            return False
+        return True
+
+    def _run(self, title: str, fn, describe) -> BackgroundTask:  # noqa: ANN001
+        task = BackgroundTask(title, fn, self.window)
+        task.done.connect(lambda result: self._task_done(title, describe(result)))
+        task.failed.connect(lambda message: self._task_failed(title, message))
+        self.task = task
+        task.start()
+        return task
+
+    def _task_done(self, title: str, message: str) -> None:
+        self.session.status.emit(message)
+        self.task_finished.emit(title, True, message)
+
+    def _task_failed(self, title: str, message: str) -> None:
+        if message != "cancelled":
+            self.session.error.emit(f"{title} failed", message)
+        self.task_finished.emit(title, False, message)

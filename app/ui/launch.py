@@ -1,0 +1,66 @@
+"""Start the desktop app: ``masklet [VIDEO_OR_PROJECT]`` and ``python main.py`` end up here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from app.ui.worker import EngineSpec
+
+ORGANIZATION = "Masklet"
+APPLICATION = "Masklet"
+
+log = logging.getLogger(__name__)
+
+
+def configure_settings() -> None:
+    """QSettings() everywhere in the app then means one INI file in Masklet's config folder."""
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    try:
+        from app.paths import config_dir
+
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(config_dir()))
+    except Exception:  # the platform default location is a fine fallback
+        log.warning("using the default settings location", exc_info=True)
+
+
+def _app_icon() -> QIcon | None:
+    try:
+        from app.resources import app_icon_path
+
+        path = app_icon_path()
+        return QIcon(str(path)) if Path(path).is_file() else None
+    except Exception:  # a missing icon is cosmetic
+        return None
+
+
+def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | None = None,
+            model: str | None = None) -> int:
+    """Open the main window (optionally on a video, image folder or project) and run the event loop."""
+    try:
+        from app.logs import setup_logging
+
+        setup_logging()
+    except Exception:  # logging to a file is best-effort (read-only home, ...)
+        logging.basicConfig(level=logging.INFO)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    configure_settings()
+    icon = _app_icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
+    from app.ui.main_window import MainWindow
+
+    engine = EngineSpec(model, checkpoint, device or "cpu") if (checkpoint or model or device) else None
+    window = MainWindow(engine=engine)
+    window.show()
+    if path:
+        # After the event loop starts, so the window is visible while a long video is opened.
+        QTimer.singleShot(0, lambda: window.open_path(path))
+    return int(app.exec())

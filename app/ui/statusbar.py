@@ -1,0 +1,81 @@
+"""Status bar content: engine, device, memory use, and the propagation progress with fps / ETA."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+
+from app.ui.tracking import Progress
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class StatusPanel:
+    """Adds its widgets to a QStatusBar; the window feeds it engine and progress updates."""
+
+    def __init__(self, bar: QStatusBar, cancel: QAction, parent: QWidget) -> None:
+        self.bar = bar
+        self.engine = QLabel("Engine: loading…", parent)
+        self.device = QLabel("", parent)
+        self.memory = QLabel("", parent)
+        self.memory.setToolTip("Memory used by Masklet (resident set)")
+        self.progress = QProgressBar(parent)
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("%v / %m frames")
+        self.rate = QLabel("", parent)
+        self.cancel = QToolButton(parent)
+        self.cancel.setDefaultAction(cancel)
+        for widget in (self.progress, self.rate, self.cancel):
+            widget.hide()
+        for widget in (self.progress, self.rate, self.cancel):
+            bar.addPermanentWidget(widget)
+        for widget in (self.engine, self.device, self.memory):
+            bar.addPermanentWidget(widget)
+        self._process = psutil.Process(os.getpid())
+        self._timer = QTimer(parent)
+        self._timer.timeout.connect(self.update_memory)
+        self._timer.start(2000)
+        self.update_memory()
+
+    def update_memory(self) -> None:
+        try:
+            rss = self._process.memory_info().rss
+        except psutil.Error:
+            return
+        self.memory.setText(f"RAM {rss / 2**20:,.0f} MB")
+
+    def set_engine(self, name: str, device: str, *, note: str = "") -> None:
+        if name == "classical":
+            self.engine.setText("Engine: classical (no model weights)")
+            self.engine.setToolTip("No checkpoint loaded: Tracking ▸ Engine and model… to choose one")
+        else:
+            self.engine.setText(f"Engine: {name}")
+            self.engine.setToolTip(note)
+        self.device.setText(f"Device: {device}")
+
+    def set_engine_problem(self, text: str) -> None:
+        self.engine.setText(f"Engine: {text}")
+
+    def set_running(self, running: bool) -> None:
+        for widget in (self.progress, self.rate, self.cancel):
+            widget.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)
+            self.rate.setText("starting…")
+
+    def set_progress(self, progress: Progress) -> None:
+        if progress.total > 0:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+        self.rate.setText(f"{progress.fps:.1f} frames/s · ETA {format_eta(progress.eta_s)}")

@@ -1,0 +1,122 @@
+"""A deliberately slow, geometry-only engine for responsiveness tests and benchmarks.
+
+It implements the full engine API (sam3core/engine.py) without any model: a point prompt gives a
+disc around the points, a box gives the filled box, a mask prompt is kept as is, and propagation
+carries each object's nearest conditioning mask to every frame, sleeping ``delay_s`` per frame so
+the GUI's worker thread is busy the way a real tracker keeps it busy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from sam3core.video import VideoSource
+
+
+@dataclass
+class FakeState:
+    video: VideoSource
+    # obj_id -> frame -> (H, W) bool conditioning mask
+    cond: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)
+
+
+class SlowFakeEngine:
+    name = "fake"
+
+    def __init__(self, delay_s: float = 0.02, radius: int = 20) -> None:
+        self.delay_s = delay_s
+        self.radius = radius
+        self.device = torch.device("cpu")
+        self.frames_computed = 0
+
+    def init_state(self, video_path: str | Path | None = None, *, video: VideoSource | None = None,
+                   **_: Any) -> FakeState:
+        if video is None:
+            if video_path is None:
+                raise ValueError("init_state needs video_path or video")
+            video = VideoSource(video_path)
+        return FakeState(video=video)
+
+    # -- prompts -----------------------------------------------------------------------------
+    def _result(self, state: FakeState, frame: int) -> tuple[int, list[int], torch.Tensor, torch.Tensor]:
+        ids = sorted(o for o, frames in state.cond.items() if frames)
+        masks = [self._mask_at(state, o, frame) for o in ids]
+        return frame, ids, torch.empty(0), self._logits(state, masks)
+
+    def _logits(self, state: FakeState, masks: list[np.ndarray]) -> torch.Tensor:
+        h, w = state.video.height, state.video.width
+        if not masks:
+            return torch.zeros((0, 1, h, w))
+        stack = torch.from_numpy(np.stack(masks)).float()
+        return (stack * 20.0 - 10.0).unsqueeze(1)  # (N, 1, H, W) logits, positive inside
+
+    def add_new_points_or_box(self, inference_state: FakeState, frame_idx: int, obj_id: int,
+                              points: Any = None, labels: Any = None, box: Any = None,
+                              clear_old_points: bool = True, rel_coordinates: bool = True) -> Any:
+        h, w = inference_state.video.height, inference_state.video.width
+        scale = np.array([w, h], np.float32) if rel_coordinates else np.ones(2, np.float32)
+        mask = np.zeros((h, w), np.uint8)
+        if box is not None:
+            x0, y0, x1, y1 = (np.asarray(box, np.float32).reshape(2, 2) * scale).reshape(-1)
+            cv2.rectangle(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=-1)
+        if points is not None and len(points):
+            pts = np.asarray(points, np.float32).reshape(-1, 2) * scale
+            labs = np.asarray(labels).reshape(-1)
+            for (x, y), lab in zip(pts, labs):
+                cv2.circle(mask, (int(x), int(y)), self.radius, int(lab > 0), thickness=-1)
+        inference_state.cond.setdefault(obj_id, {})[frame_idx] = mask.astype(bool)
+        return self._result(inference_state, frame_idx)
+
+    def add_new_points(self, inference_state: FakeState, frame_idx: int, obj_id: int, points: Any,
+                       labels: Any, clear_old_points: bool = True, rel_coordinates: bool = True) -> Any:
+        return self.add_new_points_or_box(inference_state, frame_idx, obj_id, points, labels,
+                                          clear_old_points=clear_old_points, rel_coordinates=rel_coordinates)
+
+    def add_new_mask(self, inference_state: FakeState, frame_idx: int, obj_id: int, mask: Any) -> Any:
+        array = mask.numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        inference_state.cond.setdefault(obj_id, {})[frame_idx] = array.astype(bool)
+        return self._result(inference_state, frame_idx)
+
+    # -- propagation -------------------------------------------------------------------------
+    def _mask_at(self, state: FakeState, obj_id: int, frame: int) -> np.ndarray:
+        frames = state.cond[obj_id]
+        nearest = min(frames, key=lambda f: (abs(f - frame), f))
+        return frames[nearest]
+
+    def propagate_in_video(self, inference_state: FakeState, start_frame_idx: int | None = None,
+                           max_frame_num_to_track: int | None = None, reverse: bool = False,
+                           propagate_preflight: bool = False) -> Iterator[Any]:
+        if not any(inference_state.cond.values()):
+            raise RuntimeError("No prompts were given; add points, a box or a mask first")
+        n = inference_state.video.num_frames
+        if start_frame_idx is None:
+            start_frame_idx = min(min(f) for f in inference_state.cond.values() if f)
+        limit = n if max_frame_num_to_track is None else max_frame_num_to_track
+        if reverse:
+            frames = range(start_frame_idx, max(start_frame_idx - limit, 0) - 1, -1)
+        else:
+            frames = range(start_frame_idx, min(start_frame_idx + limit, n - 1) + 1)
+        for frame in frames:
+            time.sleep(self.delay_s)
+            self.frames_computed += 1
+            idx, ids, low, video_res = self._result(inference_state, frame)
+            yield idx, ids, low, video_res, torch.ones(len(ids))
+
+    # -- state -------------------------------------------------------------------------------
+    def clear_all_points_in_video(self, inference_state: FakeState) -> None:
+        inference_state.cond.clear()
+
+    def reset_state(self, inference_state: FakeState) -> None:
+        inference_state.cond.clear()
+
+    def remove_object(self, inference_state: FakeState, obj_id: int) -> Any:
+        inference_state.cond.pop(obj_id, None)
+        return [], None

@@ -1,0 +1,191 @@
+"""The UI-thread side of tracking: owns the worker thread and turns requests into queued calls.
+
+It never blocks: requests are queued signals into the worker's thread, cancellation is a flag the
+worker checks between frames, and results come back as signals. Propagated frames are stored into
+the Project from the worker thread (the store is thread-safe and commits each frame), so a crash or a
+cancel never loses a frame that was computed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.ui.worker import (
+    EngineFactory,
+    EngineSpec,
+    PromptKey,
+    PromptSet,
+    PropagationRequest,
+    TrackingWorker,
+    default_engine_factory,
+)
+from sam3core.video import VideoSource
+
+
+class Direction(Enum):
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    fps: float
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.fps <= 0 or self.total <= self.done:
+            return None
+        return (self.total - self.done) / self.fps
+
+
+def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
+                     prompted: list[int] | None = None, until_prompt: bool = False) -> list[PropagationRequest]:
+    """Requests for one user command, always starting at ``current``.
+
+    ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
+    direction of travel (or the video's end when there is none).
+    """
+    if not 0 <= current < num_frames:
+        raise ValueError(f"frame {current} outside 0..{num_frames - 1}")
+    if target is not None:
+        if target == current:
+            return []
+        return [PropagationRequest(current, target < current, abs(target - current))]
+    frames = sorted(set(prompted or []))
+    requests = []
+    if direction in (Direction.FORWARD, Direction.BOTH):
+        ahead = [f for f in frames if f > current] if until_prompt else []
+        requests.append(PropagationRequest(current, False, (ahead[0] - current) if ahead else None))
+    if direction in (Direction.BACKWARD, Direction.BOTH):
+        behind = [f for f in frames if f < current] if until_prompt else []
+        requests.append(PropagationRequest(current, True, (current - behind[-1]) if behind else None))
+    return requests
+
+
+class _Bridge(QObject):
+    """Queued calls into the worker's thread (emitting a signal is how work crosses threads)."""
+
+    set_engine = Signal(object)
+    set_video = Signal(object)
+    segment = Signal(object, object, int)
+    propagate = Signal(object, object)
+
+
+MaskStore = Callable[[int, dict[int, np.ndarray]], None]
+
+
+class TrackingController(QObject):
+    engine_ready = Signal(str, str)
+    engine_failed = Signal(str)
+    prompt_result = Signal(int, int, object, int)  # frame, obj_id, mask, token
+    mask_ready = Signal(int, object)
+    progress = Signal(object)                      # Progress
+    running_changed = Signal(bool)
+    finished = Signal(int, bool)                   # frames done, cancelled
+    failed = Signal(str)
+
+    def __init__(self, factory: EngineFactory = default_engine_factory, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("masklet-tracking")
+        self._worker = TrackingWorker(factory)
+        self._worker.moveToThread(self._thread)
+        self._bridge = _Bridge()
+        self._bridge.set_engine.connect(self._worker.set_engine)
+        self._bridge.set_video.connect(self._worker.set_video)
+        self._bridge.segment.connect(self._worker.segment)
+        self._bridge.propagate.connect(self._worker.propagate)
+        self._worker.engine_ready.connect(self._on_engine_ready)
+        self._worker.engine_failed.connect(self._on_engine_failed)
+        self._worker.prompt_result.connect(self.prompt_result)
+        self._worker.mask_ready.connect(self.mask_ready)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self.failed)
+        self._thread.start()
+        self._running = False
+        self._pending_engine = 0
+        self.engine_name = ""
+        self.device = ""
+        self.last_progress = Progress(0, 0, 0.0)
+        self.started_at = 0.0
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def engine_loading(self) -> bool:
+        return self._pending_engine > 0
+
+    @property
+    def worker(self) -> TrackingWorker:
+        return self._worker
+
+    # -- requests -----------------------------------------------------------------------------
+    def load_engine(self, spec: EngineSpec) -> None:
+        self._pending_engine += 1
+        self._bridge.set_engine.emit(spec)
+
+    def set_video(self, video: VideoSource | None) -> None:
+        self._bridge.set_video.emit(video)
+
+    def segment(self, prompts: PromptSet, key: PromptKey, token: int) -> None:
+        self._bridge.segment.emit(dict(prompts), key, token)
+
+    def propagate(self, prompts: PromptSet, requests: list[PropagationRequest], store: MaskStore) -> bool:
+        if self._running or not requests:
+            return False
+        self._worker.cancel_event.clear()
+        self._worker.store = store
+        self._running = True
+        self.started_at = time.perf_counter()
+        self.last_progress = Progress(0, 0, 0.0)
+        self.running_changed.emit(True)
+        self._bridge.propagate.emit(dict(prompts), list(requests))
+        return True
+
+    def cancel(self) -> None:
+        """Ask the worker to stop after the frame it is computing; returns at once."""
+        if self._running:
+            self._worker.cancel_event.set()
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop the thread (cancelling any propagation); used when the window closes."""
+        self._worker.cancel_event.set()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+
+    # -- worker signals -----------------------------------------------------------------------
+    @Slot(str, str)
+    def _on_engine_ready(self, name: str, device: str) -> None:
+        self._pending_engine = max(0, self._pending_engine - 1)
+        self.engine_name, self.device = name, device
+        self.engine_ready.emit(name, device)
+
+    @Slot(str)
+    def _on_engine_failed(self, message: str) -> None:
+        self._pending_engine = max(0, self._pending_engine - 1)
+        self.engine_failed.emit(message)
+
+    @Slot(int, int, float)
+    def _on_progress(self, done: int, total: int, fps: float) -> None:
+        self.last_progress = Progress(done, total, fps)
+        self.progress.emit(self.last_progress)
+
+    @Slot(int, bool)
+    def _on_finished(self, done: int, cancelled: bool) -> None:
+        self._running = False
+        self._worker.store = None
+        self.running_changed.emit(False)
+        self.finished.emit(done, cancelled)
