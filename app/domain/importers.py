@@ -38,7 +38,7 @@ class ImportSummary:
     masks: int = 0
 
 
-def _frame_number(name: str) -> int | None:
+def frame_number(name: str) -> int | None:
     digits = re.findall(r"\d+", Path(name).stem)
     return int(digits[-1]) if digits else None
 
@@ -93,7 +93,7 @@ class _Writer:
         return self.summary
 
 
-def _davis_folder(path: Path, project: Project) -> Path:
+def davis_sequence_folder(path: Path, project: Project) -> Path:
     if not path.is_dir():
         raise ImportFormatError(f"{path}: not a folder")
     if any(p.suffix.lower() == ".png" for p in path.iterdir()):
@@ -111,7 +111,7 @@ def _davis_folder(path: Path, project: Project) -> Path:
                             "give the folder of one")
 
 
-def _davis_labels(file: Path) -> np.ndarray:
+def read_davis_labels(file: Path) -> np.ndarray:
     try:
         with Image.open(file) as image:
             if image.mode in ("P", "L"):
@@ -136,20 +136,20 @@ def _davis_labels(file: Path) -> np.ndarray:
 
 def import_davis(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
     """Import ``Annotations/<name>/00000.png ...`` (or a folder of such PNGs): pixel value = object id."""
-    folder = _davis_folder(Path(path), project)
+    folder = davis_sequence_folder(Path(path), project)
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png"),
-                   key=lambda p: (_frame_number(p.name) or 0, p.name))
+                   key=lambda p: (frame_number(p.name) or 0, p.name))
     height, width = project.size
     numbered = []
     for file in files:
-        frame = _frame_number(file.name)
+        frame = frame_number(file.name)
         if frame is None or not 0 <= frame < project.num_frames:
             raise ImportFormatError(f"{file}: frame number outside the video's 0..{project.num_frames - 1}")
         numbered.append((frame, file))
     writer = _Writer(project)
     with project.batch():
         for k, (frame, file) in enumerate(numbered):
-            labels = _davis_labels(file)
+            labels = read_davis_labels(file)
             if labels.shape != (height, width):
                 raise ImportFormatError(f"{file}: size {labels.shape[1]}x{labels.shape[0]} differs from the "
                                         f"video's {width}x{height}")
@@ -171,7 +171,7 @@ def _coco_frames(data: dict, path: Path, project: Project) -> dict[int, int]:
     for image in data["images"]:
         frame = image.get("frame_id")
         if not isinstance(frame, int):
-            frame = _frame_number(str(image.get("file_name", "")))
+            frame = frame_number(str(image.get("file_name", "")))
         if frame is None or not 0 <= frame < project.num_frames:
             raise ImportFormatError(f"{path}: image {image.get('id')} ({image.get('file_name')}) is not "
                                     f"a frame 0..{project.num_frames - 1} of this video")

@@ -118,13 +118,13 @@ def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, heig
                   width: int) -> Prompt:
     if not isinstance(prompt, dict):
         raise PromptsError(f"{where}: must be an object with 'frame' and 'points'/'labels' and/or 'box'")
-    unknown = set(prompt) - PROMPT_KEYS
-    if unknown:
-        raise PromptsError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(PROMPT_KEYS)}")
     frame = prompt.get("frame")
     if not isinstance(frame, int) or isinstance(frame, bool):
         raise PromptsError(f"{where}: 'frame' must be an integer, got {frame!r}")
     where = f"{where} (frame {frame})"
+    unknown = set(prompt) - PROMPT_KEYS
+    if unknown:
+        raise PromptsError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(PROMPT_KEYS)}")
     if not 0 <= frame < num_frames:
         raise PromptsError(f"{where}: frame outside the video's 0..{num_frames - 1}")
     points, labels, box = prompt.get("points"), prompt.get("labels"), prompt.get("box")

@@ -1,0 +1,300 @@
+"""The ``masklet`` command: the desktop app, or headless track/export/import/eval subcommands.
+
+Exit codes: 0 success, 2 usage or input error (bad arguments, malformed prompts, wrong project or
+video), 1 any other failure. Errors are printed as one line on stderr (``MASKLET_DEBUG=1`` adds the
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from app import __version__
+
+SUBCOMMANDS = ("track", "export", "import", "eval")
+MODEL_NAMES = ("classical", "sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus",
+               "sam2.1_hiera_large", "sam3")
+
+OVERVIEW = """\
+Annotate objects in videos with SAM 2.1 / SAM 3 memory trackers or the no-weights classical engine.
+
+Desktop app:
+  masklet [VIDEO | PROJECT.masklet] [--model NAME] [--checkpoint FILE] [--device cpu|cuda|mps]
+
+Headless:
+  masklet track VIDEO --prompts PROMPTS.json --project OUT.masklet   track prompted objects
+  masklet export PROJECT --format coco|davis|ytvis|video --out PATH  write annotations
+  masklet import PROJECT --format davis|coco --path PATH             read another tool's masks
+  masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F against ground truth
+  masklet --self-check                                               check the installation
+Run "masklet SUBCOMMAND --help" for the details of each.
+
+Exit codes: 0 ok, 2 usage or input error, 1 other failure.
+"""
+
+PROMPTS_HELP = """\
+PROMPTS.json (coordinates in original video pixels, x right, y down; frames count from 0):
+
+  {"objects": [
+    {"id": 1, "name": "left child", "category": "person",
+     "prompts": [{"frame": 0, "points": [[210, 350], [250, 220]], "labels": [1, 1]},
+                 {"frame": 150, "points": [[82, 410]], "labels": [0]}]},
+    {"id": 4, "name": "right child", "category": "person",
+     "prompts": [{"frame": 0, "box": [300, 0, 500, 400], "points": [[460, 60]], "labels": [1]}]}
+  ]}
+
+Object keys: id (required, positive integer, unique; it becomes the DAVIS pixel value and the
+COCO track_id), name, category (default "object"), color ("#rrggbb"), prompts (required, non-empty).
+Prompt keys: frame (required), points + labels (1 = on the object, 0 = background; equal length),
+box [x0, y0, x1, y1] (x0 < x1, y0 < y1, inside the image). A prompt needs points or a box; an
+object has at most one prompt per frame. Any other key, a frame outside the video, a point outside
+the image, an inverted or empty box or mismatched points/labels stops the run before any work
+(exit 2) with a message naming the object and the prompt.
+
+Prompts run in frame order, then the masks are propagated: "forward" from the earliest prompted
+frame to the end, "backward" from the latest prompted frame to the start, "both" does both. Every
+frame's masks are saved as they arrive, so an interrupted run keeps what it reported. An existing
+project for the same video is continued: its objects are updated and the file's prompts added.
+"""
+
+
+EXPORT_HELP = """\
+coco:  COCO instance-segmentation JSON, one image per frame, one annotation per non-empty mask
+       (compressed RLE, or polygons with --polygons), track_id = object id; OUT is a .json
+davis: Annotations/<video>/00000.png indexed PNGs with the DAVIS palette, one per frame (pixel =
+       object id; where masks overlap the higher id wins); OUT is a folder; --with-images adds
+       JPEGImages/<video>/00000.jpg
+ytvis: YouTube-VIS JSON (per-frame segmentations, bboxes, areas; null where absent); OUT is a .json
+video: mp4 of the frames with coloured, outlined masks (hidden objects left out); OUT is a .mp4
+See docs/formats.md for every field.
+"""
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit code 2."""
+
+
+def _formatter(prog: str) -> argparse.RawDescriptionHelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="masklet", description=OVERVIEW, formatter_class=_formatter)
+    parser.add_argument("--version", action="version", version=f"masklet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+
+    track = sub.add_parser("track", help="run prompts and propagation headless, writing a project",
+                           description="Track the objects of PROMPTS.json through VIDEO and save the "
+                           "masks in a project file.", epilog=PROMPTS_HELP, formatter_class=_formatter)
+    track.add_argument("video", metavar="VIDEO", help="video file (mp4, avi, mov, ...) or folder of frames")
+    track.add_argument("--prompts", required=True, metavar="PROMPTS.json", help="objects and prompts (below)")
+    track.add_argument("--project", required=True, metavar="OUT.masklet",
+                       help="project file to create (or to continue, if it exists for the same video)")
+    track.add_argument("--model", choices=MODEL_NAMES, default=None,
+                       help="engine; default: detected from --checkpoint, else classical (needs no weights)")
+    track.add_argument("--checkpoint", metavar="FILE", help="model weights (.pt / .safetensors)")
+    track.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"),
+                       help="where the model runs (default cpu)")
+    track.add_argument("--direction", choices=("forward", "backward", "both"), default="forward",
+                       help="propagation direction (default forward)")
+
+    export = sub.add_parser("export", help="write a project as COCO, DAVIS, YouTube-VIS or an overlay video",
+                            formatter_class=_formatter, description=EXPORT_HELP)
+    export.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    export.add_argument("--format", required=True, choices=("coco", "davis", "ytvis", "video"))
+    export.add_argument("--out", required=True, metavar="PATH", help="output file or folder")
+    export.add_argument("--polygons", action="store_true", help="coco/ytvis: polygons instead of RLE")
+    export.add_argument("--with-images", action="store_true", help="davis: also write JPEGImages/<video>/")
+    export.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
+    imp = sub.add_parser("import", help="add masks from a DAVIS folder or a COCO JSON to a project",
+                         formatter_class=_formatter, description=(
+                             "Imported masks become the stored masks of their objects, and each object's "
+                             "first imported\nmask becomes a mask prompt. Objects are matched by id (DAVIS "
+                             "pixel value, COCO track_id or\ninstance_id), COCO annotations without one by "
+                             "category name; unknown ones are created.\nThe import is all or nothing."))
+    imp.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    imp.add_argument("--format", required=True, choices=("davis", "coco"))
+    imp.add_argument("--path", required=True, metavar="PATH",
+                     help="davis: Annotations/<video> folder (or the dataset root); coco: the .json")
+    imp.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
+    ev = sub.add_parser("eval", help="score a project against DAVIS ground truth (J, F, J&F)",
+                        formatter_class=_formatter, description=(
+                            "J: region IoU; F: DAVIS boundary F-measure (1-px boundaries, tolerance "
+                            "ceil(0.008 x image diagonal));\nJ&F: their mean. Per object (mean over the "
+                            "annotated frames) and overall (mean over objects)."))
+    ev.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    ev.add_argument("--gt", required=True, metavar="DAVIS_ANNOTATIONS_DIR",
+                    help="folder of indexed PNGs named by frame number (or a DAVIS root with Annotations/)")
+    ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="masklet", description=OVERVIEW, formatter_class=_formatter)
+    parser.add_argument("path", nargs="?", metavar="VIDEO|PROJECT", help="video or .masklet project to open")
+    parser.add_argument("--model", choices=MODEL_NAMES, help="engine to start with")
+    parser.add_argument("--checkpoint", metavar="FILE", help="model weights")
+    parser.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), help="where the model runs")
+    parser.add_argument("--version", action="version", version=f"masklet {__version__}")
+    parser.add_argument("--self-check", action="store_true", help="check the installation and exit")
+    return parser
+
+
+class _Progress:
+    """Progress on stderr: a live line on a terminal, a line per 10% otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.tty, self.last = label, sys.stderr.isatty(), -1
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        label = label or self.label
+        if self.tty:
+            sys.stderr.write(f"\r{label}: {done}/{total}")
+            if done >= total:
+                sys.stderr.write("\n")
+        else:
+            step = max(1, total // 10)
+            if done == total or done // step != self.last:
+                self.last = done // step
+                sys.stderr.write(f"{label}: {done}/{total} ({time.monotonic() - self.start:.1f} s)\n")
+        sys.stderr.flush()
+
+
+def _open_project(path: str, video: str | None):  # -> Project
+    from app.domain.project import Project, VideoMissingError
+
+    try:
+        return Project.open(path, video_path=video)
+    except VideoMissingError as exc:
+        raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from app.domain.project import Project
+    from app.domain.prompts_file import load_prompts
+    from app.domain.tracking import apply_specs, track
+    from sam3core.engine import build_engine
+    from sam3core.video import VideoSource
+
+    with VideoSource(args.video) as video:
+        specs = load_prompts(args.prompts, num_frames=video.num_frames, height=video.height,
+                             width=video.width)
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise UsageError(f"{args.checkpoint}: no such checkpoint file")
+    engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
+    engine_name = getattr(engine, "name", None) or args.model or "classical"
+    target = Path(args.project)
+    project = Project.open(target, video_path=args.video) if target.exists() else Project.create(
+        target, args.video, engine=engine_name)
+    with project:
+        apply_specs(project, specs)
+        project.engine = engine_name
+        progress = _Progress("tracking")
+        stored = track(project, engine, direction=args.direction,
+                       on_frame=lambda phase, frame, done, total: progress(done, total, phase))
+        print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.domain.export import export_project
+
+    with _open_project(args.project, args.video) as project:
+        out = export_project(project, args.format, args.out, polygons=args.polygons,
+                             with_images=args.with_images, progress=_Progress(f"export {args.format}"))
+    print(out)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.domain.export import import_annotations
+
+    with _open_project(args.project, args.video) as project:
+        summary = import_annotations(project, args.format, args.path, progress=_Progress("import"))
+    print(f"imported {summary.masks} mask(s) on {summary.frames} frame(s); objects created "
+          f"{summary.created or 'none'}, matched {summary.matched or 'none'}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from app.domain.evaluate import evaluate_project
+
+    with _open_project(args.project, args.video) as project:
+        scores = evaluate_project(project, args.gt, progress=_Progress("eval"))
+        names = {o.id: o.name for o in project.objects()}
+    print(f"{'object':>6}  {'name':<20} {'J':>6} {'F':>6} {'J&F':>6} {'frames':>6}")
+    for result in scores.objects:
+        name = names.get(result.obj_id, "(not in project)")[:20]
+        print(f"{result.obj_id:>6}  {name:<20} {result.j_mean:6.3f} {result.f_mean:6.3f} "
+              f"{result.jf_mean:6.3f} {len(result.j_per_frame):>6}")
+    print(f"{'all':>6}  {'(mean over objects)':<20} {scores.j_mean:6.3f} {scores.f_mean:6.3f} "
+          f"{scores.jf_mean:6.3f}")
+    return 0
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    from app.domain.importers import ImportFormatError
+    from app.domain.project import ProjectError
+    from app.domain.prompts_file import PromptsError
+    from sam3core.engine import EngineError
+    from sam3core.video import VideoError
+
+    return (UsageError, ProjectError, PromptsError, ImportFormatError, VideoError, EngineError, ValueError,
+            FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, KeyError, IndexError)
+
+
+def _run_guarded(func, args: argparse.Namespace) -> int:  # noqa: ANN001
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("masklet: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("MASKLET_DEBUG"):
+            traceback.print_exc()
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, _input_errors()):
+            print(f"masklet: error: {message}", file=sys.stderr)
+            return 2
+        print(f"masklet: error: {type(exc).__name__}: {message} (MASKLET_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and (argv[0] in SUBCOMMANDS or argv[0] in ("-h", "--help")):
+        args = _parse(build_parser(), argv)
+        if isinstance(args, int):
+            return args
+        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        return _run_guarded(commands[args.command], args)
+    args = _parse(build_gui_parser(), argv)
+    if isinstance(args, int):
+        return args
+    if args.self_check:
+        from app.selfcheck import run_self_check
+
+        return run_self_check()
+    from app.ui.launch import run_gui
+
+    return run_gui(args.path, checkpoint=args.checkpoint, device=args.device, model=args.model)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
