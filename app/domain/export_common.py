@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from app.domain.model import ObjectInfo
+from sam3core.video import VideoSource
 
 # progress(done, total), called from the exporting thread (the GUI's worker).
 Progress = Callable[[int, int], None] | None
@@ -69,3 +70,14 @@ def atomic_text(out: Path) -> Iterator[IO[str]]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def sequential_frames(video_path: Path) -> Iterator[VideoSource]:
+    """A private reader for one pass over the frames: the exporter neither evicts the GUI's frame cache
+    nor holds more than two decoded frames (the shared source caches dozens)."""
+    source = VideoSource(video_path, cache_frames=2)
+    try:
+        yield source
+    finally:
+        source.close()

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name
+from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name, sequential_frames
 from app.domain.project import Project
 
 
@@ -38,13 +38,14 @@ def export_davis(project: Project, out: str | Path, *, with_images: bool = False
     if with_images:
         images.mkdir(parents=True, exist_ok=True)
     total = project.num_frames
-    for frame in range(total):
-        png = Image.fromarray(label_map(project, frame), mode="P")
-        png.putpalette(DAVIS_PALETTE)
-        png.save(annotations / f"{frame:05d}.png", optimize=False)
-        if with_images:
-            bgr = cv2.cvtColor(np.asarray(project.video.frame(frame)), cv2.COLOR_RGB2BGR)
-            cv2.imwrite(str(images / f"{frame:05d}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        if progress:
-            progress(frame + 1, total)
+    with sequential_frames(project.video_path) as frames:
+        for frame in range(total):
+            png = Image.fromarray(label_map(project, frame), mode="P")
+            png.putpalette(DAVIS_PALETTE)
+            png.save(annotations / f"{frame:05d}.png", optimize=False)
+            if with_images:
+                bgr = cv2.cvtColor(np.asarray(frames.frame(frame)), cv2.COLOR_RGB2BGR)
+                cv2.imwrite(str(images / f"{frame:05d}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if progress:
+                progress(frame + 1, total)
     return out

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.domain.export_common import Progress, hex_to_rgb
+from app.domain.export_common import Progress, hex_to_rgb, sequential_frames
 from app.domain.project import Project
 
 ALPHA = 0.45
@@ -39,14 +39,18 @@ def export_video(project: Project, out: str | Path, *, progress: Progress = None
         raise OSError(f"{out}: cannot be opened for writing")
     total = project.num_frames
     try:
-        for frame in range(total):
-            masks = [(r.decode(), colours[r.obj_id]) for r in project.mask_records(frame)
-                     if r.area and r.obj_id in colours]
-            rgb = render_overlay(np.asarray(project.video.frame(frame)), masks)
-            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            if progress:
-                progress(frame + 1, total)
-    finally:
+        with sequential_frames(project.video_path) as frames:
+            for frame in range(total):
+                masks = [(r.decode(), colours[r.obj_id]) for r in project.mask_records(frame)
+                         if r.area and r.obj_id in colours]
+                rgb = render_overlay(np.asarray(frames.frame(frame)), masks)
+                writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+                if progress:
+                    progress(frame + 1, total)
+    except BaseException:
         writer.release()
+        tmp.unlink(missing_ok=True)
+        raise
+    writer.release()
     tmp.replace(out)
     return out
