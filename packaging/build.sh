@@ -40,7 +40,8 @@ echo "built in $(( $(date +%s) - start )) s"
 
 APP="$DIST/masklet"
 echo "== checks"
-cuda=$(find "$APP" -iname 'libcu*' -o -iname 'libnvidia*' -o -iname 'libnccl*' -o -iname 'cudnn*' | head -5)
+cuda=$(find "$APP" -type f \( -iname 'libcu*' -o -iname 'libnvidia*' -o -iname 'libnccl*' -o -iname 'libcudnn*' \
+    -o -iname 'libnvrtc*' -o -iname 'libnvjitlink*' \) | head -5)
 if [ -n "$cuda" ]; then
     echo "CUDA libraries in a CPU build:"; echo "$cuda"; exit 1
 fi
