@@ -113,9 +113,13 @@ def _step_segment_and_propagate(ctx: _Context) -> str:
     def on_frame(phase: str, frame: int, done: int, total: int) -> None:
         seen.append((phase, frame))
 
+    def enough() -> bool:
+        # Propagation re-yields the prompted frame first; count only frames it carried the masks to.
+        prompted = {f for p, f in seen if p == "prompt"}
+        return len({f for p, f in seen if p == "forward"} - prompted) >= ctx.frames
+
     start = time.perf_counter()
-    track(ctx.project, ctx.engine, direction="forward", on_frame=on_frame,
-          should_stop=lambda: sum(p == "forward" for p, _ in seen) >= ctx.frames)
+    track(ctx.project, ctx.engine, direction="forward", on_frame=on_frame, should_stop=enough)
     seconds = time.perf_counter() - start
     prompted = sorted({f for p, f in seen if p == "prompt"})
     ctx.propagated = sorted({f for p, f in seen if p == "forward"} - set(prompted))
@@ -130,7 +134,7 @@ def _step_segment_and_propagate(ctx: _Context) -> str:
 
 
 def _step_propagated(ctx: _Context) -> str:
-    if len(ctx.propagated) < ctx.frames - 1:
+    if len(ctx.propagated) < ctx.frames:
         raise CheckFailedError(f"only {len(ctx.propagated)} frames propagated, expected {ctx.frames}")
     scores = [_score(ctx, f, o.id) for f in ctx.propagated for o in ctx.project.objects()
               if (ctx.gt[f] == o.id).any()]
@@ -199,7 +203,11 @@ def _gui_available() -> str | None:
 def _step_gui(ctx: _Context) -> str:
     from app.selfcheck_gui import check_window
 
-    return check_window(ctx.project.path, frame=ctx.propagated[-1] if ctx.propagated else 0)
+    path = ctx.project.path
+    ctx.project.close()  # the window opens the file itself, as a user would
+    ctx.project = None
+    return check_window(path, settings_dir=ctx.workdir / "settings", gt=ctx.gt,
+                        frame=ctx.propagated[-1] if ctx.propagated else 0, min_j=MIN_PROMPT_J)
 
 
 @dataclass(frozen=True)
