@@ -104,3 +104,16 @@ def test_sample_prompts_are_valid_for_the_clip() -> None:
                 if label == 1 and prompt["frame"] == 0:
                     assert first[y, x] == obj["id"], f"positive click of object {obj['id']} lands on it"
     assert len(ids) == len(set(ids))
+
+
+def test_readme_shortcut_tables_match_the_action_table() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "packaging" / "readme_shortcuts.py"
+    spec = importlib.util.spec_from_file_location("readme_shortcuts", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = module.README.read_text(encoding="utf-8")
+    assert module.render(readme) == readme, "README shortcuts are stale: run packaging/readme_shortcuts.py"
+    assert "`Ctrl+Z`" in readme and "Positive point" in readme
