@@ -138,3 +138,44 @@ def test_successful_download_lands_in_models_dir_and_reports_progress(
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fail_if_called)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert mc.download_model("sam2.1_hiera_tiny") == path
+
+
+def _official_layout_checkpoint(path: Path, name: str) -> Path:
+    """A tiny file in the official ``{"model": state_dict}`` layout carrying the keys and shapes that
+    identify ``name`` (Hiera trunk patch embedding and blocks for SAM 2.1, tracker/detector for SAM 3)."""
+    import torch
+
+    from sam3core.configs import SAM2_CONFIGS
+
+    if name == "sam3":
+        sd = {"tracker.maskmem_tpos_enc": torch.zeros(7, 1, 1, 64),
+              "detector.backbone.vision_backbone.trunk.pos_embed": torch.zeros(1, 4, 8)}
+    else:
+        hiera = SAM2_CONFIGS[name].hiera
+        sd = {"image_encoder.trunk.patch_embed.proj.weight": torch.zeros(hiera.embed_dim, 3, 7, 7)}
+        for block in range(sum(hiera.stages)):
+            sd[f"image_encoder.trunk.blocks.{block}.norm1.weight"] = torch.ones(4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": sd}, path)
+    return path
+
+
+def test_scan_finds_checkpoints_by_content_not_by_name(models: Path) -> None:
+    pytest.importorskip("sam3core.checkpoint")
+    small = _official_layout_checkpoint(models / "renamed.pt", "sam2.1_hiera_small")
+    large = _official_layout_checkpoint(models / "sam2" / "weights.pth", "sam2.1_hiera_large")
+    sam3 = _official_layout_checkpoint(models / "sam3.pt", "sam3")
+    (models / "broken.pt").write_bytes(b"this is not a checkpoint")
+    (models / "notes.txt").write_text("not scanned")
+    # Named like a tiny checkpoint, but holds a large one: content wins.
+    lying = _official_layout_checkpoint(models / "sam2.1_hiera_tiny.pt", "sam2.1_hiera_large")
+    found = dict(mc.scan_models_dir())
+    assert found == {small: "sam2.1_hiera_small", large: "sam2.1_hiera_large", sam3: "sam3",
+                     lying: "sam2.1_hiera_large"}
+    assert (models / "broken.pt").exists(), "a bad file is skipped, never deleted"
+
+
+def test_scan_of_an_empty_or_missing_folder(models: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sam3core.checkpoint")
+    assert mc.scan_models_dir() == []
+    assert mc.scan_models_dir(tmp_path / "nowhere") == []
