@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("project", metavar="PROJECT", help="a .masklet project file")
     ev.add_argument("--gt", required=True, metavar="DAVIS_ANNOTATIONS_DIR",
                     help="folder of indexed PNGs named by frame number (or a DAVIS root with Annotations/)")
+    ev.add_argument("--exclude-first-last", action="store_true",
+                    help="skip the first and last annotated frame (official DAVIS semi-supervised protocol)")
     ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
     return parser
 
@@ -228,7 +230,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from app.domain.evaluate import evaluate_project
 
     with _open_project(args.project, args.video) as project:
-        scores = evaluate_project(project, args.gt, progress=_Progress("eval"))
+        scores = evaluate_project(project, args.gt, progress=_Progress("eval"),
+                                  exclude_first_last=args.exclude_first_last)
         names = {o.id: o.name for o in project.objects()}
     print(f"{'object':>6}  {'name':<20} {'J':>6} {'F':>6} {'J&F':>6} {'frames':>6}")
     for result in scores.objects:

@@ -18,7 +18,9 @@ from sam3core.metrics import ObjectScores, SequenceScores, boundary_f_measure, r
 
 
 def evaluate_project(project: Project, gt_dir: str | Path, *, progress: Progress = None,
-                     bound_th: float = 0.008) -> SequenceScores:
+                     bound_th: float = 0.008, exclude_first_last: bool = False) -> SequenceScores:
+    """J and F per object over the annotated frames; ``exclude_first_last`` drops the first and last
+    annotated frame, as the official DAVIS semi-supervised protocol does (the first holds the prompt)."""
     folder = davis_sequence_folder(Path(gt_dir), project)
     files = []
     for file in folder.iterdir():
@@ -39,6 +41,10 @@ def evaluate_project(project: Project, gt_dir: str | Path, *, progress: Progress
             raise ImportFormatError(f"{file}: size {labels.shape[1]}x{labels.shape[0]} differs from the "
                                     f"video's {project.size[1]}x{project.size[0]}")
         ids.update(int(v) for v in np.unique(labels) if v)
+    if exclude_first_last:
+        if len(files) < 3:
+            raise ImportFormatError(f"{folder}: excluding the first and last frame needs 3 or more frames")
+        files = files[1:-1]
     scores = [ObjectScores(obj_id) for obj_id in sorted(ids)]
     empty = np.zeros(project.size, bool)
     for k, (frame, file) in enumerate(files):
