@@ -108,3 +108,25 @@ def test_bad_imports_change_nothing(source: Project, tmp_path: Path) -> None:
         with pytest.raises(ImportFormatError, match="3x3"):
             import_annotations(target, "coco", broken)
         assert target.objects() == [] and target.mask_count() == 0
+
+
+def test_davis_greyscale_and_colour_pngs(source: Project, tmp_path: Path) -> None:
+    mask = np.zeros((H, W), np.uint8)
+    mask[4:20, 6:30] = 255
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    Image.fromarray(mask, mode="L").save(grey / "00001.png")  # DAVIS 2016 style: 0/255 = object 1
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[mask > 0] = (0, 128, 0)  # palette index 2
+    Image.fromarray(rgb, mode="RGB").save(colour / "00003.png")
+    with fresh(source, tmp_path) as target:
+        import_annotations(target, "davis", grey)
+        import_annotations(target, "davis", colour)
+        assert [o.id for o in target.objects()] == [1, 2]
+        assert np.array_equal(target.mask(1, 1), mask > 0) and np.array_equal(target.mask(3, 2), mask > 0)
+        rgb[0, 0] = (1, 2, 3)
+        Image.fromarray(rgb, mode="RGB").save(colour / "00003.png")
+        with pytest.raises(ImportFormatError, match="not a DAVIS palette colour"):
+            import_annotations(target, "davis", colour)
