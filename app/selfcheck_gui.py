@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 READY_TIMEOUT_S = 60.0
 
 log = logging.getLogger(__name__)
+_previous_handlers: dict[int, Any] = {}  # window -> the Qt message handler to restore on close
 
 
 def _qt_message(mode: Any, context: Any, message: str) -> None:
@@ -49,7 +50,7 @@ def open_window(settings_dir: Path, *, size: tuple[int, int] = (1400, 860)) -> A
     from app.resources import app_icon_path
     from app.ui.worker import EngineSpec
 
-    qInstallMessageHandler(_qt_message)
+    previous = qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     QCoreApplication.setOrganizationName("Masklet")
     QCoreApplication.setApplicationName("Masklet")
@@ -59,6 +60,7 @@ def open_window(settings_dir: Path, *, size: tuple[int, int] = (1400, 860)) -> A
     from app.ui.main_window import MainWindow
 
     window = MainWindow(engine=EngineSpec(None, None, "cpu"))
+    _previous_handlers[id(window)] = previous
     window.resize(*size)
     window.show()
     wait_until(lambda: bool(window.tracking.engine_name), READY_TIMEOUT_S, "the engine to load")
@@ -70,25 +72,38 @@ def close_window(window: Any) -> None:
     wait_until(lambda: not window.tracking.running, READY_TIMEOUT_S, "the worker to stop")
     window.close()
     window.deleteLater()
+    from PySide6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(_previous_handlers.pop(id(window), None))
 
 
-def click_and_wait(window: Any, frame: int, obj_id: int, x: float, y: float) -> np.ndarray:
-    """A positive click for ``obj_id`` on ``frame``; returns the mask the engine answered with."""
+def prompt_and_wait(window: Any, frame: int, obj_id: int, *, box: Sequence[float] | None = None,
+                    points: Sequence[tuple[float, float, bool]] = ()) -> np.ndarray:
+    """Give ``obj_id`` a box and/or clicks (x, y, positive) on ``frame`` through the session, as the
+    canvas does, waiting for the engine's answer after each; returns the final mask."""
     session = window.session
     window.viewer.show_frame(frame)
     if session.object_info(obj_id) is None:
         raise ValueError(f"no object {obj_id} in the open project")
     session.select_object(obj_id)
-    before = session.project.mask(frame, obj_id)
-    session.add_point(frame, x, y, True)
+    edits: list[Callable[[], None]] = []
+    if box is not None:
+        edits.append(lambda: session.set_box(frame, tuple(float(v) for v in box)))
+    for x, y, positive in points:
+        edits.append(lambda x=x, y=y, positive=positive: session.add_point(frame, x, y, positive))
+    if not edits:
+        raise ValueError("prompt_and_wait needs a box or a point")
+    for edit in edits:
+        before = session.project.mask(frame, obj_id)
+        edit()
 
-    def answered() -> bool:
-        mask = session.project.mask(frame, obj_id)
-        if getattr(session, "_pending", None) or mask is None:
-            return False  # the engine's answer is still on its way
-        return before is None or not np.array_equal(mask, before)
+        def answered(before: np.ndarray | None = before) -> bool:
+            mask = session.project.mask(frame, obj_id)
+            if getattr(session, "_pending", None) or mask is None:
+                return False  # the engine's answer is still on its way
+            return before is None or not np.array_equal(mask, before)
 
-    wait_until(answered, READY_TIMEOUT_S, f"the mask of object {obj_id} on frame {frame}")
+        wait_until(answered, READY_TIMEOUT_S, f"the mask of object {obj_id} on frame {frame}")
     return session.project.mask(frame, obj_id)
 
 
@@ -104,7 +119,7 @@ def propagate_and_wait(window: Any, frm: int, to: int) -> None:
 
 def check_window(project_path: Path, *, settings_dir: Path, gt: list[np.ndarray], frame: int,
                  min_j: float) -> str:
-    """Open the self-check's project in the window, click, propagate, check what is shown."""
+    """Open the self-check's project in the window, check what is shown, prompt, propagate."""
     from sam3core.metrics import region_similarity
 
     window = open_window(settings_dir)
@@ -129,19 +144,16 @@ def check_window(project_path: Path, *, settings_dir: Path, gt: list[np.ndarray]
         if inside < 0.5 or outside > 0.2:
             raise RuntimeError(f"frame {frame} shows {inside:.0%} of the mask pixels tinted and "
                                f"{outside:.0%} of the others")
-        # A new click on a later frame, answered by the engine in the worker thread.
+        # A box on a later frame, answered by the engine in the worker thread.
         later = min(frame + 8, session.project.num_frames - 4)
         obj_id = max(objects, key=lambda o: int((gt[later] == o).sum()))
         ys, xs = np.nonzero(gt[later] == obj_id)
-        cx, cy = int(np.median(xs)), int(np.median(ys))
-        if gt[later][cy, cx] != obj_id:
-            k = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
-            cx, cy = int(xs[k]), int(ys[k])
-        mask = click_and_wait(window, later, obj_id, cx, cy)
+        box = (xs.min() - 3.0, ys.min() - 3.0, xs.max() + 3.0, ys.max() + 3.0)
+        mask = prompt_and_wait(window, later, obj_id, box=box)
         j = region_similarity(mask, gt[later] == obj_id)
         if j < min_j:
             raise RuntimeError(
-                f"a click on object {obj_id} at frame {later} gave J={j:.2f}, expected >= {min_j}")
+                f"a box around object {obj_id} on frame {later} gave J={j:.2f}, expected >= {min_j}")
         propagate_and_wait(window, later, later + 3)
         missing = [f for f in range(later, later + 4) if f not in session.mask_frames.get(obj_id, set())]
         if missing:
@@ -151,7 +163,7 @@ def check_window(project_path: Path, *, settings_dir: Path, gt: list[np.ndarray]
         image = window.grab().toImage()
         if image.isNull() or image.width() < 800:
             raise RuntimeError("the window could not be rendered")
-        return (f"title {window.windowTitle()!r}; click on frame {later} J={j:.2f}; propagated "
+        return (f"title {window.windowTitle()!r}; box on frame {later} J={j:.2f}; propagated "
                 f"{later}..{later + 3} in the worker thread; rendered {image.width()}x{image.height()}")
     finally:
         close_window(window)

@@ -3,8 +3,8 @@
     python packaging/make_sample.py
 
 Writes ``resources/sample/``: ``sample.mp4`` (the clip), ``Annotations/00000.png ...`` (its exact
-ground truth, DAVIS-style indexed PNGs, for ``masklet eval``) and ``prompts.json`` (one positive click
-deep inside each object on frame 0, the format of ``masklet track --prompts``).
+ground truth, DAVIS-style indexed PNGs, for ``masklet eval``) and ``prompts.json`` (for each object on
+frame 0 a loose box and one positive click deep inside, the format of ``masklet track --prompts``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sam3core.video import VideoSource, write_video  # noqa: E402
 OUT = ROOT / "resources" / "sample"
 SEED = 1  # star, ellipse, blob; the star leaves the frame mid-clip and comes back
 PARAMS = {"num_frames": 48, "height": 360, "width": 640, "num_objects": 3}
+BOX_MARGIN = 3
 NAMES = {"star": "star", "ellipse": "ellipse", "blob": "blob", "rounded_box": "box", "polygon": "polygon"}
 
 
@@ -43,8 +44,15 @@ def prompts_for(clip: SyntheticClip, frame: int = 0) -> dict:
         if not mask.any():
             continue
         shape = clip.shapes.get(obj_id, "object")
+        ys, xs = np.nonzero(mask)
+        # A box dragged a few pixels loose around the object, plus one click inside it: what a user
+        # does on textured objects, where a lone click may select only one stripe of the texture.
+        m = BOX_MARGIN
+        box = [max(0, int(xs.min()) - m), max(0, int(ys.min()) - m),
+               min(clip.width - 1, int(xs.max()) + m), min(clip.height - 1, int(ys.max()) + m)]
         objects.append({"id": obj_id, "name": f"{NAMES.get(shape, shape)} {obj_id}", "category": shape,
-                        "prompts": [{"frame": frame, "points": [list(interior_point(mask))], "labels": [1]}]})
+                        "prompts": [{"frame": frame, "box": box, "points": [list(interior_point(mask))],
+                                     "labels": [1]}]})
     return {"objects": objects}
 
 

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     from app.resources import sample_prompts_path, sample_video_path
-    from app.selfcheck_gui import click_and_wait, close_window, open_window, propagate_and_wait, wait_until
+    from app.selfcheck_gui import close_window, open_window, prompt_and_wait, propagate_and_wait, wait_until
 
     with tempfile.TemporaryDirectory(prefix="masklet-shot-") as tmp:
         video = Path(shutil.copy2(sample_video_path(), Path(tmp) / "sample.mp4"))
@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                 if obj_id != obj["id"]:
                     raise SystemExit(f"object ids differ: window gave {obj_id}, prompts say {obj['id']}")
                 for prompt in obj["prompts"]:
-                    for (x, y), label in zip(prompt["points"], prompt["labels"]):
-                        if label:
-                            click_and_wait(window, prompt["frame"], obj_id, x, y)
+                    points = [(x, y, bool(label)) for (x, y), label in
+                              zip(prompt.get("points", ()), prompt.get("labels", ()))]
+                    prompt_and_wait(window, prompt["frame"], obj_id, box=prompt.get("box"), points=points)
             propagate_and_wait(window, 0, session.project.num_frames - 1)
             seconds = time.perf_counter() - start
             session.select_object(1)
