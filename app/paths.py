@@ -36,7 +36,7 @@ def _home() -> Path | None:
 
 
 def config_dir() -> Path:
-    """Settings (the GUI's QSettings file lives here too)."""
+    """Settings: the GUI keeps its QSettings INI file under here (app/ui/launch.py)."""
     home = _home()
     return _ensure(home / "config" if home else Path(_dirs().user_config_dir))
 
@@ -64,8 +64,3 @@ def models_dir() -> Path:
     if override:
         return _ensure(Path(override))
     return _ensure(data_dir() / "models")
-
-
-def settings_file() -> Path:
-    """The INI file the GUI hands to ``QSettings(path, QSettings.IniFormat)``."""
-    return config_dir() / "settings.ini"

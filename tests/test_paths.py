@@ -28,7 +28,6 @@ def test_linux_folders_follow_the_xdg_base_directories(xdg_home: Path) -> None:
     assert paths.cache_dir() == xdg_home / "cache" / "masklet"
     assert paths.log_dir() == xdg_home / "state" / "masklet" / "log"
     assert paths.models_dir() == xdg_home / "data" / "masklet" / "models"
-    assert paths.settings_file() == xdg_home / "cfg" / "masklet" / "settings.ini"
     for folder in (paths.config_dir(), paths.cache_dir(), paths.log_dir(), paths.models_dir()):
         assert folder.is_dir(), folder
 
