@@ -74,14 +74,17 @@ class RoPEAttention(Attention):
                 num_k_exclude_rope: int = 0) -> torch.Tensor:
         q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
         n_q = q.shape[-2]
-        cos, sin = self.rope.tables(*self._grid(n_q), q.device)
-        q = apply_rope(q, cos, sin)
+        table = self.rope.table(*self._grid(n_q), q.device)
+        q = apply_rope(q, table)
         n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope > 0:
             if n_rope != n_q and not self.rope_k_repeat:
                 raise ValueError(f"{n_rope} rotated keys for {n_q} queries needs rope_k_repeat=True")
             if n_rope % n_q:
                 raise ValueError(f"{n_rope} rotated keys are not whole frames of {n_q} tokens")
-            k_rot = apply_rope(k[:, :, :n_rope], cos, sin, repeat=n_rope // n_q)
-            k = k_rot if num_k_exclude_rope == 0 else torch.cat((k_rot, k[:, :, n_rope:]), dim=2)
+            k_rot = apply_rope(k[:, :, :n_rope], table, repeat=n_rope // n_q)
+            if num_k_exclude_rope == 0:
+                k = k_rot
+            else:
+                k[:, :, :n_rope] = k_rot  # k is this call's own projection output; pointer keys stay
         return self.out_proj(self._merge(F.scaled_dot_product_attention(q, k, v)))

@@ -2,8 +2,8 @@
 
 Channels of each head are rotated in consecutive pairs (2i, 2i+1). The first half of the pairs is
 rotated by the token's column (x) index, the second half by its row (y) index, with frequencies
-``theta ** (-4k / head_dim)``. Rotations are stored as real (cos, sin) tables rather than complex
-numbers so every backend (CPU, CUDA, MPS) runs the same code.
+``theta ** (-4k / head_dim)``. The rotation is a complex multiplication of each pair viewed as a
+complex number, with a real (cos, sin) fallback on backends without complex support (MPS).
 """
 
 from __future__ import annotations
@@ -24,29 +24,35 @@ def axial_rope_angles(head_dim: int, end_x: int, end_y: int, theta: float = 1000
 
 
 class AxialRope:
-    """Cached (cos, sin) tables of :func:`axial_rope_angles` per grid size and device."""
+    """Cached rotation tables of :func:`axial_rope_angles` per grid size and device."""
 
     def __init__(self, head_dim: int, theta: float = 10000.0) -> None:
         self.head_dim = head_dim
         self.theta = theta
-        self._cache: dict[tuple[int, int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._cache: dict[tuple[int, int, torch.device], torch.Tensor] = {}
 
-    def tables(self, end_x: int, end_y: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin), each (end_x*end_y, head_dim // 2) float32."""
+    def table(self, end_x: int, end_y: int, device: torch.device) -> torch.Tensor:
+        """Unit rotations (end_x*end_y, head_dim // 2): complex64, or real (..., 2) = (cos, sin) on MPS."""
         key = (end_x, end_y, device)
         hit = self._cache.get(key)
         if hit is None:
             angles = axial_rope_angles(self.head_dim, end_x, end_y, self.theta)
-            hit = (angles.cos().to(device), angles.sin().to(device))
+            rot = torch.polar(torch.ones_like(angles), angles)
+            hit = torch.view_as_real(rot).to(device) if device.type == "mps" else rot.to(device)
             self._cache[key] = hit
         return hit
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, repeat: int = 1) -> torch.Tensor:
-    """Rotate (B, heads, N, D) by per-token angles; ``cos``/``sin`` are (L, D/2) with N == L * repeat
-    (the table is tiled ``repeat`` times along the tokens, as for memories of several frames)."""
+def apply_rope(x: torch.Tensor, table: torch.Tensor, repeat: int = 1) -> torch.Tensor:
+    """Rotate (B, heads, N, D) by per-token rotations ``table`` (L, D/2) from :class:`AxialRope`,
+    with N == L * repeat (the table is tiled ``repeat`` times along the tokens, as for the memories
+    of several frames). Returns a new tensor of x's dtype."""
     B, H, N, D = x.shape
-    xf = x.float().reshape(B, H, repeat, N // repeat, D // 2, 2)
-    x_even, x_odd = xf[..., 0], xf[..., 1]  # (B, H, r, L, D/2)
-    out = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)
+    pairs = x.float().reshape(B, H, repeat, N // repeat, D // 2, 2)
+    if table.is_complex():
+        out = torch.view_as_real(torch.view_as_complex(pairs) * table)
+    else:
+        cos, sin = table[..., 0], table[..., 1]
+        x_even, x_odd = pairs[..., 0], pairs[..., 1]
+        out = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)
     return out.reshape(B, H, N, D).to(x.dtype)
