@@ -163,8 +163,13 @@ def check_state_dict(expected_shapes: Mapping[str, tuple[int, ...]], state_dict:
                           + "; ".join(problems) + "." + hint)
 
 
-def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str,
-                           expected: str) -> None:
-    """Copy ``state_dict`` into ``module`` after checking every key and shape (all or nothing)."""
-    check_state_dict(state_dict_shapes(module), state_dict, source=source, expected=expected)
+def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | Path, *,
+                           expected: str | None = None) -> None:
+    """Copy ``state_dict`` into ``module`` after checking every key and shape (all or nothing).
+
+    ``source`` (the file) and ``expected`` (the model asked for; by default the module's class name)
+    appear in the error message.
+    """
+    expected = expected or type(module).__name__
+    check_state_dict(state_dict_shapes(module), state_dict, source=str(source), expected=expected)
     module.load_state_dict(dict(state_dict), strict=True)

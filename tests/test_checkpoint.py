@@ -175,3 +175,9 @@ def test_detect_unknown(tmp_path, tiny_file):
         detect_model_name({"foo.weight": torch.zeros(2)})
     with pytest.raises(CheckpointError, match=str(tiny_file)):
         detect_model_name(tiny_file)  # a width-8 trunk is no registry size
+
+
+def test_source_positional_and_default_expected_name():
+    target = _container(6)
+    with pytest.raises(CheckpointError, match=r"checkpoint /x/y\.pt does not match the ModuleDict model"):
+        load_state_dict_strict(target, {"foo": torch.zeros(1)}, Path("/x/y.pt"))
