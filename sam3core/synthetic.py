@@ -245,18 +245,20 @@ def _make_actor(rng: np.random.Generator, obj_id: int, height: int, width: int, 
     cy0 = float(rng.uniform(0.3, 0.7) * height)
     duration = max(num_frames - 1, 1)
     if leaves:
-        # Out through the nearer side edge and back: fully outside for the middle ~15% of the clip.
+        # Out through a side edge and back: smooth-step there over 40% of the clip, fully outside for
+        # the middle 20%, back over the last 40%. The trip length is capped so that the peak speed
+        # (1.5 x trip / (0.4 x duration) for a smooth step) stays within twice max_speed.
         side = 1.0 if rng.random() < 0.5 else -1.0
         edge = width if side > 0 else 0.0
-        cx0 = float(rng.uniform(0.25, 0.45) * width) if side > 0 else float(rng.uniform(0.55, 0.75) * width)
-        peak = edge + side * reach * 1.15
-        amp_x = abs(peak - cx0) / math.sin(math.radians(75))
+        trip = min(2 * max_speed * 0.4 * duration / 1.5, 0.6 * width + 1.15 * reach)
+        cx0 = edge - side * (trip - 1.15 * reach)
         amp_y = float(rng.uniform(0.05, 0.12) * height)
 
         def position(t: float) -> tuple[float, float]:
-            u = min(math.pi * t / duration, math.pi)
-            x = cx0 + side * amp_x * min(math.sin(u), math.sin(math.radians(75)))
-            return x, cy0 + amp_y * math.sin(2 * u)
+            u = t / duration
+            ramp = min(u, 1 - u) / 0.4
+            g = 1.0 if ramp >= 1 else ramp * ramp * (3 - 2 * ramp)
+            return cx0 + side * trip * g, cy0 + amp_y * math.sin(2 * math.pi * u)
     else:
         ax = float(rng.uniform(0.12, 0.25) * width)
         ay = float(rng.uniform(0.1, 0.22) * height)

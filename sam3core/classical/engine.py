@@ -1,0 +1,350 @@
+"""The classical engine: the SAM tracker's predictor API on GrabCut + DIS optical flow, no weights.
+
+Prompted frames are anchors: propagation re-uses the prompt's own mask there (clicks/box -> GrabCut
+result, a painted mask exactly as given) and carries it onwards with optical flow and a narrow-band
+GrabCut refinement, so a new prompt on a later frame corrects the track from that frame on. The no-
+overlap rule is documented in :mod:`sam3core.classical.refine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from sam3core.classical import inputs
+from sam3core.classical.propagate import (
+    FlowField,
+    bounding_box,
+    carry_mask,
+    colour_probability,
+    pixel_grid,
+    redetect,
+    update_colour_model,
+    warp,
+)
+from sam3core.classical.refine import LOGIT_LIMIT, refine_band, resolve_overlaps, signed_distance_logits
+from sam3core.classical.segment import memory_from_mask, refine_prompt, segment_prompt
+from sam3core.classical.state import (
+    ClassicalSession,
+    ClassicalSettings,
+    FrameCache,
+    FramePrompt,
+    ObjectTrack,
+    PackedMask,
+)
+from sam3core.engine import MaskResult, PropagationResult
+from sam3core.video import VideoSource
+
+LOW_RES = 256  # side of the low-resolution mask output, as SAM's decoder gives
+_MIN_AREA = 6  # work pixels below which a warped object counts as gone
+_GONE_FRACTION = 0.015  # of the object's typical area: less than this left counts as gone
+_COLOUR_EVERY = 5  # frames between colour-model updates while tracking
+
+
+class ClassicalEngine:
+    """No-weights engine; ``settings`` trades accuracy for speed (see docs/classical.md)."""
+
+    name = "classical"
+
+    def __init__(self, settings: ClassicalSettings | None = None) -> None:
+        self.settings = settings or ClassicalSettings()
+        self.device = torch.device("cpu")
+
+    # -- session ------------------------------------------------------------------------------
+    def init_state(self, video_path: str | Path | None = None, *, video: VideoSource | None = None,
+                   offload_video_to_cpu: bool = False, offload_state_to_cpu: bool = False,
+                   async_loading_frames: bool = False) -> ClassicalSession:
+        """Open a session on a video file/frame folder, or on an already open ``VideoSource``.
+
+        The offload/async flags exist for API compatibility; this engine always works on the CPU and
+        decodes lazily.
+        """
+        if (video_path is None) == (video is None):
+            raise ValueError("pass exactly one of video_path or video=VideoSource")
+        owns = video is None
+        source = VideoSource(video_path) if video is None else video  # type: ignore[arg-type]
+        if not isinstance(source, VideoSource):
+            raise TypeError(f"video must be a VideoSource, got {type(source).__name__}")
+        h, w = source.height, source.width
+        scale = min(1.0, self.settings.work_long_side / max(h, w))
+        ww, wh = max(8, round(w * scale)), max(8, round(h * scale))
+        return ClassicalSession(video=source, owns_video=owns, frames=FrameCache(source, (ww, wh)),
+                                height=h, width=w, work_height=wh, work_width=ww)
+
+    def reset_state(self, inference_state: ClassicalSession) -> None:
+        """Forget every object, prompt and result (the video stays open)."""
+        state = inputs.check_session(inference_state)
+        state.tracks.clear()
+        state.frames_tracked.clear()
+        state.frames.clear()
+
+    def clear_all_points_in_video(self, inference_state: ClassicalSession) -> None:
+        self.reset_state(inference_state)
+
+    def close(self, inference_state: ClassicalSession) -> None:
+        """Release the decoder if this session opened it."""
+        state = inputs.check_session(inference_state)
+        state.frames.clear()
+        if state.owns_video:
+            state.video.close()
+
+    # -- prompts ------------------------------------------------------------------------------
+    def add_new_points_or_box(self, inference_state: ClassicalSession, frame_idx: int, obj_id: int,
+                              points: Any = None, labels: Any = None, box: Any = None,
+                              clear_old_points: bool = True, rel_coordinates: bool = True) -> MaskResult:
+        """Clicks and/or a box on one frame; returns (frame_idx, obj_ids, low_res, video_res) masks."""
+        state = inputs.check_session(inference_state)
+        frame = inputs.check_frame(state, frame_idx)
+        obj = inputs.check_obj_id(obj_id)
+        new_points = inputs.parse_points(state, points, labels, rel_coordinates)
+        new_box = inputs.parse_box(state, box, rel_coordinates)
+        if not new_points and new_box is None:
+            raise ValueError("give at least one point or a box")
+        if new_box is not None and not clear_old_points:
+            raise ValueError("a box replaces the frame's prompt: pass clear_old_points=True with a box")
+        track = state.tracks.setdefault(obj, ObjectTrack(obj))
+        prev = track.prompts.get(frame)
+        if clear_old_points:
+            all_points, all_box = new_points, new_box
+        else:
+            all_points = (prev.points if prev is not None else []) + new_points
+            all_box = prev.box if prev is not None else None
+
+        s = state.scale
+        to_work = [(x * s, y * s, lab) for x, y, lab in all_points]
+        box_work = None if all_box is None else (all_box[0] * s, all_box[1] * s, all_box[2] * s,
+                                                 all_box[3] * s)
+        image = state.frames.rgb(frame)
+        it = self.settings
+        memory = prev.grabcut if prev is not None else None
+        old_points = prev.points if prev is not None else []
+        continues = (memory is not None and prev is not None and prev.box == all_box
+                     and all(p in all_points for p in old_points))
+        if continues and memory is not None:
+            added = [(x * s, y * s, lab) for x, y, lab in all_points if (x, y, lab) not in old_points]
+            if added:
+                mask, memory = refine_prompt(image, memory, added, to_work, box_work, it.click_refine_iters)
+            else:
+                assert prev is not None and prev.result is not None
+                mask = prev.result.unpack()
+        else:
+            existing = self._existing_mask(state, track, frame) if all_box is None else None
+            if existing is not None and existing.any():
+                mask, memory = refine_prompt(image, memory_from_mask(existing), to_work, to_work, None,
+                                             it.click_iters)
+            else:
+                mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
+        track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
+                                           result=PackedMask.pack(mask))
+        track.colour = update_colour_model(track.colour, image, mask)
+        return self._frame_output(state, frame)
+
+    def add_new_points(self, inference_state: ClassicalSession, frame_idx: int, obj_id: int, points: Any,
+                       labels: Any, clear_old_points: bool = True,
+                       rel_coordinates: bool = True) -> MaskResult:
+        return self.add_new_points_or_box(inference_state, frame_idx, obj_id, points=points, labels=labels,
+                                          clear_old_points=clear_old_points, rel_coordinates=rel_coordinates)
+
+    def add_new_mask(self, inference_state: ClassicalSession, frame_idx: int, obj_id: int,
+                     mask: Any) -> MaskResult:
+        """A painted (H, W) mask becomes the object's anchor on this frame, kept exactly as given."""
+        state = inputs.check_session(inference_state)
+        frame = inputs.check_frame(state, frame_idx)
+        obj = inputs.check_obj_id(obj_id)
+        full = inputs.parse_mask(state, mask)
+        work = self._to_work(state, full)
+        track = state.tracks.setdefault(obj, ObjectTrack(obj))
+        track.prompts[frame] = FramePrompt(mask=PackedMask.pack(full), result=PackedMask.pack(work))
+        track.colour = update_colour_model(track.colour, state.frames.rgb(frame), work)
+        return self._frame_output(state, frame)
+
+    def clear_all_prompts_in_frame(self, inference_state: ClassicalSession, frame_idx: int, obj_id: int,
+                                   need_output: bool = True) -> MaskResult | None:
+        """Drop one object's prompt and result on one frame."""
+        state = inputs.check_session(inference_state)
+        frame = inputs.check_frame(state, frame_idx)
+        track = state.tracks.get(inputs.check_obj_id(obj_id))
+        if track is not None:
+            track.prompts.pop(frame, None)
+            track.outputs.pop(frame, None)
+        return self._frame_output(state, frame) if need_output else None
+
+    def remove_object(self, inference_state: ClassicalSession, obj_id: int, strict: bool = False,
+                      need_output: bool = True) -> tuple[list[int], list[tuple[int, torch.Tensor]]]:
+        """Forget an object; returns (remaining obj_ids, [(frame, video_res_masks)] of prompted frames)."""
+        state = inputs.check_session(inference_state)
+        obj = inputs.check_obj_id(obj_id)
+        if obj not in state.tracks:
+            if strict:
+                raise KeyError(f"object {obj} is not in this session (objects: {state.obj_ids})")
+            return state.obj_ids, []
+        del state.tracks[obj]
+        updated: list[tuple[int, torch.Tensor]] = []
+        if need_output and state.tracks:
+            frames = sorted({f for t in state.tracks.values() for f in t.prompts})
+            updated = [(f, self._frame_output(state, f)[3]) for f in frames]
+        return state.obj_ids, updated
+
+    # -- propagation --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def propagate_in_video(self, inference_state: ClassicalSession, start_frame_idx: int | None = None,
+                           max_frame_num_to_track: int | None = None, reverse: bool = False,
+                           propagate_preflight: bool = False) -> Iterator[PropagationResult]:
+        """Yield (frame_idx, obj_ids, low_res_masks, video_res_masks, obj_scores) frame by frame."""
+        state = inputs.check_session(inference_state)
+        prompted = sorted({f for t in state.tracks.values() for f in t.prompts})
+        if not prompted:
+            raise RuntimeError("nothing to propagate: add points, a box or a mask on some frame first")
+        start = (prompted[-1] if reverse else prompted[0]) if start_frame_idx is None \
+            else inputs.check_frame(state, start_frame_idx)
+        count = state.num_frames if max_frame_num_to_track is None else int(max_frame_num_to_track)
+        if count < 0:
+            raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
+        if reverse:
+            order = range(start, max(start - count, 0) - 1, -1)
+        else:
+            order = range(start, min(start + count, state.num_frames - 1) + 1)
+        yield from self._track(state, list(order))
+
+    def _track(self, state: ClassicalSession, order: list[int]) -> Iterator[PropagationResult]:
+        it = self.settings
+        flow = FlowField(it.flow_preset)
+        grid = pixel_grid(state.work_height, state.work_width)
+        # obj -> work logits on the previous frame (None: not started yet)
+        logits: dict[int, np.ndarray | None] = {}
+        lost_for: dict[int, int] = {}
+        prev_t: int | None = None
+        for step, t in enumerate(order):
+            ids = state.obj_ids
+            image = state.frames.rgb(t)
+            backward = None
+            if prev_t is not None and any(logits.get(o) is not None for o in ids):
+                new_grey, old_grey = state.frames.grey(t), state.frames.grey(prev_t)
+                backward = flow.backward(new_grey, old_grey)
+                flow_grey = warp(old_grey.astype(np.float32), backward, grid)
+            masks: dict[int, np.ndarray] = {}
+            for o in ids:
+                track = state.tracks[o]
+                prompt = track.prompts.get(t)
+                old = logits.get(o)
+                if prompt is not None and prompt.result is not None:
+                    masks[o] = prompt.result.unpack()
+                elif old is not None and backward is not None:
+                    warped = carry_mask(old, backward, grid, new_grey, old_grey, flow_grey)
+                    if self._vanished(track, warped):
+                        masks[o] = np.zeros_like(warped)
+                    else:
+                        prob = colour_probability(track.colour, image) if track.colour is not None else None
+                        masks[o] = refine_band(image, warped, it.band_frac, it.track_iters, prob)
+                elif step == 0 and t in track.outputs:
+                    masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
+            if it.redetect:
+                self._redetect(state, image, masks, logits, lost_for)
+            work_logits = self._resolve_work(state, t, masks)
+            for o in ids:
+                if o in masks:
+                    logits[o] = work_logits[o]
+                    state.tracks[o].outputs[t] = PackedMask.pack(work_logits[o] > 0)
+                    if t not in state.tracks[o].prompts and step % _COLOUR_EVERY == 0:
+                        state.tracks[o].colour = update_colour_model(state.tracks[o].colour, image,
+                                                                     work_logits[o] > 0)
+            state.frames_tracked.add(t)
+            prev_t = t
+            frame_idx, obj_ids, low, video = self._frame_output(state, t)
+            scores = torch.where(video.flatten(1).amax(dim=1, keepdim=True) > 0, LOGIT_LIMIT, -LOGIT_LIMIT)
+            yield frame_idx, obj_ids, low, video, scores
+
+    @staticmethod
+    def _vanished(track: ObjectTrack, warped: np.ndarray) -> bool:
+        """A sliver left of an object (e.g. stuck at the frame edge after it left) counts as gone."""
+        area = np.count_nonzero(warped)
+        ref = track.colour.ref_area if track.colour is not None else 0.0
+        return area < max(_MIN_AREA, _GONE_FRACTION * ref)
+
+    def _redetect(self, state: ClassicalSession, image: np.ndarray, masks: dict[int, np.ndarray],
+                  logits: dict[int, np.ndarray | None], lost_for: dict[int, int]) -> None:
+        """Bring back objects that were tracked, vanished, and reappear (by their colour model)."""
+        for o, mask in masks.items():
+            track = state.tracks[o]
+            if mask.any() or logits.get(o) is None or track.colour is None:
+                lost_for.pop(o, None)
+                continue
+            if o not in lost_for:
+                # Where it was last seen decides where it may come back: through the border or nearby.
+                last = logits[o] > 0  # type: ignore[operator]
+                box = bounding_box(last)
+                if box is not None:
+                    h, w = last.shape
+                    margin = max(3, round(0.02 * max(h, w)))
+                    near_edge = (box[0] <= margin or box[1] <= margin or box[2] >= w - margin
+                                 or box[3] >= h - margin)
+                    track.colour = replace(track.colour, last_box=box, left_through_border=near_edge)
+            lost_for[o] = lost_for.get(o, 0) + 1
+            taken = np.zeros_like(mask)
+            for other, m in masks.items():
+                if other != o:
+                    taken |= m
+            found = redetect(track.colour, image, taken, lost_for[o])
+            if found is not None:
+                masks[o] = refine_band(image, found, self.settings.band_frac,
+                                       max(1, self.settings.track_iters))
+
+    # -- outputs ------------------------------------------------------------------------------
+    def _to_work(self, state: ClassicalSession, full: np.ndarray) -> np.ndarray:
+        if full.shape == (state.work_height, state.work_width):
+            return full.copy()
+        small = cv2.resize(full.astype(np.float32), (state.work_width, state.work_height),
+                           interpolation=cv2.INTER_AREA)
+        return small >= 0.5
+
+    def _resolve_work(self, state: ClassicalSession, frame: int, masks: dict[int, np.ndarray],
+                      ) -> dict[int, np.ndarray]:
+        """Work-resolution logits of the objects in ``masks`` after the no-overlap rule."""
+        ids = list(masks)
+        if not ids:
+            return {}
+        stack = np.stack([signed_distance_logits(masks[o], self.settings.logit_scale) for o in ids])
+        prompted = np.array([frame in state.tracks[o].prompts for o in ids])
+        stack = resolve_overlaps(stack, prompted)
+        return {o: stack[k] for k, o in enumerate(ids)}
+
+    def _existing_mask(self, state: ClassicalSession, track: ObjectTrack, frame: int) -> np.ndarray | None:
+        prompt = track.prompts.get(frame)
+        if prompt is not None and prompt.result is not None:
+            return prompt.result.unpack()
+        out = track.outputs.get(frame)
+        return out.unpack() if out is not None else None
+
+    def _frame_output(self, state: ClassicalSession, frame: int) -> MaskResult:
+        """All objects' masks on ``frame``: (frame, obj_ids, low_res (N,1,256,256), video_res (N,1,H,W))."""
+        ids = state.obj_ids
+        h, w = state.height, state.width
+        full = np.full((len(ids), h, w), -LOGIT_LIMIT, np.float32)
+        prompted = np.zeros(len(ids), bool)
+        work_masks: dict[int, np.ndarray] = {}
+        for k, o in enumerate(ids):
+            track = state.tracks[o]
+            prompt = track.prompts.get(frame)
+            if prompt is not None:
+                prompted[k] = True
+            if prompt is not None and prompt.mask is not None:
+                full[k] = np.where(prompt.mask.unpack(), LOGIT_LIMIT, -LOGIT_LIMIT)
+                continue
+            source = prompt.result if prompt is not None else track.outputs.get(frame)
+            if source is not None:
+                work_masks[o] = source.unpack()
+        if work_masks:
+            resolved = self._resolve_work(state, frame, work_masks)
+            for k, o in enumerate(ids):
+                if o in resolved:
+                    full[k] = cv2.resize(resolved[o], (w, h), interpolation=cv2.INTER_LINEAR)
+        full = resolve_overlaps(full, prompted)
+        low = np.stack([cv2.resize(m, (LOW_RES, LOW_RES), interpolation=cv2.INTER_LINEAR) for m in full]) \
+            if len(ids) else np.zeros((0, LOW_RES, LOW_RES), np.float32)
+        return frame, ids, torch.from_numpy(low[:, None]), torch.from_numpy(full[:, None])

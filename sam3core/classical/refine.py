@@ -1,0 +1,127 @@
+"""Boundary refinement of a flow-warped mask, masks to logits, and the no-overlap rule.
+
+Refinement: the warped mask's eroded core is sure foreground, everything beyond a band around its
+outline is sure background, and GrabCut (colour GMMs learnt on the *new* frame from these labels)
+decides the band. A result that departs too far from the warped mask (IoU < 0.6) is rejected in
+favour of the warped mask, which keeps a bad colour model from eating the frame.
+
+Logits are the signed distance to the mask outline in work pixels times ``logit_scale``, clipped to
+±10: positive inside, and bilinear upsampling of this field gives a smooth full-resolution outline.
+
+No overlap: where several objects claim a pixel, it goes to (1) an object prompted on that frame over
+one that is not, then (2) the larger logit (deeper inside its own mask), then (3) the object listed
+first (earlier id in session order). Losers get a logit of -10 there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from sam3core.classical.segment import fill_holes
+
+LOGIT_LIMIT = 10.0
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def refine_band(image: np.ndarray, warped: np.ndarray, band_frac: float, iters: int,
+                colour_prob: np.ndarray | None = None) -> np.ndarray:
+    """Narrow-band GrabCut around ``warped`` (h, w) bool on ``image`` (h, w, 3) -> (h, w) bool.
+
+    ``colour_prob`` (h, w) float, the object's long-term colour model evaluated on this frame, widens
+    the decision to nearby pixels that look like the object (entering the frame, fast deformation)
+    and vetoes pixels whose colour the object never had (a mask dragged along the background).
+    """
+    area = int(np.count_nonzero(warped))
+    if iters <= 0 or area < 16:
+        return warped
+    h, w = warped.shape
+    band = int(np.clip(round(band_frac * math.sqrt(area)), 2, 16))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    m8 = warped.astype(np.uint8)
+    core = cv2.erode(m8, kernel).astype(bool)
+    grown = cv2.dilate(m8, kernel).astype(bool)
+    reach = cv2.dilate(m8, kernel, iterations=3).astype(bool) if colour_prob is not None else grown
+    ys, xs = np.nonzero(reach)
+    pad = 2 * band
+    x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
+    x1, y1 = min(w, int(xs.max()) + 1 + pad), min(h, int(ys.max()) + 1 + pad)
+    sl = np.s_[y0:y1, x0:x1]
+    labels = np.full((y1 - y0, x1 - x0), cv2.GC_BGD, np.uint8)
+    labels[grown[sl]] = cv2.GC_PR_BGD
+    labels[warped[sl]] = cv2.GC_PR_FGD
+    labels[core[sl]] = cv2.GC_FGD
+    plausible = warped
+    if colour_prob is not None:
+        prob = colour_prob[sl]
+        labels[reach[sl] & ~warped[sl] & (prob > 0.9)] = cv2.GC_PR_FGD
+        veto = prob < 0.03
+        labels[veto] = cv2.GC_BGD
+        plausible = warped.copy()
+        plausible[sl] &= ~veto
+    core_sub = labels == cv2.GC_FGD
+    if not np.isin(labels, (cv2.GC_BGD, cv2.GC_PR_BGD)).any() or not core_sub.any():
+        return plausible
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(np.ascontiguousarray(image[sl]), labels, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return plausible  # degenerate colour statistics (e.g. a flat patch): keep the flow result
+    refined = np.zeros_like(warped)
+    refined[sl] = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    core_full = np.zeros_like(warped)
+    core_full[sl] = core_sub
+    refined = _keep_core_components(refined, core_full)
+    if mask_iou(refined, plausible) < 0.5:
+        return plausible
+    return fill_holes(refined)
+
+
+def _keep_core_components(mask: np.ndarray, core: np.ndarray) -> np.ndarray:
+    count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    keep = np.zeros(count, bool)
+    keep[np.unique(comp[core & mask])] = True
+    keep[0] = False
+    if not keep.any():
+        return mask
+    return keep[comp]
+
+
+def signed_distance_logits(mask: np.ndarray, scale: float) -> np.ndarray:
+    """(h, w) bool -> (h, w) float32 logits: ±(distance to the outline) * scale, clipped to ±10."""
+    if not mask.any():
+        return np.full(mask.shape, -LOGIT_LIMIT, np.float32)
+    if mask.all():
+        return np.full(mask.shape, LOGIT_LIMIT, np.float32)
+    m8 = mask.astype(np.uint8)
+    inside = cv2.distanceTransform(m8, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - m8, cv2.DIST_L2, 3)
+    # Pixels on either side of the outline sit at ±1; shifting by 0.5 puts the zero level halfway.
+    signed = np.where(mask, inside - 0.5, 0.5 - outside)
+    return np.clip(signed * scale, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
+
+
+def resolve_overlaps(logits: np.ndarray, prompted: np.ndarray) -> np.ndarray:
+    """Apply the no-overlap rule to (N, H, W) logits; ``prompted`` (N,) bool. Returns a new array."""
+    if logits.shape[0] <= 1:
+        return logits
+    positive = logits > 0
+    contested = positive.sum(axis=0) > 1
+    if not contested.any():
+        return logits
+    # The prompted bonus exceeds any logit, so it dominates; argmax takes the first index on ties.
+    score = np.where(positive, logits + np.where(prompted, 4 * LOGIT_LIMIT, 0.0)[:, None, None], -np.inf)
+    winner = np.argmax(score, axis=0)
+    out = logits.copy()
+    for k in range(logits.shape[0]):
+        lose = contested & positive[k] & (winner != k)
+        out[k][lose] = -LOGIT_LIMIT
+    return out

@@ -1,0 +1,170 @@
+"""Typed session state of the classical engine: settings, prompts, per-object tracks, frame cache.
+
+Masks are kept at the *work resolution* (the video scaled so its long side is
+``ClassicalSettings.work_long_side``) as bit-packed arrays, so a long video with several objects
+costs a few tens of kilobytes per frame and object. Masks the user painted are also kept at full
+resolution, so they come back exactly as given.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from sam3core.video import VideoSource
+
+FLOW_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@dataclass(frozen=True)
+class ClassicalSettings:
+    """Speed/accuracy knobs; docs/classical.md lists measured J&F against frames/s for a few."""
+
+    work_long_side: int = 480  # pixels of the long side at which everything is computed
+    flow_preset: str = "medium"  # DIS optical-flow preset: ultrafast | fast | medium
+    click_iters: int = 4  # GrabCut iterations for a fresh click/box prompt
+    click_refine_iters: int = 2  # GrabCut iterations when a further click refines a prompt
+    track_iters: int = 1  # GrabCut iterations of the narrow-band refinement per tracked frame (0 = flow only)
+    band_frac: float = 0.12  # half-width of the refinement band, as a fraction of sqrt(object area)
+    redetect: bool = True  # look for lost objects again by their colour model
+    logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)
+
+    def __post_init__(self) -> None:
+        if self.flow_preset not in FLOW_PRESETS:
+            choices = ", ".join(FLOW_PRESETS)
+            raise ValueError(f"flow_preset must be one of {choices}, got {self.flow_preset!r}")
+        if not 64 <= self.work_long_side <= 4096:
+            raise ValueError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
+        if self.click_iters < 1 or self.click_refine_iters < 1 or self.track_iters < 0:
+            raise ValueError("click iterations must be >= 1 and track_iters >= 0")
+
+
+@dataclass
+class PackedMask:
+    """A bool (H, W) mask stored with 1 bit per pixel."""
+
+    shape: tuple[int, int]
+    bits: np.ndarray
+
+    @classmethod
+    def pack(cls, mask: np.ndarray) -> PackedMask:
+        mask = np.asarray(mask, dtype=bool)
+        return cls((int(mask.shape[0]), int(mask.shape[1])), np.packbits(mask, axis=None))
+
+    def unpack(self) -> np.ndarray:
+        count = self.shape[0] * self.shape[1]
+        return np.unpackbits(self.bits, count=count).reshape(self.shape).astype(bool)
+
+
+@dataclass
+class GrabCutMemory:
+    """What a later click on the same frame continues from instead of starting over."""
+
+    labels: np.ndarray  # (h, w) uint8 GrabCut labels (GC_BGD/FGD/PR_BGD/PR_FGD) at work resolution
+    bgd_model: np.ndarray  # (1, 65) float64 background GMM
+    fgd_model: np.ndarray  # (1, 65) float64 foreground GMM
+    crop: tuple[int, int, int, int]  # x0, y0, x1, y1 of the window GrabCut ran on, work pixels
+
+
+@dataclass
+class FramePrompt:
+    """The prompt of one object on one frame, in video pixels. Either clicks/box or a mask."""
+
+    points: list[tuple[float, float, int]] = field(default_factory=list)  # (x, y, label 1=pos 0=neg)
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+    mask: PackedMask | None = None  # full resolution, from add_new_mask
+    grabcut: GrabCutMemory | None = None
+    result: PackedMask | None = None  # work-resolution mask the prompt produced (before the overlap rule)
+
+
+@dataclass
+class ColourModel:
+    """Foreground/background colour histograms for re-detecting an object that was lost."""
+
+    ratio_lut: np.ndarray  # (512,) float32: P(object | quantised RGB colour)
+    ref_area: float  # typical visible area in work pixels
+    last_box: tuple[int, int, int, int]  # x0, y0, x1, y1 when last seen, work pixels
+    left_through_border: bool = False
+
+
+@dataclass
+class ObjectTrack:
+    obj_id: int
+    prompts: dict[int, FramePrompt] = field(default_factory=dict)  # frame -> prompt (anchors)
+    outputs: dict[int, PackedMask] = field(default_factory=dict)  # frame -> work-res mask after overlap rule
+    colour: ColourModel | None = None
+
+
+class FrameCache:
+    """Work-resolution RGB and grey frames, a small LRU over the shared :class:`VideoSource`."""
+
+    def __init__(self, video: VideoSource, work_size: tuple[int, int], capacity: int = 8) -> None:
+        self.video = video
+        self.work_size = work_size  # (w, h)
+        self._capacity = capacity
+        self._rgb: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._grey: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def rgb(self, index: int) -> np.ndarray:
+        """(h, w, 3) uint8 RGB at work resolution."""
+        cached = self._rgb.get(index)
+        if cached is None:
+            frame = self.video.frame(index)
+            if (frame.shape[1], frame.shape[0]) != self.work_size:
+                frame = cv2.resize(frame, self.work_size, interpolation=cv2.INTER_AREA)
+            cached = np.ascontiguousarray(frame)
+            self._rgb[index] = cached
+            while len(self._rgb) > self._capacity:
+                self._rgb.popitem(last=False)
+        self._rgb.move_to_end(index)
+        return cached
+
+    def grey(self, index: int) -> np.ndarray:
+        """(h, w) uint8 luminance at work resolution (the optical-flow input)."""
+        cached = self._grey.get(index)
+        if cached is None:
+            cached = cv2.cvtColor(self.rgb(index), cv2.COLOR_RGB2GRAY)
+            self._grey[index] = cached
+            while len(self._grey) > self._capacity:
+                self._grey.popitem(last=False)
+        self._grey.move_to_end(index)
+        return cached
+
+    def clear(self) -> None:
+        self._rgb.clear()
+        self._grey.clear()
+
+
+@dataclass
+class ClassicalSession:
+    """The inference state returned by ``ClassicalEngine.init_state``."""
+
+    video: VideoSource
+    owns_video: bool
+    frames: FrameCache
+    height: int  # video pixels
+    width: int
+    work_height: int
+    work_width: int
+    tracks: dict[int, ObjectTrack] = field(default_factory=dict)  # obj_id -> track, insertion = order
+    frames_tracked: set[int] = field(default_factory=set)
+
+    @property
+    def num_frames(self) -> int:
+        return self.video.num_frames
+
+    @property
+    def obj_ids(self) -> list[int]:
+        return list(self.tracks)
+
+    @property
+    def scale(self) -> float:
+        """Work pixels per video pixel."""
+        return self.work_width / self.width
