@@ -36,18 +36,19 @@ class ActionSpec:
         return (self.shortcut,) if isinstance(self.shortcut, str) and self.shortcut else tuple(self.shortcut)
 
 
-F, E, V, T, O, X, H = "&File", "&Edit", "&View", "&Tracking", "&Objects", "E&xport", "&Help"
+F, E, V, T, OB, X, H = "&File", "&Edit", "&View", "&Tracking", "&Objects", "E&xport", "&Help"
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_video", "Open &video…", "Ctrl+O", "mdi6.movie-open", "Open a video file", F),
     ActionSpec("open_folder", "Open image &folder…", "Ctrl+Shift+O", "mdi6.folder-image",
                "Open a folder of numbered frames", F),
-    ActionSpec("open_project", "Open &project…", "Ctrl+Alt+O", "mdi6.folder-open", "Open a .masklet project", F),
+    ActionSpec("open_project", "Open &project…", "Ctrl+Alt+O", "mdi6.folder-open", "Open a .masklet project",
+               F),
     ActionSpec("save", "&Save", "Ctrl+S", "mdi6.content-save",
                "Every edit is saved at once; this confirms where", F),
     ActionSpec("save_as", "Save project &as…", "Ctrl+Shift+S", "mdi6.content-save-edit",
                "Copy the project to a new file and continue there", F),
-    ActionSpec("import", "&Import annotations…", "Ctrl+I", "mdi6.import", "Import COCO / DAVIS / YouTube-VIS", F),
+    ActionSpec("import", "&Import annotations…", "Ctrl+I", "mdi6.import", "Import COCO or DAVIS masks", F),
     ActionSpec("quit", "&Quit", "Ctrl+Q", "mdi6.exit-to-app", "", F),
     ActionSpec("export_coco", "&COCO JSON…", "", "mdi6.code-json", "Masks as COCO RLE annotations", X),
     ActionSpec("export_davis", "&DAVIS PNG folder…", "", "mdi6.image-multiple", "Indexed PNG per frame", X),
@@ -64,11 +65,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("brush_bigger", "Brush bigger", "]", "", "", E),
     ActionSpec("brush_smaller", "Brush smaller", "[", "", "", E),
     ActionSpec("zoom_fit", "&Fit to window", "F", "mdi6.fit-to-screen", "", V),
-    ActionSpec("zoom_100", "&100 %", "Ctrl+1", "mdi6.numeric-1-box-outline", "One video pixel per screen pixel", V),
+    ActionSpec("zoom_100", "&100 %", "Ctrl+1", "mdi6.numeric-1-box-outline", "1 video pixel per screen pixel",
+               V),
     ActionSpec("zoom_in", "Zoom &in", ("Ctrl++", "Ctrl+="), "mdi6.magnify-plus", "", V),
     ActionSpec("zoom_out", "Zoom &out", "Ctrl+-", "mdi6.magnify-minus", "", V),
-    ActionSpec("outline", "&Outline masks", "O", "mdi6.border-outside", "Draw contours instead of filled masks",
-               V, True),
+    ActionSpec("outline", "&Outline masks", "O", "mdi6.border-outside",
+               "Draw contours instead of filled masks", V, True),
     ActionSpec("play", "&Play / pause", "K", "mdi6.play", "Also: tap Space on the frame", V, True),
     ActionSpec("next_frame", "Next frame", ("Right", "D"), "mdi6.step-forward", "", V),
     ActionSpec("prev_frame", "Previous frame", ("Left", "A"), "mdi6.step-backward", "", V),
@@ -76,10 +78,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("prev_10", "Back 10 frames", "Shift+Left", "mdi6.chevron-double-left", "", V),
     ActionSpec("first_frame", "First frame", "Home", "mdi6.page-first", "", V),
     ActionSpec("last_frame", "Last frame", "End", "mdi6.page-last", "", V),
-    ActionSpec("add_object", "&New object", "N", "mdi6.plus-box", "Add an object; it receives the next prompts", O),
-    ActionSpec("toggle_hidden", "&Hide / show active object", "H", "mdi6.eye-off", "", O),
+    ActionSpec("add_object", "&New object", "N", "mdi6.plus-box", "Add an object; it gets the next prompts",
+               OB),
+    ActionSpec("toggle_hidden", "&Hide / show active object", "H", "mdi6.eye-off", "", OB),
     ActionSpec("delete_object", "&Delete active object…", "Shift+Del", "mdi6.delete",
-               "Delete the object and all its masks", O),
+               "Delete the object and all its masks", OB),
     *(ActionSpec(f"select_object_{k}", f"Select object {k}", str(k), "", "", "") for k in range(1, 10)),
     ActionSpec("propagate_forward", "Propagate &forward", "Ctrl+Right", "mdi6.arrow-right-bold",
                "From the current frame to the end", T),
@@ -94,7 +97,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("propagate_to_frame", "Propagate &to frame…", "Ctrl+G", "mdi6.target",
                "Forward or backward to a frame you choose", T),
     ActionSpec("cancel", "&Cancel propagation", "Esc", "mdi6.stop", "Stops after the current frame", T),
-    ActionSpec("engine", "&Engine and model…", "Ctrl+M", "mdi6.chip", "Checkpoint, device, model download", T),
+    ActionSpec("engine", "&Engine and model…", "Ctrl+M", "mdi6.chip", "Checkpoint, device, model download",
+               T),
     ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "mdi6.keyboard-outline", "", H),
     ActionSpec("about", "&About Masklet", "", "mdi6.information-outline", "", H),
 )
@@ -109,7 +113,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Tap Space", "Play / pause"),
 )
 
-MENUS: tuple[str, ...] = (F, E, V, O, T, H)
+MENUS: tuple[str, ...] = (F, E, V, OB, T, H)
 
 
 def spec(name: str) -> ActionSpec:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -55,30 +56,62 @@ class Marker:
 
 
 class _FrameItem(QGraphicsItem):
-    """Paints one RGB frame; keeps a reference to the array the QImage wraps (no copy)."""
+    """Paints one RGB frame over the video's full pixel rectangle.
+
+    The array may be smaller than the video (the renderer composes at display resolution when
+    zoomed out); scene coordinates stay video pixels either way. The QImage wraps the array (no copy).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._image = QImage()
         self._array: np.ndarray | None = None
+        self._size = (0, 0)  # video (width, height)
+        self._small: tuple[tuple[int, int], np.ndarray, QImage] | None = None  # downscaled copy for display
 
-    def set_array(self, rgb: np.ndarray) -> None:
+    def set_array(self, rgb: np.ndarray, size: tuple[int, int] | None = None) -> None:
         rgb = np.ascontiguousarray(rgb)
-        self.prepareGeometryChange()
-        height, width = rgb.shape[:2]
+        size = size or (rgb.shape[1], rgb.shape[0])
+        if size != self._size:
+            self.prepareGeometryChange()
+            self._size = size
         self._array = rgb
-        self._image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
+        self._small = None
+        self._image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0],
+                             QImage.Format.Format_RGB888)
         self.update()
 
-    def boundingRect(self) -> QRectF:
-        return QRectF(0, 0, self._image.width(), self._image.height())
+    def _downscaled(self, width: int, height: int) -> QImage:
+        """The image resized to what the screen shows, so that painting it is ~1:1.
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        if not self._image.isNull():
-            # Nearest-neighbour when zoomed in, so single pixels stay visible for precise clicks.
-            zoomed_in = painter.worldTransform().m11() > 1.5
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not zoomed_in)
-            painter.drawImage(QPointF(0, 0), self._image)
+        Letting QPainter smooth-scale a full-HD image on every repaint costs tens of ms on the UI
+        thread; OpenCV resizes in a few ms, once per image and zoom level.
+        """
+        assert self._array is not None
+        if self._small is None or self._small[0] != (width, height):
+            small = np.ascontiguousarray(cv2.resize(self._array, (width, height),
+                                                    interpolation=cv2.INTER_LINEAR))
+            image = QImage(small.data, width, height, small.strides[0], QImage.Format.Format_RGB888)
+            self._small = ((width, height), small, image)
+        return self._small[2]
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
+        return QRectF(0, 0, self._size[0], self._size[1])
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if self._image.isNull():
+            return
+        scale = painter.worldTransform().m11()
+        on_screen = (max(1, int(np.ceil(self._size[0] * scale))), max(1, int(np.ceil(self._size[1] * scale))))
+        ratio = self._image.width() / on_screen[0]  # > 1: the image has more pixels than shown
+        if ratio > 1.05:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(self.boundingRect(), self._downscaled(*on_screen))
+            return
+        # Nearest-neighbour when zoomed in, so single pixels stay visible for precise clicks.
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.5)
+        painter.drawImage(self.boundingRect(), self._image)
 
 
 class Canvas(QGraphicsView):
@@ -137,9 +170,11 @@ class Canvas(QGraphicsView):
         pen.setCosmetic(True)
         return pen
 
-    def set_image(self, rgb: np.ndarray) -> None:
-        size_changed = self.image_size() != (rgb.shape[1], rgb.shape[0])
-        self._frame.set_array(rgb)
+    def set_image(self, rgb: np.ndarray, size: tuple[int, int] | None = None) -> None:
+        """Show ``rgb``; ``size`` = (width, height) of the video when ``rgb`` is a reduced copy."""
+        size = size or (rgb.shape[1], rgb.shape[0])
+        size_changed = self.image_size() != size
+        self._frame.set_array(rgb, size)
         if size_changed:
             self.scene().setSceneRect(self._frame.boundingRect())
             if self._fitted:
@@ -182,6 +217,10 @@ class Canvas(QGraphicsView):
     # -- zoom ---------------------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()
+
+    def display_scale(self) -> float:
+        """Screen pixels per video pixel, capped at 1: the resolution worth composing at."""
+        return min(1.0, self.zoom())
 
     def fit(self) -> None:
         self._fitted = True
@@ -238,7 +277,8 @@ class Canvas(QGraphicsView):
     # -- mouse --------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         button = event.button()
-        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_down):
+        space_drag = button == Qt.MouseButton.LeftButton and self._space_down
+        if button == Qt.MouseButton.MiddleButton or space_drag:
             self._pan_from = event.position()
             self._space_used = True
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)

@@ -36,9 +36,8 @@ CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.safetensors *.ckpt);;All files (*
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
-    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    buttons = QMessageBox.StandardButton
+    return QMessageBox.question(parent, title, text, buttons.Yes | buttons.No, buttons.No) == buttons.Yes
 
 
 def ask_frame(parent: QWidget | None, current: int, last: int) -> int | None:
@@ -110,7 +109,8 @@ class EngineDialog(QDialog):
         download_row.addWidget(self.download_name, 1)
         download_row.addWidget(self.download_button)
         sam_form.addRow("Download", download_row)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        standard = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(standard.Ok | standard.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout()
@@ -158,7 +158,8 @@ class EngineDialog(QDialog):
             self._detect()
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.path_edit.text(), CHECKPOINT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.path_edit.text(),
+                                              CHECKPOINT_FILTER)
         self._use_path(path)
 
     def _detect(self) -> None:
@@ -171,7 +172,8 @@ class EngineDialog(QDialog):
             return
         from app.models_catalog import download_model
 
-        self.task = BackgroundTask(f"Downloading {name}", lambda progress: download_model(name, progress), self)
+        self.task = BackgroundTask(f"Downloading {name}",
+                                   lambda progress: download_model(name, progress), self)
         self.task.done.connect(lambda path: (self._scan(), self._use_path(str(path))))
         self.task.failed.connect(lambda msg: msg != "cancelled" and QMessageBox.warning(
             self, "Download failed", msg))

@@ -46,7 +46,8 @@ EDIT_ACTIONS = ("undo", "redo", "clear_prompt", "delete_object", "import", "open
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, *, engine: EngineSpec | None = None, engine_factory: EngineFactory | None = None) -> None:
+    def __init__(self, *, engine: EngineSpec | None = None,
+                 engine_factory: EngineFactory | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Masklet")
         self.setAcceptDrops(True)
@@ -152,7 +153,8 @@ class MainWindow(QMainWindow):
             "open_project": f.open_project_dialog, "save": f.save, "save_as": f.save_as_dialog,
             "import": f.import_dialog, "quit": self.close,
             "export_coco": lambda: f.export_dialog("coco"), "export_davis": lambda: f.export_dialog("davis"),
-            "export_ytvis": lambda: f.export_dialog("ytvis"), "export_overlay": lambda: f.export_dialog("video"),
+            "export_ytvis": lambda: f.export_dialog("ytvis"),
+            "export_overlay": lambda: f.export_dialog("video"),
             "undo": s.undo_stack.undo, "redo": s.undo_stack.redo,
             "clear_prompt": lambda: s.clear_prompt(v.frame),
             "tool_prompt": lambda: self.canvas.set_tool(Tool.PROMPT),
@@ -317,7 +319,8 @@ class MainWindow(QMainWindow):
             return
         frames = len(self.session.mask_frames.get(obj_id, ()))
         if dialogs.confirm(self, "Delete object",
-                           f"Delete “{info.name}” and its masks on {frames} frames?\n(Edit ▸ Undo brings it back.)"):
+                           f"Delete “{info.name}” and its masks on {frames} frames?\n"
+                           "(Edit ▸ Undo brings it back.)"):
             self.session.delete_object(obj_id)
 
     def _about(self) -> None:

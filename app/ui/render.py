@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from app.domain.model import ObjectInfo
@@ -35,6 +36,13 @@ class FrameRenderer:
         else:
             self._cache.pop(frame, None)
 
+    def put(self, frame: int, masks: dict[int, np.ndarray]) -> None:
+        """Seed the cache with masks that are already decoded (fresh from the tracker)."""
+        self._cache[frame] = dict(masks)
+        self._cache.move_to_end(frame)
+        while len(self._cache) > self._cache_frames:
+            self._cache.popitem(last=False)
+
     def masks(self, project: Project, frame: int) -> dict[int, np.ndarray]:
         cached = self._cache.get(frame)
         if cached is None:
@@ -46,11 +54,22 @@ class FrameRenderer:
             self._cache.move_to_end(frame)
         return cached
 
-    def render(self, project: Project, frame: int, objects: list[ObjectInfo]) -> np.ndarray:
-        """(H, W, 3) uint8 RGB of ``frame`` with every visible object's mask in its colour."""
+    def render(self, project: Project, frame: int, objects: list[ObjectInfo],
+               scale: float = 1.0) -> np.ndarray:
+        """(h, w, 3) uint8 RGB of ``frame`` with every visible object's mask in its colour.
+
+        ``scale`` < 1 composes at that fraction of the video's size (what a zoomed-out view shows):
+        a full-HD frame then costs a fraction of the work on the UI thread.
+        """
         rgb = project.video.frame(frame)
-        if not self.options.show_masks:
-            return np.array(rgb, copy=True)
-        masks = self.masks(project, frame)
-        layers = [Layer(masks[o.id], hex_to_rgb(o.color)) for o in objects if not o.hidden and o.id in masks]
+        masks = self.masks(project, frame) if self.options.show_masks else {}
+        visible = [o for o in objects if not o.hidden and o.id in masks]
+        if scale < 0.95:
+            height, width = rgb.shape[:2]
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+            small = {o.id: cv2.resize(np.ascontiguousarray(masks[o.id]).view(np.uint8), size,
+                                      interpolation=cv2.INTER_NEAREST).view(bool) for o in visible}
+            masks = small
+        layers = [Layer(masks[o.id], hex_to_rgb(o.color)) for o in visible]
         return compose(rgb, layers, opacity=self.options.opacity, outline=self.options.outline)

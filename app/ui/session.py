@@ -9,6 +9,7 @@ events so the widgets can repaint without touching the database on every paint.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class SessionController(QObject):
     status = Signal(str)
     error = Signal(str, str)             # title, message
     video_missing = Signal(str, str)     # project path, the video's recorded path
+    frame_masks_ready = Signal(int, object)  # a propagated frame: {obj_id: (H, W) bool}, already stored
 
     def __init__(self, tracking: TrackingController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,7 +65,13 @@ class SessionController(QObject):
         self._events.changed.connect(self._on_project_event)
         self._pending: dict[int, DomainCommand] = {}
         self._token = 0
+        # Frames a running propagation has stored but not yet announced: their "mask" events are skipped
+        # and the masks come with mask_ready instead, so the UI thread never reads them back from disk
+        # (and never waits on the store's lock while the worker commits).
+        self._in_flight: set[int] = set()
+        self._in_flight_lock = threading.Lock()
         tracking.prompt_result.connect(self._on_prompt_result)
+        tracking.mask_ready.connect(self._on_mask_ready)
         tracking.engine_ready.connect(self._on_engine_ready)
 
     # -- project lifecycle --------------------------------------------------------------------
@@ -165,6 +173,9 @@ class SessionController(QObject):
             else:
                 self.prompts[(frame, obj_id)] = prompt
         elif kind == "mask" and frame is not None:
+            with self._in_flight_lock:
+                if frame in self._in_flight:
+                    return
             areas = {r.obj_id: r.area for r in p.mask_records(frame)}
             for oid, frames in self.mask_frames.items():
                 if obj_id is not None and oid != obj_id:
@@ -292,7 +303,8 @@ class SessionController(QObject):
                 before.mask = mask
 
     # -- tracking -----------------------------------------------------------------------------
-    def propagate(self, direction: Direction, *, target: int | None = None, until_prompt: bool = False) -> bool:
+    def propagate(self, direction: Direction, *, target: int | None = None,
+                  until_prompt: bool = False) -> bool:
         p = self.project
         if p is None or not self._idle("start another"):
             return False
@@ -312,9 +324,23 @@ class SessionController(QObject):
         def store(frame: int, masks: dict[int, np.ndarray]) -> None:  # runs in the worker thread
             kept = {o: m for o, m in masks.items() if o in ids}
             if kept:
+                with self._in_flight_lock:
+                    self._in_flight.add(frame)
                 project.set_frame_masks(frame, kept)
 
         return self.tracking.propagate(self.prompts, requests, store)
+
+    @Slot(int, object)
+    def _on_mask_ready(self, frame: int, masks: dict[int, np.ndarray]) -> None:
+        with self._in_flight_lock:
+            if frame not in self._in_flight:
+                return
+            self._in_flight.discard(frame)
+        kept = {o: m for o, m in masks.items() if o in self.mask_frames}
+        for oid, mask in kept.items():
+            (self.mask_frames[oid].add if mask.any() else self.mask_frames[oid].discard)(frame)
+        self.strips_changed.emit()
+        self.frame_masks_ready.emit(frame, kept)
 
     def load_engine(self, spec: EngineSpec) -> None:
         self.tracking.load_engine(spec)

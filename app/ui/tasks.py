@@ -2,7 +2,7 @@
 
 The function receives a ``progress(done, total)`` callback; it may be called from the task's thread,
 the signals cross to the UI thread queued. Cancelling the dialog sets ``cancelled`` and the next
-progress call raises :class:`TaskCancelled`, so exporters stop between frames.
+progress call raises :class:`TaskCancelledError`, so exporters stop between frames.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
 
 
-class TaskCancelled(Exception):
+class TaskCancelledError(Exception):
     pass
 
 
@@ -36,14 +36,14 @@ class _Runner(QObject):
 
     def _report(self, done: int, total: int) -> None:
         if self._cancel.is_set():
-            raise TaskCancelled()
+            raise TaskCancelledError()
         self.progress.emit(int(done), int(total))
 
     @Slot()
     def run(self) -> None:
         try:
             result = self._fn(self._report)
-        except TaskCancelled:
+        except TaskCancelledError:
             self.failed.emit("cancelled")
             return
         except Exception as exc:  # reported in a dialog; the app stays usable

@@ -48,7 +48,8 @@ class Progress:
 
 
 def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
-                     prompted: list[int] | None = None, until_prompt: bool = False) -> list[PropagationRequest]:
+                     prompted: list[int] | None = None,
+                     until_prompt: bool = False) -> list[PropagationRequest]:
     """Requests for one user command, always starting at ``current``.
 
     ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
@@ -93,7 +94,8 @@ class TrackingController(QObject):
     finished = Signal(int, bool)                   # frames done, cancelled
     failed = Signal(str)
 
-    def __init__(self, factory: EngineFactory = default_engine_factory, parent: QObject | None = None) -> None:
+    def __init__(self, factory: EngineFactory = default_engine_factory,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("masklet-tracking")
@@ -111,7 +113,9 @@ class TrackingController(QObject):
         self._worker.progress.connect(self._on_progress)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self.failed)
+        self._thread.started.connect(self._worker.lower_priority)
         self._thread.start()
+        self._thread.setPriority(QThread.Priority.LowPriority)
         self._running = False
         self._pending_engine = 0
         self.engine_name = ""

@@ -7,6 +7,7 @@ and following a running propagation all live here, so the main window only wires
 from __future__ import annotations
 
 import logging
+import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
@@ -17,6 +18,8 @@ from app.ui.session import SessionController
 from app.ui.timeline import StripRow, Timeline
 
 log = logging.getLogger(__name__)
+
+MIN_REPAINT_S = 0.04
 
 
 class FrameViewController(QObject):
@@ -42,8 +45,11 @@ class FrameViewController(QObject):
         session.objects_changed.connect(self.refresh_objects)
         session.active_object_changed.connect(self._on_active_changed)
         session.tracking.running_changed.connect(self._on_running)
-        session.tracking.mask_ready.connect(self._on_mask_ready)
+        session.frame_masks_ready.connect(self._on_mask_ready)
+        self._last_render = 0.0
         timeline.frame_requested.connect(self.user_seek)
+        canvas.zoom_changed.connect(self._on_zoom)
+        self._rendered_scale = 1.0
 
     # -- navigation ---------------------------------------------------------------------------
     @property
@@ -73,14 +79,16 @@ class FrameViewController(QObject):
         project = self.session.project
         if project is None:
             return
+        scale = self.canvas.display_scale()
         try:
-            image = self.renderer.render(project, self.frame, self.session.objects)
+            image = self.renderer.render(project, self.frame, self.session.objects, scale)
         except Exception as exc:  # an undecodable frame must not break navigation
             log.exception("cannot show frame %d", self.frame)
             self.session.status.emit(f"Frame {self.frame} cannot be shown: {exc}")
             return
         self.render_count += 1
-        self.canvas.set_image(image)
+        self._rendered_scale = scale
+        self.canvas.set_image(image, (project.video.width, project.video.height))
         self.canvas.brush_color = self._active_color()
         self.refresh_markers()
 
@@ -105,6 +113,12 @@ class FrameViewController(QObject):
     def refresh_objects(self) -> None:
         self.refresh_strips()
         self.refresh_frame()
+
+    def _on_zoom(self, _zoom: float) -> None:
+        # Re-compose when the view now shows noticeably more (or far fewer) pixels than were composed.
+        scale = self.canvas.display_scale()
+        if scale > self._rendered_scale * 1.1 or scale < self._rendered_scale * 0.6:
+            self._schedule_frame_refresh()
 
     def set_opacity(self, opacity: float) -> None:
         self.renderer.options.opacity = opacity
@@ -140,10 +154,13 @@ class FrameViewController(QObject):
     def _schedule_frame_refresh(self) -> None:
         if not self._frame_dirty:
             self._frame_dirty = True
-            QTimer.singleShot(0, self._flush_frame)
+            # At most ~25 repaints/s while frames stream in: the event loop keeps time for the user.
+            wait_ms = max(0, int(MIN_REPAINT_S * 1000 - (time.perf_counter() - self._last_render) * 1000))
+            QTimer.singleShot(wait_ms, self._flush_frame)
 
     def _flush_frame(self) -> None:
         self._frame_dirty = False
+        self._last_render = time.perf_counter()
         self.refresh_frame()
 
     @Slot(int)
@@ -160,9 +177,11 @@ class FrameViewController(QObject):
             self.follow = True
 
     @Slot(int, object)
-    def _on_mask_ready(self, frame: int, _masks: object) -> None:
+    def _on_mask_ready(self, frame: int, masks: dict) -> None:
+        self.renderer.put(frame, masks)
         if self.follow and frame != self.frame:
             self.session.current_frame = frame
             self.timeline.set_frame(frame)
-            self.renderer.invalidate(frame)
+            self._schedule_frame_refresh()
+        elif frame == self.frame:
             self._schedule_frame_refresh()

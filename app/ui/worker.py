@@ -9,6 +9,8 @@ thread never calls the engine and never waits on it; results come back as queued
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +66,16 @@ def describe_error(exc: BaseException, device: str) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def lower_current_thread_priority(niceness: int = 5) -> None:
+    """Linux applies nice values per thread; elsewhere this is a no-op (Qt's own priorities apply)."""
+    if sys.platform.startswith("linux"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+        except (OSError, AttributeError):
+            log.debug("could not lower the worker's priority", exc_info=True)
+
+
 def _rows_to_masks(obj_ids: list[int], video_res_masks: torch.Tensor) -> dict[int, np.ndarray]:
     """(N, 1, H, W) logits in the order of ``obj_ids`` -> {obj_id: (H, W) bool}."""
     binary = (video_res_masks[:, 0] > 0).cpu().numpy()
@@ -95,13 +107,22 @@ class TrackingWorker(QObject):
         self.store: Callable[[int, dict[int, np.ndarray]], None] | None = None
 
     # -- setup --------------------------------------------------------------------------------
+    @Slot()
+    def lower_priority(self) -> None:
+        """Run in the worker thread first: it (and threads it starts, e.g. torch's pool) yields the CPU
+        to the UI thread, so a busy tracker never makes the window stutter."""
+        lower_current_thread_priority()
+
     @Slot(object)
     def set_engine(self, spec: EngineSpec) -> None:
         try:
             engine = self._factory(spec)
         except Exception as exc:  # a bad checkpoint must never take the app down
             log.exception("engine build failed")
-            self.engine_failed.emit(describe_error(exc, str(spec.device)))
+            message = describe_error(exc, str(spec.device))
+            if spec.checkpoint and str(spec.checkpoint) not in message:
+                message = f"{spec.checkpoint} could not be loaded as a model checkpoint.\n\n{message}"
+            self.engine_failed.emit(message)
             return
         self._engine = engine
         self._device = str(getattr(engine, "device", spec.device or "cpu"))
@@ -214,7 +235,8 @@ class TrackingWorker(QObject):
                             cancelled = True
                             break
                 finally:
-                    getattr(frames, "close", lambda: None)()  # leaves the engine's inference_mode context cleanly
+                    # Closing the generator leaves the engine's inference_mode context cleanly.
+                    getattr(frames, "close", lambda: None)()
                 if cancelled:
                     break
         except Exception as exc:
