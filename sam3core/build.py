@@ -71,18 +71,21 @@ def build_sam2_tracker_model(modules_config: Sam2Config,
     return model.eval()
 
 
-def load_sam2_checkpoint(model: TrackerModel, path: Path) -> None:
+def load_sam2_checkpoint(model: TrackerModel, path: Path, name: str = "SAM 2.1") -> None:
     """Strictly load an official ``sam2.1_hiera_*.pt`` (``{"model": state_dict}``) into ``model``."""
     from sam3core.checkpoint import load_state_dict_strict, read_checkpoint
 
-    load_state_dict_strict(model, read_checkpoint(path), path)
+    load_state_dict_strict(model, read_checkpoint(path), path, expected=name)
 
 
 def _sam2_spec(name: str) -> TrackerSpec:
     def build(modules_config: Any = None) -> TrackerModel:
         return build_sam2_tracker_model(modules_config or SAM2_CONFIGS[name])
 
-    return TrackerSpec(build=build, load=load_sam2_checkpoint, description=f"SAM 2.1 {name.split('_')[-1]}")
+    def load(model: TrackerModel, path: Path) -> None:
+        load_sam2_checkpoint(model, path, name)
+
+    return TrackerSpec(build=build, load=load, description=f"SAM 2.1 {name.split('_')[-1]}")
 
 
 TRACKERS: dict[str, TrackerSpec] = {name: _sam2_spec(name) for name in SAM2_CONFIGS}
@@ -107,12 +110,14 @@ def build_tracker(name: str | None, checkpoint: str | Path | None = None, device
     """The video predictor of a registered tracker.
 
     ``name=None`` detects the model from ``checkpoint``; with both given, the checkpoint must be of that
-    model (a mismatch is a :class:`~sam3core.checkpoint.CheckpointError` naming both). Without a checkpoint
+    model (a mismatch is a :class:`~sam3core.checkpoint.CheckpointError` naming both); loading is strict
+    (every tensor used, none missing, shapes equal) and all-or-nothing. Without a checkpoint
     the weights are random (tests and benchmarks only). ``config`` overrides the networks' configuration
     (e.g. :func:`sam3core.configs.tiny_test_config`); ``predictor_options`` go to :class:`SamPredictor`.
     """
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None:
+    if path is not None and (name is None or config is None):
+        # with custom networks (``config``) the strict load below is the only possible check
         from sam3core.checkpoint import CheckpointError, detect_model_name
 
         detected = detect_model_name(path)

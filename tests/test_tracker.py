@@ -59,6 +59,28 @@ def test_registry_and_unknown_names() -> None:
     assert predictor.config.image_size == 128 and predictor.config.low_res_mask_size == 32
 
 
+def test_checkpoint_round_trip_and_clear_errors(tmp_path: Path) -> None:
+    from sam3core.checkpoint import CheckpointError
+
+    torch.manual_seed(1)
+    source = build_sam2_tracker_model(tiny_test_config())
+    path = tmp_path / "tiny.pt"
+    torch.save({"model": source.state_dict()}, path)
+    loaded = build_tracker("sam2.1_hiera_tiny", checkpoint=path, config=tiny_test_config())
+    for key, value in source.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value), key
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="broken.pt"):
+        build_tracker("sam2.1_hiera_tiny", checkpoint=broken, config=tiny_test_config())
+    # a file whose trunk says "tiny" asked for as "small": refused before anything is built
+    fake = {"image_encoder.trunk.patch_embed.proj.weight": torch.zeros(96, 3, 7, 7)}
+    fake.update({f"image_encoder.trunk.blocks.{i}.norm1.weight": torch.zeros(1) for i in range(12)})
+    torch.save({"model": fake}, tmp_path / "fake_tiny.pt")
+    with pytest.raises(CheckpointError, match="sam2.1_hiera_tiny"):
+        build_tracker("sam2.1_hiera_small", checkpoint=tmp_path / "fake_tiny.pt")
+
+
 def test_conditioning_frame_selection() -> None:
     cond = {t: entry() for t in (0, 10, 20, 30, 40)}
     chosen, rest = select_cond_frames(25, cond, -1)
