@@ -202,3 +202,31 @@ def test_official_key_layout(name):
     count, digest = OFFICIAL_LAYOUT[name]
     assert len(lines) == count
     assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == digest
+
+
+def test_rope_real_fallback_matches_complex():
+    rope = AxialRope(16)
+    table = rope.table(4, 4, torch.device("cpu"))
+    assert table.is_complex()
+    x = torch.randn(2, 3, 32, 16)
+    real = apply_rope(x, torch.view_as_real(table), repeat=2)
+    torch.testing.assert_close(real, apply_rope(x, table, repeat=2))
+
+
+def test_hiera_position_cache_follows_weight_updates(modules):
+    encoder = modules.image_encoder
+    x = torch.randn(1, 3, CFG.image_size, CFG.image_size)
+    with torch.inference_mode():
+        first = encoder(x).vision_features
+        again = encoder(x).vision_features
+    assert torch.equal(first, again)
+    saved = encoder.trunk.pos_embed.detach().clone()
+    try:
+        with torch.no_grad():
+            encoder.trunk.pos_embed.add_(1.0)  # what load_state_dict does: an in-place copy
+        with torch.inference_mode():
+            changed = encoder(x).vision_features
+        assert not torch.allclose(first, changed)
+    finally:
+        with torch.no_grad():
+            encoder.trunk.pos_embed.copy_(saved)
