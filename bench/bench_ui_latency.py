@@ -108,7 +108,7 @@ def run(width: int, height: int, frames: int, objects: int, delay: float) -> dic
         if k:
             session.add_object()
         session.set_box(0, tuple(float(v) for v in box))
-    while session._pending:
+    while session.waiting_for_engine:
         pump(app, 0.01)
     beat = Heartbeat()
     results: dict[str, list[float]] = {}

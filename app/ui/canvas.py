@@ -192,11 +192,15 @@ class Canvas(QGraphicsView):
             color = QColor(marker.color)
             if marker.box is not None:
                 x0, y0, x1, y1 = marker.box
-                rect = QGraphicsRectItem(QRectF(x0, y0, x1 - x0, y1 - y0))
-                style = Qt.PenStyle.SolidLine if marker.active else Qt.PenStyle.DashLine
-                rect.setPen(self._cosmetic_pen(color.name(), 2.0 if marker.active else 1.0, style))
-                rect.setZValue(5)
-                self._add_marker(rect)
+                # A dark under-stroke keeps the box visible on top of a mask of the same colour.
+                for pen_color, width, style in (
+                        ("#000000", 3.5 if marker.active else 2.5, Qt.PenStyle.SolidLine),
+                        (color.name(), 2.0 if marker.active else 1.0,
+                         Qt.PenStyle.DashLine if marker.active else Qt.PenStyle.DotLine)):
+                    rect = QGraphicsRectItem(QRectF(x0, y0, x1 - x0, y1 - y0))
+                    rect.setPen(self._cosmetic_pen(pen_color, width, style))
+                    rect.setZValue(5)
+                    self._add_marker(rect)
             size = 11.0 if marker.active else 7.0
             for x, y, positive in marker.points:
                 dot = QGraphicsEllipseItem(-size / 2, -size / 2, size, size)

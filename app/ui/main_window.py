@@ -141,6 +141,10 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.opacity)
         bar.addSeparator()
         bar.addAction(self.actions["engine"])
+        engine_button = bar.widgetForAction(self.actions["engine"])
+        if engine_button is not None:
+            engine_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            engine_button.setText("Engine…")
         tools = QActionGroup(self)
         for name in ("tool_prompt", "tool_brush", "tool_eraser"):
             tools.addAction(self.actions[name])

@@ -53,6 +53,7 @@ class ObjectsPanel(QWidget):
         super().__init__(parent)
         self._objects: list[ObjectInfo] = []
         self._active = 0
+        self._editing = 0
         self.list = QListWidget(self)
         self.list.setIconSize(self.list.iconSize().expandedTo(self.list.iconSize()))
         self.list.currentItemChanged.connect(self._on_current)
@@ -145,8 +146,12 @@ class ObjectsPanel(QWidget):
         for widget in (self.name_edit, self.category_box, self.color_button, self.delete_button):
             widget.setEnabled(enabled)
         with QSignalBlocker(self.name_edit), QSignalBlocker(self.category_box):
-            self.name_edit.setText(info.name if info else "")
-            self.category_box.setEditText(info.category if info else "")
+            # Never overwrite what the user is typing (the list refreshes while a propagation runs).
+            if not self.name_edit.hasFocus() or info is None or self._editing != info.id:
+                self.name_edit.setText(info.name if info else "")
+            if not self.category_box.hasFocus() or info is None or self._editing != info.id:
+                self.category_box.setEditText(info.category if info else "")
+        self._editing = info.id if info else 0
         self.color_button.setIcon(swatch(info.color) if info else qta.icon("mdi6.palette"))
         if info is None:
             self.info_label.setText("No object yet: click on the frame to start one")

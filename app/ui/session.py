@@ -192,6 +192,11 @@ class SessionController(QObject):
         self.strips_changed.emit()
         self.frame_changed.emit(frame if frame is not None else -1)
 
+    @property
+    def waiting_for_engine(self) -> bool:
+        """True while a prompt's mask is still being computed (for scripted use: tests, self-check)."""
+        return bool(self._pending)
+
     # -- objects ------------------------------------------------------------------------------
     def object_info(self, obj_id: int) -> ObjectInfo | None:
         return next((o for o in self.objects if o.id == obj_id), None)

@@ -36,7 +36,7 @@ def test_event_loop_latency_stays_low_while_propagating(qtbot: QtBot, slow_windo
             session.add_object()
         x = 40 + 180 * k
         session.set_box(0, (x, 120.0, x + 90.0, 220.0))
-    qtbot.waitUntil(lambda: not session._pending, timeout=20_000)
+    qtbot.waitUntil(lambda: not session.waiting_for_engine, timeout=20_000)
 
     beats: list[float] = []
     timer = QTimer()

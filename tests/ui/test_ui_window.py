@@ -94,7 +94,7 @@ def test_two_objects_clicks_box_propagate_both_ways_refine_undo_export(
     before_negative = session.project.mask(mid, 1)
     click(window, 20, 220, Qt.MouseButton.RightButton)
     qtbot.waitUntil(lambda: session.prompts[(mid, 1)].labels == (1, 0))
-    qtbot.waitUntil(lambda: not session._pending, timeout=20_000)
+    qtbot.waitUntil(lambda: not session.waiting_for_engine, timeout=20_000)
     after_negative = session.project.mask(mid, 1)
     assert not after_negative[220, 20]
     # Undo restores exactly the mask before the negative click.
@@ -140,7 +140,7 @@ def test_brush_and_eraser_edit_the_mask_and_become_its_prompt(qtbot: QtBot, wind
     session = window.session
     click(window, *disc_center(0))
     before = wait_mask(qtbot, window, 0, 1)
-    qtbot.waitUntil(lambda: not session._pending, timeout=20_000)
+    qtbot.waitUntil(lambda: not session.waiting_for_engine, timeout=20_000)
     window.actions["tool_brush"].trigger()
     window.brush_size.setValue(6)
     drag(window, 150, 200, 190, 200)  # paint a stroke away from the disc
