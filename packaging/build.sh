@@ -47,7 +47,7 @@ if [ -n "$cuda" ]; then
 fi
 du -sh "$APP"
 echo "largest files:"
-find "$APP" -type f -printf '%s %P\n' | sort -rn | head -8 | awk '{printf "  %7.1f MB  %s\n", $1/1048576, $2}'
+find "$APP" -type f -printf '%s %P\n' | sort -rn | awk 'NR <= 8 {printf "  %7.1f MB  %s\n", $1/1048576, $2}'
 
 "$APP/masklet" --version
 # A throwaway home so the check never touches the builder's settings or logs.
