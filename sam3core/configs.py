@@ -70,6 +70,8 @@ class SamHeadsConfig:
 
 @dataclass(frozen=True)
 class MemoryEncoderConfig:
+    """Mask downsampler (stride-2 convs to stride 16), ConvNeXt fuser and output projection."""
+
     out_dim: int = 64
     downsampler_kernel_size: int = 3
     downsampler_stride: int = 2
@@ -84,6 +86,8 @@ class MemoryEncoderConfig:
 
 @dataclass(frozen=True)
 class MemoryAttentionConfig:
+    """RoPE self-/cross-attention layers over the current frame and the memories."""
+
     num_layers: int = 4
     num_heads: int = 1
     dim_feedforward: int = 2048

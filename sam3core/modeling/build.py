@@ -31,6 +31,7 @@ class Sam2Modules:
     memory_attention: MemoryAttention
 
     def named(self) -> dict[str, nn.Module]:
+        """Checkpoint prefix -> network."""
         return {
             "image_encoder": self.image_encoder,
             "sam_prompt_encoder": self.sam_prompt_encoder,
