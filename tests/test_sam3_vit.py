@@ -9,7 +9,7 @@ from sam3core.modeling.sam3_neck import TrackerFpnNeck
 from sam3core.modeling.vit import (
     ViT,
     ViTConfig,
-    scaled_axial_rope_tables,
+    scaled_axial_rope_angles,
     window_partition,
     window_unpartition,
 )
@@ -89,16 +89,14 @@ def test_windowed_block_only_mixes_tokens_inside_a_window() -> None:
     assert not changed[:4].any() and not changed[:, :4].any()
 
 
-def test_rope_tables_scale_global_positions_to_the_window_range() -> None:
-    cos_w, sin_w = scaled_axial_rope_tables(8, 4, 1.0, 10000.0)
-    cos_g, sin_g = scaled_axial_rope_tables(8, 12, 4 / 12, 10000.0)
-    assert cos_w.shape == (16, 4) and cos_g.shape == (144, 4)
+def test_rope_angles_scale_global_positions_to_the_window_range() -> None:
+    win = scaled_axial_rope_angles(8, 4, 1.0, 10000.0)
+    glob = scaled_axial_rope_angles(8, 12, 4 / 12, 10000.0)
+    assert win.shape == (16, 4) and glob.shape == (144, 4)
     # token (row 3, col 3) of the 12-grid sits at 1.0 in window units, like token (1, 1) of the 4-grid
-    assert torch.allclose(cos_g[3 * 12 + 3], cos_w[1 * 4 + 1], atol=1e-6)
-    assert torch.allclose(sin_g[3 * 12 + 3], sin_w[1 * 4 + 1], atol=1e-6)
-    # first frequency pair of x rotates by the column, of y by the row
-    assert torch.allclose(torch.atan2(sin_w[1 * 4 + 2, 0], cos_w[1 * 4 + 2, 0]), torch.tensor(2.0))
-    assert torch.allclose(torch.atan2(sin_w[1 * 4 + 2, 2], cos_w[1 * 4 + 2, 2]), torch.tensor(1.0))
+    assert torch.allclose(glob[3 * 12 + 3], win[1 * 4 + 1], atol=1e-6)
+    # the first frequency (1.0) of x turns by the column, of y by the row
+    assert win[1 * 4 + 2, 0].item() == 2.0 and win[1 * 4 + 2, 2].item() == 1.0
     # RoPE tables are derived, not checkpoint tensors
     assert not any("rope" in k for k in ViT(TINY).state_dict())
 

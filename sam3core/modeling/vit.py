@@ -59,16 +59,23 @@ class ViTConfig:
             raise ValueError(f"global blocks {self.global_blocks} must be indices below depth {self.depth}")
 
 
-def scaled_axial_rope_tables(head_dim: int, size: int, scale: float, theta: float
-                             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cos, sin), each (size*size, head_dim/2), for a row-major size x size grid whose integer token
-    positions are multiplied by ``scale`` before the rotation (first half of the pairs x, second y)."""
+def scaled_axial_rope_angles(head_dim: int, size: int, scale: float, theta: float) -> torch.Tensor:
+    """Rotation angles (size*size, head_dim/2) of a row-major size x size grid whose integer token
+    positions are multiplied by ``scale`` first; the first half of the pairs turns with x, the second
+    with y."""
     freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 4)[: head_dim // 4].float() / head_dim))
     t = torch.arange(size * size, dtype=torch.float32)
     t_x = (t % size) * scale
     t_y = torch.div(t, size, rounding_mode="floor") * scale
-    angles = torch.cat([torch.outer(t_x, freqs), torch.outer(t_y, freqs)], dim=-1)  # (L, head_dim/2)
-    return angles.cos(), angles.sin()
+    return torch.cat([torch.outer(t_x, freqs), torch.outer(t_y, freqs)], dim=-1)
+
+
+def rotation_table(angles: torch.Tensor) -> torch.Tensor:
+    """Angles -> the rotation table :func:`apply_rope` takes: unit complex numbers, or (cos, sin) pairs
+    on MPS, which has no complex arithmetic."""
+    if angles.device.type == "mps":
+        return torch.stack((angles.cos(), angles.sin()), dim=-1)
+    return torch.polar(torch.ones_like(angles), angles)
 
 
 class PatchEmbed(nn.Module):
@@ -106,18 +113,21 @@ class RopeAttention(nn.Module):
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
-        cos, sin = scaled_axial_rope_tables(dim // num_heads, grid, rope_scale, rope_theta)
-        # Derived from the config, so kept out of the state dict.
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        # Derived from the config, so kept out of the state dict; follows the module across devices.
+        angles = scaled_axial_rope_angles(dim // num_heads, grid, rope_scale, rope_theta)
+        self.register_buffer("rope_angles", angles, persistent=False)
+        self._table: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
         L = H * W
         qkv = self.qkv(x).reshape(B, L, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, heads, L, head_dim)
-        q = apply_rope(q, self.rope_cos, self.rope_sin)
-        k = apply_rope(k, self.rope_cos, self.rope_sin)
+        table = self._table
+        if table is None or table.device != self.rope_angles.device:
+            table = self._table = rotation_table(self.rope_angles)
+        q = apply_rope(q, table)
+        k = apply_rope(k, table)
         x = F.scaled_dot_product_attention(q, k, v)  # (B, heads, L, head_dim)
         x = x.transpose(1, 2).reshape(B, H, W, C)
         return self.proj(x)
