@@ -1,0 +1,181 @@
+"""Speed and memory of the SAM 2.1 tracker on CPU, side by side with Meta's reference when importable.
+
+SAM 2.1-tiny networks with random weights (the object-score head forced to "present" so masks and
+memories are real), one object clicked on frame 0 of a 960x540 clip, then propagated. Measured per
+side, each in its own process so resident memory is not shared:
+
+- s/frame of propagation (tracked frames only), latency of a second click on the prompted frame,
+- RSS right after ``init_state``, peak RSS, and RSS growth per propagated frame (least-squares slope).
+
+    python bench/bench_sam2_tracker.py --frames 20          # ours only (project venv)
+    /tmp/masklet-refenv/bin/python bench/bench_sam2_tracker.py --frames 20   # + reference and ratios
+
+The clip is /work/shared/data/bedroom.mp4 when present, else a synthetic one (sam3core.video.write_video).
+Both sides read the same JPEG frames (the reference only reads JPEG folders without decord).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BEDROOM = ROOT.parent / "shared" / "data" / "bedroom.mp4"
+CLICK = [[210.0, 350.0]]  # pixels of a 960x540 frame (the notebook's first click)
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def make_clip(folder: Path, frames: int) -> None:
+    """JPEG frames 00000.jpg... of bedroom.mp4, or of a synthetic 960x540 clip."""
+    import cv2
+
+    from sam3core.video import write_video
+
+    images: list[np.ndarray] = []
+    if BEDROOM.exists():
+        cap = cv2.VideoCapture(str(BEDROOM))
+        while len(images) < frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        cap.release()
+    if len(images) < frames:
+        rng = np.random.default_rng(0)
+        background = rng.integers(20, 120, size=(540, 960, 3), dtype=np.uint8)
+        images = []
+        for i in range(frames):
+            frame = background.copy()
+            frame[250:450, 150 + 2 * i:300 + 2 * i] = (200, 60, 40)
+            images.append(frame)
+    write_video(folder, images)
+
+
+def make_checkpoint(path: Path) -> None:
+    from sam3core.build import build_sam2_tracker_model
+    from sam3core.configs import SAM2_CONFIGS
+
+    torch.manual_seed(0)
+    model = build_sam2_tracker_model(SAM2_CONFIGS["sam2.1_hiera_tiny"])
+    with torch.no_grad():
+        model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(4.0)
+    torch.save({"model": model.state_dict()}, path)
+
+
+def run_side(side: str, clip: Path, checkpoint: Path, frames: int, threads: int) -> dict[str, object]:
+    """One side's measurements (runs in a child process)."""
+    warnings.filterwarnings("ignore")
+    if threads > 0:
+        torch.set_num_threads(threads)
+    if side == "ours":
+        from sam3core.build import build_tracker
+
+        predictor = build_tracker("sam2.1_hiera_tiny", checkpoint=checkpoint)
+        kwargs: dict[str, object] = {"rel_coordinates": False}
+    else:
+        from sam2.build_sam import build_sam2_video_predictor
+
+        predictor = build_sam2_video_predictor("configs/sam2.1/sam2.1_hiera_t.yaml",
+                                               ckpt_path=str(checkpoint), device="cpu")
+        kwargs = {}
+    rss_model = rss_mb()
+    start = time.perf_counter()
+    state = predictor.init_state(video_path=str(clip))
+    init_s = time.perf_counter() - start
+    rss_init = rss_mb()
+    start = time.perf_counter()
+    predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=CLICK, labels=[1], **kwargs)
+    first_click_s = time.perf_counter() - start
+    second = []
+    for k in range(3):
+        start = time.perf_counter()
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=[[250.0 + k, 220.0]], labels=[1],
+                                        clear_old_points=False, **kwargs)
+        second.append(time.perf_counter() - start)
+    times, rss, fg = [], [], []
+    start = time.perf_counter()
+    for out in predictor.propagate_in_video(state, start_frame_idx=0, max_frame_num_to_track=frames - 1):
+        now = time.perf_counter()
+        if out[0] > 0:  # frame 0 is the prompted frame: nothing is tracked there
+            times.append(now - start)
+            rss.append(rss_mb())
+        fg.append(float((out[-1 if side == "ref" else 3][0] > 0).float().mean()))
+        start = time.perf_counter()
+    slope = float(np.polyfit(np.arange(len(rss)), rss, 1)[0]) if len(rss) > 2 else float("nan")
+    return {"side": side, "threads": torch.get_num_threads(), "frames_tracked": len(times),
+            "s_per_frame": float(np.mean(times)), "s_per_frame_median": float(np.median(times)),
+            "init_s": init_s, "first_click_s": first_click_s, "second_click_s": float(np.median(second)),
+            "rss_model_mb": rss_model, "rss_after_init_mb": rss_init, "peak_rss_mb": peak_rss_mb(),
+            "rss_growth_mb_per_frame": slope, "fg_fraction_min": min(fg), "fg_fraction_max": max(fg)}
+
+
+def reference_importable() -> bool:
+    try:
+        import sam2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=200, help="clip length (200 = the issue's setting)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per side (0: torch default)")
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--side", choices=("ours", "ref"), help=argparse.SUPPRESS)
+    parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.side:
+        print(json.dumps(run_side(args.side, args.clip, args.checkpoint, args.frames, args.threads)))
+        return 0
+    sides = ["ours"] + (["ref"] if reference_importable() and not args.no_reference else [])
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        clip, checkpoint = Path(tmp) / "frames", Path(tmp) / "random_tiny.pt"
+        make_clip(clip, args.frames)
+        make_checkpoint(checkpoint)
+        for side in sides:
+            cmd = [sys.executable, __file__, "--side", side, "--clip", str(clip), "--checkpoint",
+                   str(checkpoint), "--frames", str(args.frames), "--threads", str(args.threads)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                return 1
+            results[side] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"SAM 2.1-tiny, random weights, {args.frames} frames 960x540, one object, CPU "
+          f"({'bedroom.mp4' if BEDROOM.exists() else 'synthetic clip'})")
+    keys = ("s_per_frame", "s_per_frame_median", "second_click_s", "first_click_s", "init_s",
+            "rss_after_init_mb", "peak_rss_mb", "rss_growth_mb_per_frame", "threads", "fg_fraction_min")
+    header = "".join(f"{side:>12s}" for side in results) + ("       ratio" if "ref" in results else "")
+    print(f"{'':26s}{header}")
+    for key in keys:
+        row = f"{key:26s}" + "".join(f"{results[side][key]:12.3f}" for side in results)
+        if "ref" in results and results["ref"][key]:
+            row += f"{results['ours'][key] / results['ref'][key]:12.2f}"
+        print(row)
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
