@@ -1,7 +1,7 @@
 """Make docs/screenshot.png: the real main window on the bundled sample, after one click per object
 and a forward propagation with the no-weights engine.
 
-    QT_QPA_PLATFORM=offscreen python packaging/screenshot.py [--frame 30] [--out docs/screenshot.png]
+    QT_QPA_PLATFORM=offscreen python packaging/screenshot.py [--frame N] [--out docs/screenshot.png]
 
 Runs offscreen (no display needed) or on a real/virtual X display if QT_QPA_PLATFORM is unset and
 DISPLAY is set. The sample is copied to a temporary folder, so no project file lands in resources/.
@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frame", type=int, default=30, help="frame shown in the screenshot")
+    parser.add_argument("--frame", type=int, default=None,
+                        help="frame shown (default: the last frame on which every object has a mask)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--size", default="1400x860", help="window size WxH")
     args = parser.parse_args(argv)
@@ -51,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             propagate_and_wait(window, 0, session.project.num_frames - 1)
             seconds = time.perf_counter() - start
             session.select_object(1)
-            window.viewer.show_frame(min(args.frame, session.project.num_frames - 1))
+            frame = args.frame
+            if frame is None:
+                every = set.intersection(*(set(session.mask_frames.get(o.id, ())) for o in session.objects))
+                frame = max(every) if every else session.project.num_frames // 2
+            window.viewer.show_frame(min(frame, session.project.num_frames - 1))
             # Let the coalesced repaints (strips, status bar) land before grabbing.
             settle = time.monotonic() + 0.5
             wait_until(lambda: time.monotonic() > settle, 5, "the window to settle")
@@ -63,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"warning: the window reported {window.errors}", file=sys.stderr)
         finally:
             close_window(window)
-    print(f"{args.out}: {width}x{height}; frames with a mask per object {tracked}; {seconds:.1f} s")
+    print(f"{args.out}: {width}x{height}, frame {frame}; frames with a mask per object {tracked}; "
+          f"prompts and propagation {seconds:.1f} s")
     return 0
 
 
