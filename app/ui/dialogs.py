@@ -47,6 +47,28 @@ def ask_frame(parent: QWidget | None, current: int, last: int) -> int | None:
     return value if ok else None
 
 
+def locate_video(parent: QWidget | None, project_path: str, expected: str) -> str | None:
+    """Ask where a project's moved video is now; None if the user gives up."""
+    from app.ui.files import VIDEO_FILTER
+
+    QMessageBox.information(parent, "Video moved",
+                            f"The video of {Path(project_path).name} is no longer at\n{expected}\n\n"
+                            "Please show where it is now.")
+    path, _ = QFileDialog.getOpenFileName(parent, f"Where is {Path(expected).name}?",
+                                          str(Path(project_path).parent), VIDEO_FILTER)
+    return path or None
+
+
+def ask_unsaved(parent: QWidget | None) -> str:
+    """'save', 'discard' or 'cancel' for annotations that live only in memory."""
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.warning(
+        parent, "Annotations not saved",
+        "No project file could be created for this video, so its annotations exist only in memory.\n"
+        "Save them to a project file?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+    return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+
 def detect_checkpoint(path: str) -> tuple[str | None, str]:
     """(registry name or None, a line to show) for a checkpoint file."""
     if not path:

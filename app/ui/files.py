@@ -9,9 +9,10 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from app.domain.export import export_project, import_annotations
+from app.ui import dialogs
 from app.ui.project_files import PROJECT_SUFFIX
 from app.ui.session import SessionController
 from app.ui.tasks import BackgroundTask
@@ -62,6 +63,8 @@ class FileController(QObject):
             self.session.error.emit("Cannot open", f"{path}: no such file or folder")
             self.forget_recent(path)
             return False
+        if not self.confirm_discard():
+            return False
         ok = self.session.open_project(path) if is_project_file(path) else self.session.open_video(path)
         if ok:
             self.add_recent(path)
@@ -83,13 +86,20 @@ class FileController(QObject):
             self.open_path(path)
 
     def _locate_video(self, project_path: str, expected: str) -> None:
-        QMessageBox.information(self.window, "Video moved",
-                                f"The video of {Path(project_path).name} is no longer at\n{expected}\n\n"
-                                "Please show where it is now.")
-        path, _ = QFileDialog.getOpenFileName(self.window, f"Where is {Path(expected).name}?",
-                                              str(Path(project_path).parent), VIDEO_FILTER)
+        path = dialogs.locate_video(self.window, project_path, expected)
         if path and self.session.open_project(project_path, video_path=path):
             self.add_recent(Path(project_path))
+
+    def confirm_discard(self) -> bool:
+        """Before the open project is closed: True when nothing unsaved would be lost."""
+        project = self.session.project
+        if project is None or project.path is not None or not self.session.objects:
+            return True
+        answer = dialogs.ask_unsaved(self.window)
+        if answer == "save":
+            self.save_as_dialog()
+            return project.path is not None
+        return answer == "discard"
 
     def _last_dir(self) -> str:
         recent = self.recent_files()

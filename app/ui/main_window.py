@@ -355,6 +355,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping propagation before closing…")
             event.ignore()
             return
+        if not self.files.confirm_discard():
+            event.ignore()
+            return
         QSettings().setValue("window/geometry", self.saveGeometry())
         self.timeline.set_playing(False)
         self.tracking.shutdown()

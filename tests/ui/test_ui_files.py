@@ -158,3 +158,64 @@ def test_run_gui_opens_the_path_given_on_the_command_line(qtbot: QtBot, clip: Pa
     QTimer.singleShot(50, inspect_and_close)
     assert launch.run_gui(str(clip), device="cpu") == 0
     assert "shapes.mp4" in seen["title"]
+
+
+def test_a_moved_video_is_asked_for_and_the_project_reopens(qtbot: QtBot, slow_window: MainWindow, clip: Path,
+                                                            tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from app.ui import dialogs
+
+    window = slow_window
+    assert window.open_path(clip)
+    window.session.add_point(0, *disc_center(0), True)
+    qtbot.waitUntil(lambda: window.session.project.mask(0, 1) is not None, timeout=20_000)
+    project_path = window.session.project.path
+    window.session.close_project()
+    moved = tmp_path / "elsewhere" / "renamed.mp4"
+    moved.parent.mkdir()
+    clip.rename(moved)
+    asked: list[str] = []
+    monkeypatch.setattr(dialogs, "locate_video",
+                        lambda parent, p, expected: asked.append(expected) or str(moved))
+    window.open_path(project_path)
+    assert asked == [str(clip.resolve())]
+    assert window.session.project is not None and window.session.project.video_path == moved.resolve()
+    assert window.session.project.mask(0, 1) is not None
+
+
+def test_without_a_writable_place_work_stays_in_memory_and_is_not_dropped_silently(
+        qtbot: QtBot, slow_window: MainWindow, clip: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from app.ui import dialogs, project_files
+
+    window = slow_window
+    monkeypatch.setattr(project_files, "candidate_paths", lambda video: [])
+    assert window.open_path(clip)
+    session = window.session
+    assert session.project.path is None and "not saved" in window.windowTitle()
+    session.add_point(0, *disc_center(0), True)
+    qtbot.waitUntil(lambda: session.project.mask(0, 1) is not None, timeout=20_000)
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda parent: "cancel")
+    window.close()
+    assert window.isVisible() and session.project is not None  # closing was refused, nothing lost
+    assert session.save_as(tmp_path / "kept.masklet")
+    assert "kept.masklet" in window.windowTitle()
+    window.close()
+    assert not window.isVisible()
+
+
+def test_closing_during_propagation_stops_it_and_keeps_the_frames(qtbot: QtBot, slow_window: MainWindow,
+                                                                  clip: Path) -> None:
+    from app.domain.project import Project
+
+    window = slow_window
+    assert window.open_path(clip)
+    session = window.session
+    path = session.project.path
+    session.add_point(0, *disc_center(0), True)
+    qtbot.waitUntil(lambda: session.project.mask(0, 1) is not None, timeout=20_000)
+    assert session.propagate(Direction.FORWARD)
+    qtbot.waitUntil(lambda: len(session.mask_frames[1]) >= 4, timeout=20_000)
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20_000)
+    with Project.open(path) as reopened:
+        kept = reopened.frames_with_masks(1)
+    assert 4 <= len(kept) < N
