@@ -240,3 +240,14 @@ def test_state_stays_bounded_and_evicted_memories_are_recomputed_exactly(tmp_pat
     assert recomputed > 0
     for a, b in zip(results[0][:-1], results[1][:-1]):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_object_prompted_mid_video_tracks_backwards_without_pointers(predictor: SamPredictor,
+                                                                     video_dir: Path) -> None:
+    # Frames after the only prompted frame have no past object pointer in reverse tracking; the memory
+    # must still be float32 (the reference fails on CPU here, it keeps only bfloat16 memories).
+    state = predictor.init_state(video_path=video_dir)
+    predictor.add_new_points(state, 3, 5, [[0.3, 0.45]], [1])
+    frames = [f for f, *_ in predictor.propagate_in_video(state, start_frame_idx=8, reverse=True)]
+    assert frames == [8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert sorted(state.objects[5].tracked) == list(range(9))
