@@ -128,9 +128,14 @@ class EngineDialog(QDialog):
         sam_form.addRow("", self.detected_label)
         sam_form.addRow("In models folder", self.found)
         download_box = QGroupBox("Download an official checkpoint (Hugging Face Hub)")
-        download_row = QHBoxLayout(download_box)
+        download_layout = QVBoxLayout(download_box)
+        download_row = QHBoxLayout()
         download_row.addWidget(self.download_name, 1)
         download_row.addWidget(self.download_button)
+        download_layout.addLayout(download_row)
+        self.download_label = QLabel("")
+        self.download_label.setWordWrap(True)
+        download_layout.addWidget(self.download_label)
         standard = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(standard.Ok | standard.Cancel)
         buttons.accepted.connect(self.accept)
@@ -195,12 +200,25 @@ class EngineDialog(QDialog):
             return
         from app.models_catalog import download_model
 
+        self.download_label.setStyleSheet("")
+        self.download_label.setText(f"Downloading {name}…")
+        self.download_button.setEnabled(False)
         self.task = BackgroundTask(f"Downloading {name}",
                                    lambda progress: download_model(name, progress), self)
-        self.task.done.connect(lambda path: (self._scan(), self._use_path(str(path))))
-        self.task.failed.connect(lambda msg: msg != "cancelled" and QMessageBox.warning(
-            self, "Download failed", msg))
+        self.task.done.connect(self._downloaded)
+        self.task.failed.connect(self._download_failed)
         self.task.start()
+
+    def _downloaded(self, path: object) -> None:
+        self.download_button.setEnabled(True)
+        self.download_label.setText(f"Downloaded to {path}")
+        self._scan()
+        self._use_path(str(path))
+
+    def _download_failed(self, message: str) -> None:
+        self.download_button.setEnabled(True)
+        self.download_label.setStyleSheet("color: #c0392b")
+        self.download_label.setText("Download cancelled" if message == "cancelled" else message)
 
     def spec(self) -> EngineSpec:
         device = self.device.currentText()

@@ -151,3 +151,28 @@ def test_worker_reports_engine_crashes_and_recovers(qtbot, small_video) -> None:
     assert finished.args == [2, True] and stored == [0, 1]  # computed frames were stored
     with qtbot.waitSignal(worker.prompt_result):  # a fresh session is built from the prompts
         worker.segment({(0, 1): prompt}, (0, 1), 1)
+
+
+def test_engine_dialog_detects_bad_checkpoints_and_reports_offline_downloads(qtbot, tmp_path: Path,  # noqa: ANN001
+                                                                             monkeypatch) -> None:  # noqa: ANN001
+    import app.models_catalog as catalog
+    from app.ui.dialogs import EngineDialog
+
+    dialog = EngineDialog(EngineSpec(None, None, "cpu"))
+    qtbot.addWidget(dialog)
+    assert dialog.classical.isChecked() and dialog.spec() == EngineSpec(None, None, "cpu")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    dialog.path_edit.setText(str(junk))
+    dialog.sam.setChecked(True)
+    dialog._detect()
+    assert dialog.detected_label.text().startswith("Not usable")
+    assert dialog.spec().checkpoint == str(junk) and dialog.spec().name is None
+
+    def offline(name, progress=None):  # noqa: ANN001, ANN202
+        raise catalog.ModelDownloadError(f"cannot download {name}: no network")
+
+    monkeypatch.setattr(catalog, "download_model", offline)
+    dialog.download_button.click()
+    qtbot.waitUntil(lambda: dialog.task is not None and dialog.task.finished, timeout=10_000)
+    assert "no network" in dialog.download_label.text() and dialog.download_button.isEnabled()
