@@ -150,9 +150,12 @@ class ShortcutsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        rows = [(item.text.replace("&", "").rstrip("…"), ", ".join(item.shortcuts))
-                for item in ACTIONS if item.shortcuts]
-        rows += list(GESTURES and [(what, gesture) for gesture, what in GESTURES])
+        def label(item: ActionSpec) -> str:
+            text = item.text.replace("&", "").rstrip("…")
+            return f"{item.menu.replace('&', '')} ▸ {text}" if item.menu else text
+
+        rows = [(label(item), ", ".join(item.shortcuts)) for item in ACTIONS if item.shortcuts]
+        rows += [(f"Frame: {what}", gesture) for gesture, what in GESTURES]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Command", "Keys"])
         for r, (command, keys) in enumerate(rows):
@@ -160,6 +163,8 @@ class ShortcutsDialog(QDialog):
             table.setItem(r, 1, QTableWidgetItem(keys))
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         table.verticalHeader().setVisible(False)
+        table.verticalHeader().setDefaultSectionSize(24)
+        table.resizeColumnToContents(1)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)

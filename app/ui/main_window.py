@@ -328,9 +328,9 @@ class MainWindow(QMainWindow):
             self.session.delete_object(obj_id)
 
     def _about(self) -> None:
-        import app
+        from app.logs import app_version
 
-        version = getattr(app, "__version__", "")
+        version = app_version()
         QMessageBox.about(self, "About Masklet",
                           f"<b>Masklet {version}</b><br>Video object annotation with SAM 2.1 / SAM 3 "
                           "memory trackers and a no-weights classical engine.")

@@ -25,10 +25,18 @@ class ViewOptions:
 
 
 class FrameRenderer:
-    def __init__(self, cache_frames: int = 32) -> None:
+    """``cache_bytes`` bounds the decoded masks kept (a full-HD mask is 2 MB; 5 objects: 10 MB a frame)."""
+
+    def __init__(self, cache_bytes: int = 96 * 2**20) -> None:
         self.options = ViewOptions()
         self._cache: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
-        self._cache_frames = cache_frames
+        self._cache_bytes = cache_bytes
+
+    def _trim(self) -> None:
+        total = sum(m.nbytes for masks in self._cache.values() for m in masks.values())
+        while len(self._cache) > 1 and total > self._cache_bytes:
+            _, dropped = self._cache.popitem(last=False)
+            total -= sum(m.nbytes for m in dropped.values())
 
     def invalidate(self, frame: int = -1) -> None:
         if frame < 0:
@@ -40,16 +48,14 @@ class FrameRenderer:
         """Seed the cache with masks that are already decoded (fresh from the tracker)."""
         self._cache[frame] = dict(masks)
         self._cache.move_to_end(frame)
-        while len(self._cache) > self._cache_frames:
-            self._cache.popitem(last=False)
+        self._trim()
 
     def masks(self, project: Project, frame: int) -> dict[int, np.ndarray]:
         cached = self._cache.get(frame)
         if cached is None:
             cached = project.masks_on_frame(frame)
             self._cache[frame] = cached
-            while len(self._cache) > self._cache_frames:
-                self._cache.popitem(last=False)
+            self._trim()
         else:
             self._cache.move_to_end(frame)
         return cached

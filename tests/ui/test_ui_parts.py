@@ -176,3 +176,14 @@ def test_engine_dialog_detects_bad_checkpoints_and_reports_offline_downloads(qtb
     dialog.download_button.click()
     qtbot.waitUntil(lambda: dialog.task is not None and dialog.task.finished, timeout=10_000)
     assert "no network" in dialog.download_label.text() and dialog.download_button.isEnabled()
+
+
+def test_renderer_cache_is_bounded_in_bytes() -> None:
+    from app.ui.render import FrameRenderer
+
+    renderer = FrameRenderer(cache_bytes=3 * 100 * 100)
+    for frame in range(10):
+        renderer.put(frame, {1: np.zeros((100, 100), bool)})
+    assert list(renderer._cache) == [7, 8, 9]
+    renderer.invalidate(8)
+    assert list(renderer._cache) == [7, 9]
