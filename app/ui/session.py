@@ -8,8 +8,10 @@ events so the widgets can repaint without touching the database on every paint.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,6 +74,7 @@ class SessionController(QObject):
         self._in_flight_lock = threading.Lock()
         tracking.prompt_result.connect(self._on_prompt_result)
         tracking.mask_ready.connect(self._on_mask_ready)
+        tracking.finished.connect(self._on_tracking_finished)
         tracking.engine_ready.connect(self._on_engine_ready)
 
     # -- project lifecycle --------------------------------------------------------------------
@@ -225,28 +228,40 @@ class SessionController(QObject):
             self._push(DeleteObject(obj_id))
 
     # -- prompts and masks --------------------------------------------------------------------
-    def _target(self) -> int:
-        """The active object; one is created when there is none, as a user clicking would expect."""
-        if self.active_id == 0 or self.object_info(self.active_id) is None:
-            return self.add_object()
-        return self.active_id
+    @contextlib.contextmanager
+    def _target(self, text: str) -> Iterator[int]:
+        """The active object; one is created when there is none, as a user clicking would expect.
+
+        The creation and the edit then form one undo step ("Add object and point"), 0 if it failed.
+        """
+        create = self.active_id == 0 or self.object_info(self.active_id) is None
+        if not create:
+            yield self.active_id
+            return
+        self.undo_stack.beginMacro(f"New object: {text.lower()}")
+        try:
+            yield self.add_object()
+        finally:
+            self.undo_stack.endMacro()
 
     def add_point(self, frame: int, x: float, y: float, positive: bool) -> None:
         if not self._editable():
             return
-        obj = self._target()
-        base = self.prompts.get((frame, obj)) or Prompt(frame, obj)
-        self._push_prompt(base.with_point(x, y, 1 if positive else 0),
-                          "Add point" if positive else "Add negative point")
+        text = "Add point" if positive else "Add negative point"
+        with self._target(text) as obj:
+            if obj:
+                base = self.prompts.get((frame, obj)) or Prompt(frame, obj)
+                self._push_prompt(base.with_point(x, y, 1 if positive else 0), text)
 
     def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
         if not self._editable():
             return
-        obj = self._target()
         x0, y0, x1, y1 = box
-        base = self.prompts.get((frame, obj)) or Prompt(frame, obj)
         new_box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-        self._push_prompt(replace(base, box=new_box, mask=None), "Draw box")
+        with self._target("Draw box") as obj:
+            if obj:
+                base = self.prompts.get((frame, obj)) or Prompt(frame, obj)
+                self._push_prompt(replace(base, box=new_box, mask=None), "Draw box")
 
     def clear_prompt(self, frame: int) -> None:
         if not self._editable() or (frame, self.active_id) not in self.prompts:
@@ -257,15 +272,17 @@ class SessionController(QObject):
         """A brush/eraser stroke on the active object's mask; it becomes the frame's mask prompt."""
         if not self._editable() or not points:
             return
-        obj = self._target()
         assert self.project is not None
-        current = self.project.mask(frame, obj)
-        if current is None:
-            current = np.zeros(self.project.size, bool)
-        edited = paint_stroke(current, points, radius, erase=erase)
-        if np.array_equal(edited, current):
-            return
-        self._push(SetMask(frame, obj, edited, text="Erase" if erase else "Paint"))
+        text = "Erase" if erase else "Paint"
+        with self._target(text) as obj:
+            if not obj:
+                return
+            current = self.project.mask(frame, obj)
+            if current is None:
+                current = np.zeros(self.project.size, bool)
+            edited = paint_stroke(current, points, radius, erase=erase)
+            if not np.array_equal(edited, current):
+                self._push(SetMask(frame, obj, edited, text=text))
 
     def _editable(self) -> bool:
         return self.project is not None and self._idle("edit prompts")
@@ -346,6 +363,14 @@ class SessionController(QObject):
             (self.mask_frames[oid].add if mask.any() else self.mask_frames[oid].discard)(frame)
         self.strips_changed.emit()
         self.frame_masks_ready.emit(frame, kept)
+
+    @Slot(int, bool)
+    def _on_tracking_finished(self, _done: int, _cancelled: bool) -> None:
+        # A frame stored but never announced (the run failed in between) is read back from the store.
+        with self._in_flight_lock:
+            leftover, self._in_flight = self._in_flight, set()
+        for frame in sorted(leftover):
+            self._on_project_event("mask", frame, None)
 
     def load_engine(self, spec: EngineSpec) -> None:
         self.tracking.load_engine(spec)

@@ -290,3 +290,20 @@ def test_render_main_window_to_png_artifact(qtbot: QtBot, window: MainWindow, cl
     assert window.grab().save(str(out))
     image = window.grab().toImage()
     assert image.width() >= 1000 and out.stat().st_size > 10_000
+
+
+def test_first_click_creates_the_object_and_one_undo_removes_both(qtbot: QtBot, slow_window: MainWindow,
+                                                                  clip: Path) -> None:
+    window = slow_window
+    assert window.open_path(clip)
+    session = window.session
+    click(window, *disc_center(0))
+    wait_mask(qtbot, window, 0, 1)
+    assert session.undo_stack.count() == 1 and "object" in session.undo_stack.undoText().lower()
+    click(window, *disc_center(0), Qt.MouseButton.RightButton)  # the active object gets further clicks
+    qtbot.waitUntil(lambda: session.prompts[(0, 1)].labels == (1, 0))
+    session.undo_stack.undo()
+    session.undo_stack.undo()
+    assert session.objects == [] and session.prompts == {}
+    session.undo_stack.redo()
+    assert [o.id for o in session.objects] == [1] and session.project.mask(0, 1) is not None
