@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPainterPath,
+    QPaintEvent,
     QPen,
     QWheelEvent,
 )
@@ -36,6 +37,8 @@ from PySide6.QtWidgets import (
 )
 
 DRAG_THRESHOLD_PX = 5
+PLACEHOLDER = ("Open a video, a folder of frames or a project\n(File ▸ Open, Ctrl+O) — or drop it here.\n\n"
+               "Then click on an object: left = include, right = exclude, drag = box.")
 MIN_ZOOM, MAX_ZOOM = 0.02, 40.0
 
 
@@ -79,6 +82,11 @@ class _FrameItem(QGraphicsItem):
         self._small = None
         self._image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0],
                              QImage.Format.Format_RGB888)
+        self.update()
+
+    def clear(self) -> None:
+        self.prepareGeometryChange()
+        self._image, self._array, self._small, self._size = QImage(), None, None, (0, 0)
         self.update()
 
     def _downscaled(self, width: int, height: int) -> QImage:
@@ -179,6 +187,24 @@ class Canvas(QGraphicsView):
             self.scene().setSceneRect(self._frame.boundingRect())
             if self._fitted:
                 self.fit()
+
+    def clear(self) -> None:
+        """Show nothing but the hint to open a video (no project open)."""
+        self._frame.clear()
+        self.set_markers([])
+        self.scene().setSceneRect(QRectF(0, 0, 1, 1))
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        super().paintEvent(event)
+        if self.image_size() == (0, 0):
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#bbbbbb"))
+            font = painter.font()
+            font.setPointSizeF(font.pointSizeF() * 1.4)
+            painter.setFont(font)
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, PLACEHOLDER)
+            painter.end()
 
     def image_size(self) -> tuple[int, int]:
         rect = self._frame.boundingRect()

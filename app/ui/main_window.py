@@ -39,6 +39,12 @@ from app.ui.worker import EngineFactory, EngineSpec, default_engine_factory
 
 log = logging.getLogger(__name__)
 
+# Actions that need an open project.
+PROJECT_ACTIONS = ("save", "save_as", "import", "export_coco", "export_davis", "export_ytvis",
+                   "export_overlay", "propagate_forward", "propagate_backward", "propagate_both",
+                   "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame", "add_object",
+                   "clear_prompt")
+
 # Actions that change annotations: disabled while a propagation writes into the project.
 EDIT_ACTIONS = ("undo", "redo", "clear_prompt", "delete_object", "import", "open_video", "open_folder",
                 "open_project", "save_as", "propagate_forward", "propagate_backward", "propagate_both",
@@ -244,6 +250,8 @@ class MainWindow(QMainWindow):
     # -- handlers -----------------------------------------------------------------------------
     def _update_title(self) -> None:
         project = self.session.project
+        for name in PROJECT_ACTIONS:
+            self.actions[name].setEnabled(project is not None and not self.tracking.running)
         if project is None:
             self.setWindowTitle("Masklet")
             return
@@ -251,9 +259,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.video_path.name} ({saved}) — Masklet")
 
     def _set_running(self, running: bool) -> None:
+        has_project = self.session.project is not None
         for name in EDIT_ACTIONS:
             self.actions[name].setEnabled(not running and (name not in ("undo", "redo") or
-                                                           self._can_undo_redo(name)))
+                                                           self._can_undo_redo(name))
+                                          and (name not in PROJECT_ACTIONS or has_project))
         self.actions["cancel"].setEnabled(running)
         self.status.set_running(running)
 

@@ -73,6 +73,9 @@ class Strips(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#1e1e1e"))
+        if not self._rows:
+            painter.end()
+            return
         width = max(1, self.width())
         for index, row in enumerate(self._rows):
             top = ROW_GAP + index * (ROW_HEIGHT + ROW_GAP)

@@ -139,6 +139,9 @@ class FrameViewController(QObject):
         project = self.session.project
         if project is None:
             self.timeline.set_video(1, 30.0)
+            self.timeline.set_rows([])
+            self.panel.set_objects([], 0, {})
+            self.canvas.clear()
             return
         self.timeline.set_video(project.num_frames, project.video.info.fps)
         self.refresh_strips()
