@@ -307,3 +307,35 @@ def test_first_click_creates_the_object_and_one_undo_removes_both(qtbot: QtBot, 
     assert session.objects == [] and session.prompts == {}
     session.undo_stack.redo()
     assert [o.id for o in session.objects] == [1] and session.project.mask(0, 1) is not None
+
+
+def test_out_of_memory_mid_propagation_is_a_dialog_and_keeps_frames(qtbot: QtBot, clip: Path) -> None:
+    import torch
+
+    from app.ui.testing import SlowFakeEngine
+    from tests.ui.conftest import close_window, make_window
+
+    class RunsOutOfMemory(SlowFakeEngine):
+        def propagate_in_video(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            for i, item in enumerate(super().propagate_in_video(*args, **kwargs)):
+                if i == 4:
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+                yield item
+
+    window = make_window(qtbot, lambda spec: RunsOutOfMemory(delay_s=0.0, radius=DISC_R))
+    try:
+        assert window.open_path(clip)
+        session = window.session
+        session.add_point(0, *disc_center(0), True)
+        wait_mask(qtbot, window, 0, 1)
+        with qtbot.waitSignal(window.tracking.finished, timeout=20_000):
+            assert session.propagate(Direction.FORWARD)
+        assert window.errors[-1][0] == "Tracking failed" and "ran out of memory" in window.errors[-1][1]
+        assert session.project.frames_with_masks(1) == [0, 1, 2, 3]
+        # Still usable: edits and a new (shorter) propagation work.
+        session.add_point(0, disc_center(0)[0] + 5, disc_center(0)[1], True)
+        qtbot.waitUntil(lambda: not session.waiting_for_engine, timeout=20_000)
+        assert session.propagate(Direction.FORWARD, target=2)
+        wait_idle(qtbot, window)
+    finally:
+        close_window(qtbot, window)
