@@ -63,7 +63,7 @@ class FileController(QObject):
             self.session.error.emit("Cannot open", f"{path}: no such file or folder")
             self.forget_recent(path)
             return False
-        if not self.confirm_discard():
+        if not self._no_task() or not self.confirm_discard():
             return False
         ok = self.session.open_project(path) if is_project_file(path) else self.session.open_video(path)
         if ok:

@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         s.error.connect(self.show_error)
         s.status.connect(lambda text: self.statusBar().showMessage(text, 10000))
         s.project_changed.connect(self._update_title)
+        s.project_saved.connect(self._update_title)
         self.tracking.engine_ready.connect(self._on_engine_ready)
         self.tracking.engine_failed.connect(self._on_engine_failed)
         self.tracking.failed.connect(lambda msg: self.show_error("Tracking failed", msg))

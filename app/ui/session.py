@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -42,7 +43,8 @@ class _ProjectEvents(QObject):
 
 
 class SessionController(QObject):
-    project_changed = Signal()           # a project was opened, closed or saved elsewhere
+    project_changed = Signal()           # a project was opened or closed
+    project_saved = Signal()             # the open project now lives in another file (Save as)
     objects_changed = Signal()
     active_object_changed = Signal(int)  # 0 = none
     frame_changed = Signal(int)          # masks or prompts of a frame changed; -1 = possibly all
@@ -84,7 +86,7 @@ class SessionController(QObject):
             return False
         try:
             project, note = open_or_create_for_video(Path(path))
-        except (ProjectError, OSError) as exc:
+        except (ProjectError, OSError, sqlite3.Error) as exc:
             self.error.emit("Cannot open video", str(exc))
             return False
         self._set_project(project)
@@ -100,7 +102,7 @@ class SessionController(QObject):
         except VideoMissingError as exc:
             self.video_missing.emit(str(path), str(exc.expected_path))
             return False
-        except (ProjectError, OSError) as exc:
+        except (ProjectError, OSError, sqlite3.Error) as exc:
             self.error.emit("Cannot open project", str(exc))
             return False
         self._set_project(project)
@@ -112,11 +114,11 @@ class SessionController(QObject):
             return False
         try:
             self.project.save_as(path)
-        except (OSError, RuntimeError, ProjectError) as exc:
+        except (OSError, RuntimeError, ProjectError, sqlite3.Error) as exc:
             self.error.emit("Cannot save project", str(exc))
             return False
         self.autosave_note = f"Every change is saved in {self.project.path}"
-        self.project_changed.emit()
+        self.project_saved.emit()
         self.status.emit(f"Saved as {self.project.path}")
         return True
 
