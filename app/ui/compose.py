@@ -58,7 +58,7 @@ def compose(frame: np.ndarray, layers: Sequence[Layer], *, opacity: float = 0.5,
         if outline:
             m_u8 = m.astype(np.uint8)
             contours, _ = cv2.findContours(m_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(roi, contours, -1, layer.color, outline_width, lineType=cv2.LINE_AA)
+            cv2.drawContours(roi, contours, -1, layer.color, outline_width, lineType=cv2.LINE_8)
             continue
         if alpha <= 0.0:
             continue
@@ -68,6 +68,17 @@ def compose(frame: np.ndarray, layers: Sequence[Layer], *, opacity: float = 0.5,
                           (r * alpha, g * alpha, b * alpha, 0.0))
         cv2.copyTo(blended, m.view(np.uint8), roi)  # roi is a view of ``out``: written in place
     return out
+
+
+def downscale(rgb: np.ndarray, masks: dict[int, np.ndarray], scale: float
+              ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Frame and masks resized by ``scale`` < 1 (what a zoomed-out view shows) before composing."""
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+    small_masks = {k: cv2.resize(np.ascontiguousarray(m).view(np.uint8), size,
+                                 interpolation=cv2.INTER_NEAREST).view(bool) for k, m in masks.items()}
+    return small, small_masks
 
 
 def compose_naive(frame: np.ndarray, layers: Sequence[Layer], *, opacity: float = 0.5) -> np.ndarray:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from app.domain.model import ObjectInfo
 from app.domain.project import Project
-from app.ui.compose import Layer, compose, hex_to_rgb
+from app.ui.compose import Layer, compose, downscale, hex_to_rgb
 
 
 @dataclass
@@ -71,11 +70,6 @@ class FrameRenderer:
         masks = self.masks(project, frame) if self.options.show_masks else {}
         visible = [o for o in objects if not o.hidden and o.id in masks]
         if scale < 0.95:
-            height, width = rgb.shape[:2]
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
-            small = {o.id: cv2.resize(np.ascontiguousarray(masks[o.id]).view(np.uint8), size,
-                                      interpolation=cv2.INTER_NEAREST).view(bool) for o in visible}
-            masks = small
+            rgb, masks = downscale(rgb, {o.id: masks[o.id] for o in visible}, scale)
         layers = [Layer(masks[o.id], hex_to_rgb(o.color)) for o in visible]
         return compose(rgb, layers, opacity=self.options.opacity, outline=self.options.outline)
