@@ -39,6 +39,14 @@ pyinstaller --noconfirm --clean --log-level WARN \
 echo "built in $(( $(date +%s) - start )) s"
 
 APP="$DIST/masklet"
+if [ "$(uname -s)" = Linux ] && command -v strip >/dev/null 2>&1; then
+    # torch's own libraries carry symbol tables (~90 MB); PyInstaller's global strip is off because
+    # it corrupts the auditwheel-patched numpy/OpenCV libraries, so strip only these. The
+    # self-check below proves the result still runs.
+    before=$(du -sm "$APP" | cut -f1)
+    find "$APP/_internal/torch/lib" -name '*.so*' -type f -exec strip --strip-unneeded {} +
+    echo "stripped torch's libraries: ${before} MB -> $(du -sm "$APP" | cut -f1) MB"
+fi
 echo "== checks"
 cuda=$(find "$APP" -type f \( -iname 'libcu*' -o -iname 'libnvidia*' -o -iname 'libnccl*' -o -iname 'libcudnn*' \
     -o -iname 'libnvrtc*' -o -iname 'libnvjitlink*' \) | head -5)

@@ -117,3 +117,37 @@ def test_readme_shortcut_tables_match_the_action_table() -> None:
     readme = module.README.read_text(encoding="utf-8")
     assert module.render(readme) == readme, "README shortcuts are stale: run packaging/readme_shortcuts.py"
     assert "`Ctrl+Z`" in readme and "Positive point" in readme
+
+
+def test_linux_desktop_entry_installs_with_icons(tmp_path: Path) -> None:
+    import configparser
+    import os
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # keys are case-sensitive
+    entry.read(root / "packaging" / "linux" / "masklet.desktop", encoding="utf-8")
+    section = entry["Desktop Entry"]
+    assert section["Type"] == "Application" and section["Icon"] == "masklet"
+    assert section["Exec"].startswith("masklet ") and section["Categories"].endswith(";")
+    if shutil.which("bash") is None:
+        pytest.skip("bash is needed to run the installer")
+    fake = tmp_path / "bin" / "masklet"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share")}
+    script = root / "packaging" / "linux" / "install-desktop.sh"
+    done = subprocess.run(["bash", str(script), str(fake)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    installed = tmp_path / "share" / "applications" / "masklet.desktop"
+    text = installed.read_text(encoding="utf-8")
+    assert f'Exec="{fake}" %f' in text and f"TryExec={fake}" in text
+    hicolor = tmp_path / "share" / "icons" / "hicolor"
+    for size in resources.ICON_SIZES:
+        assert (hicolor / f"{size}x{size}" / "apps" / "masklet.png").is_file()
+    assert (hicolor / "scalable" / "apps" / "masklet.svg").is_file()
+    undo = subprocess.run(["bash", str(script), "--uninstall"], env=env, capture_output=True, text=True)
+    assert undo.returncode == 0 and not installed.exists()
