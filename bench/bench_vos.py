@@ -13,7 +13,8 @@ timing. An engine that cannot be built or fails is reported and skipped.
 
     python bench/bench_vos.py                          # 8 sequences, 960x540, 60 frames, 3 objects
     python bench/bench_vos.py --count 2 --frames 24    # quick look
-    python bench/bench_vos.py --engine classical --engine classical:work_long_side=320 --engine sam2.1_hiera_tiny
+    python bench/bench_vos.py --engine classical --engine classical:work_long_side=320 \
+        --engine sam2.1_hiera_tiny
 """
 
 from __future__ import annotations

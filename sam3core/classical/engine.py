@@ -23,13 +23,13 @@ from sam3core.classical.propagate import (
     bounding_box,
     carry_mask,
     colour_probability,
+    colour_residual,
     pixel_grid,
     redetect,
     update_colour_model,
-    warp,
 )
 from sam3core.classical.refine import LOGIT_LIMIT, refine_band, resolve_overlaps, signed_distance_logits
-from sam3core.classical.segment import memory_from_mask, refine_prompt, segment_prompt
+from sam3core.classical.segment import fill_holes, memory_from_mask, refine_prompt, segment_prompt
 from sam3core.classical.state import (
     ClassicalSession,
     ClassicalSettings,
@@ -43,7 +43,9 @@ from sam3core.video import VideoSource
 
 LOW_RES = 256  # side of the low-resolution mask output, as SAM's decoder gives
 _MIN_AREA = 6  # work pixels below which a warped object counts as gone
-_GONE_FRACTION = 0.015  # of the object's typical area: less than this left counts as gone
+_GONE_FRACTION = 0.04  # of the object's typical area: less than this left counts as gone
+_RESIDUAL_MAX = 40.0  # 8-bit colour difference above which the flow does not explain a pixel
+_SPECK_FRACTION = 0.08  # of the typical area: smaller fragments of a tracked mask are dropped
 _COLOUR_EVERY = 5  # frames between colour-model updates while tracking
 
 
@@ -225,9 +227,12 @@ class ClassicalEngine:
             image = state.frames.rgb(t)
             backward = None
             if prev_t is not None and any(logits.get(o) is not None for o in ids):
-                new_grey, old_grey = state.frames.grey(t), state.frames.grey(prev_t)
-                backward = flow.backward(new_grey, old_grey)
-                flow_grey = warp(old_grey.astype(np.float32), backward, grid)
+                old_rgb = state.frames.rgb(prev_t)
+                backward = flow.backward(state.frames.grey(t), state.frames.grey(prev_t))
+                coords = grid + backward
+                flow_rgb = cv2.remap(old_rgb, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE)
+                residual = colour_residual(image, flow_rgb)
             masks: dict[int, np.ndarray] = {}
             for o in ids:
                 track = state.tracks[o]
@@ -236,12 +241,17 @@ class ClassicalEngine:
                 if prompt is not None and prompt.result is not None:
                     masks[o] = prompt.result.unpack()
                 elif old is not None and backward is not None:
-                    warped = carry_mask(old, backward, grid, new_grey, old_grey, flow_grey)
+                    warped, by_flow = carry_mask(old, backward, grid, image, old_rgb, residual)
+                    if by_flow:
+                        # Pixels the flow explains badly are uncovered background (the object moved
+                        # away or left the frame) or newly hidden ones: they do not inherit the mask.
+                        warped = fill_holes(warped & (residual < _RESIDUAL_MAX))
                     if self._vanished(track, warped):
                         masks[o] = np.zeros_like(warped)
                     else:
                         prob = colour_probability(track.colour, image) if track.colour is not None else None
-                        masks[o] = refine_band(image, warped, it.band_frac, it.track_iters, prob)
+                        refined = refine_band(image, warped, it.band_frac, it.track_iters, prob)
+                        masks[o] = self._drop_specks(track, refined)
                 elif step == 0 and t in track.outputs:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
             if it.redetect:
@@ -266,6 +276,18 @@ class ClassicalEngine:
         area = np.count_nonzero(warped)
         ref = track.colour.ref_area if track.colour is not None else 0.0
         return area < max(_MIN_AREA, _GONE_FRACTION * ref)
+
+    @staticmethod
+    def _drop_specks(track: ObjectTrack, mask: np.ndarray) -> np.ndarray:
+        """Remove fragments far smaller than the object (left-overs where it was)."""
+        if track.colour is None:
+            return mask
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        if count <= 1:
+            return mask
+        keep = stats[:, cv2.CC_STAT_AREA] >= max(_MIN_AREA, _SPECK_FRACTION * track.colour.ref_area)
+        keep[0] = False
+        return keep[comp]
 
     def _redetect(self, state: ClassicalSession, image: np.ndarray, masks: dict[int, np.ndarray],
                   logits: dict[int, np.ndarray | None], lost_for: dict[int, int]) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from sam3core.classical.state import FLOW_PRESETS, ColourModel
 
-_BINS = 8  # per channel -> 512 colours; coarse enough that noise does not scatter an object
+BINS = 8  # per channel -> 512 colours; coarse enough that noise does not scatter an object
 
 
 class FlowField:
@@ -77,34 +77,46 @@ def shift_image(values: np.ndarray, dx: float, dy: float, fill: float) -> np.nda
                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def carry_mask(old_logits: np.ndarray, flow: np.ndarray, grid: np.ndarray, new_grey: np.ndarray,
-               old_grey: np.ndarray, flow_grey: np.ndarray) -> np.ndarray:
+def colour_residual(new_rgb: np.ndarray, old_rgb: np.ndarray) -> np.ndarray:
+    """(h, w) float32 largest per-channel absolute difference, lightly smoothed."""
+    diff = np.abs(new_rgb.astype(np.int16) - old_rgb.astype(np.int16)).max(axis=2).astype(np.float32)
+    return cv2.GaussianBlur(diff, (0, 0), 1.0)
+
+
+def carry_mask(old_logits: np.ndarray, flow: np.ndarray, grid: np.ndarray, new_rgb: np.ndarray,
+               old_rgb: np.ndarray, flow_residual: np.ndarray) -> tuple[np.ndarray, bool]:
     """The object's mask on the new frame: flow-warped, or rigidly shifted where that fits better.
 
-    ``flow_grey`` is the old grey frame warped by ``flow`` (shared by all objects). The shift
-    candidate comes from template matching; the candidate whose pixels match the new frame with
-    the smaller mean absolute grey difference wins.
+    ``flow_residual`` is :func:`colour_residual` of the new frame and the flow-warped old frame
+    (shared by all objects). The shift candidate comes from template matching; the candidate whose
+    pixels match the new frame with the smaller mean residual wins. Returns (mask, came from flow).
     """
     by_flow = warp(old_logits, flow, grid) > 0
     mask = old_logits > 0
+    old_grey = cv2.cvtColor(old_rgb, cv2.COLOR_RGB2GRAY)
+    new_grey = cv2.cvtColor(new_rgb, cv2.COLOR_RGB2GRAY)
     old_half, new_half = cv2.pyrDown(old_grey), cv2.pyrDown(new_grey)
     half = cv2.resize(mask.astype(np.uint8), (old_half.shape[1], old_half.shape[0]),
                       interpolation=cv2.INTER_NEAREST) > 0
     box = bounding_box(half)
     if box is None:
-        return by_flow
+        return by_flow, True
     radius = max(8, round(0.6 * max(box[2] - box[0], box[3] - box[1])))
     shift = object_shift(old_half, new_half, half, radius)
     if shift is None:
-        return by_flow
+        return by_flow, True
     dx, dy = 2 * shift[0], 2 * shift[1]
     by_shift = shift_image(old_logits, dx, dy, float(old_logits.min())) > 0
     if not by_shift.any():
-        return by_flow
-    new_f = new_grey.astype(np.float32)
-    err_shift = float(np.abs(new_f - shift_image(old_grey.astype(np.float32), dx, dy, 0.0))[by_shift].mean())
-    err_flow = float(np.abs(new_f - flow_grey)[by_flow].mean()) if by_flow.any() else np.inf
-    return by_shift if err_shift < 0.8 * err_flow else by_flow
+        return by_flow, True
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    moved = cv2.warpAffine(old_rgb, m, (old_rgb.shape[1], old_rgb.shape[0]), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    err_shift = float(colour_residual(new_rgb, moved)[by_shift].mean())
+    err_flow = float(flow_residual[by_flow].mean()) if by_flow.any() else np.inf
+    if err_shift < 0.8 * err_flow:
+        return by_shift, False
+    return by_flow, True
 
 
 def pixel_grid(h: int, w: int) -> np.ndarray:
@@ -113,9 +125,10 @@ def pixel_grid(h: int, w: int) -> np.ndarray:
     return np.dstack([xs, ys])
 
 
-def _colour_index(image: np.ndarray) -> np.ndarray:
-    q = (image // (256 // _BINS)).astype(np.int32)
-    return (q[..., 0] * _BINS + q[..., 1]) * _BINS + q[..., 2]
+def colour_index(image: np.ndarray) -> np.ndarray:
+    """(h, w) int32 index of each pixel's quantised RGB colour, 0..BINS**3 - 1."""
+    q = (image // (256 // BINS)).astype(np.int32)
+    return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -135,14 +148,14 @@ def update_colour_model(model: ColourModel | None, image: np.ndarray, mask: np.n
     x0, y0, x1, y1 = box
     m = max(x1 - x0, y1 - y0)
     ring_box = (max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m))
-    idx = _colour_index(image)
-    fg = np.bincount(idx[mask], minlength=_BINS**3).astype(np.float32)
+    idx = colour_index(image)
+    fg = np.bincount(idx[mask], minlength=BINS**3).astype(np.float32)
     surround = np.zeros_like(mask)
     surround[ring_box[1]:ring_box[3], ring_box[0]:ring_box[2]] = True
     surround &= ~mask
     # Surroundings tell which colours are ambiguous here; the whole frame adds what is elsewhere.
-    bg = (np.bincount(idx[surround], minlength=_BINS**3).astype(np.float32)
-          + 0.25 * np.bincount(idx[~mask].ravel(), minlength=_BINS**3).astype(np.float32))
+    bg = (np.bincount(idx[surround], minlength=BINS**3).astype(np.float32)
+          + 0.25 * np.bincount(idx[~mask].ravel(), minlength=BINS**3).astype(np.float32))
     fg /= max(fg.sum(), 1.0)
     bg /= max(bg.sum(), 1.0)
     ratio = fg / (fg + bg + 1e-6)
@@ -159,7 +172,7 @@ def update_colour_model(model: ColourModel | None, image: np.ndarray, mask: np.n
 
 def colour_probability(model: ColourModel, image: np.ndarray) -> np.ndarray:
     """(h, w) float32 P(object | colour) on ``image``, lightly smoothed against sensor noise."""
-    return cv2.GaussianBlur(model.ratio_lut[_colour_index(image)], (0, 0), 1.0)
+    return cv2.GaussianBlur(model.ratio_lut[colour_index(image)], (0, 0), 1.0)
 
 
 def redetect(model: ColourModel, image: np.ndarray, taken: np.ndarray, frames_lost: int) -> np.ndarray | None:

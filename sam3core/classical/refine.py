@@ -69,6 +69,7 @@ def refine_band(image: np.ndarray, warped: np.ndarray, band_frac: float, iters: 
     if not np.isin(labels, (cv2.GC_BGD, cv2.GC_PR_BGD)).any() or not core_sub.any():
         return plausible
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's k-means start draws from OpenCV's global RNG: keep results reproducible
     try:
         cv2.grabCut(np.ascontiguousarray(image[sl]), labels, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     except cv2.error:

@@ -18,6 +18,7 @@ import math
 import cv2
 import numpy as np
 
+from sam3core.classical.propagate import BINS, colour_index
 from sam3core.classical.state import GrabCutMemory
 
 Point = tuple[float, float, int]  # x, y in work pixels, label 1 = positive, 0 = negative
@@ -43,7 +44,7 @@ def _flood_patch(image: np.ndarray, x: int, y: int, allowed: np.ndarray, toleran
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
     if not allowed[y, x]:
         return np.zeros((h, w), bool)
-    cv2.floodFill(image, ff_mask, (x, y), (0, 0, 0), (tolerance,) * 3, (tolerance,) * 3, flags)
+    cv2.floodFill(image.copy(), ff_mask, (x, y), (0, 0, 0), (tolerance,) * 3, (tolerance,) * 3, flags)
     patch = ff_mask[1:-1, 1:-1] == 255
     if np.count_nonzero(patch) > max_area:
         return np.zeros((h, w), bool)
@@ -88,13 +89,19 @@ def _run_grabcut(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, in
     else:
         bgd, fgd = models[0].copy(), models[1].copy()
         mode = cv2.GC_EVAL
+    cv2.setRNGSeed(0)  # GrabCut's k-means start draws from OpenCV's global RNG: keep results reproducible
     cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), sub, None, bgd, fgd, iters, mode)
     labels[y0:y1, x0:x1] = sub
     return bgd, fgd
 
 
 def keep_components(mask: np.ndarray, points: list[Point], box: Box | None) -> np.ndarray:
-    """Drop stray blobs: keep components holding a positive click, or large ones inside the box."""
+    """Drop stray blobs: keep components holding a positive click, or large ones inside the box.
+
+    A 3x3 opening first removes the 1-pixel threads GrabCut leaves along blurred colour edges.
+    """
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    mask = opened.astype(bool) if opened.any() else mask
     count, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count <= 2:
         return fill_holes(mask)
@@ -142,51 +149,80 @@ def _box_labels(h: int, w: int, box: Box) -> tuple[np.ndarray, tuple[int, int, i
     return labels, crop
 
 
+def _colour_region(image: np.ndarray, points: list[Point], negatives: np.ndarray) -> np.ndarray:
+    """First guess of the object under positive clicks: pixels whose colour is more typical of the
+    patches around the clicks than of the whole frame, connected to a click. (h, w) bool."""
+    h, w = image.shape[:2]
+    idx = colour_index(image)
+    patch = np.zeros((h, w), np.uint8)
+    radius = 2 * click_radius(h, w)
+    for x, y, label in points:
+        if label == 1:
+            cv2.circle(patch, (int(round(x)), int(round(y))), radius, 1, -1)
+    fg = np.bincount(idx[patch > 0], minlength=BINS**3).astype(np.float32)
+    bg = np.bincount(idx.ravel(), minlength=BINS**3).astype(np.float32)
+    ratio = (fg / max(fg.sum(), 1.0)) / (fg / max(fg.sum(), 1.0) + bg / bg.sum() + 1e-6)
+    prob = cv2.GaussianBlur(ratio[idx].astype(np.float32), (0, 0), 1.5)
+    region = ((prob > 0.5) & ~negatives).astype(np.uint8)
+    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, comp = cv2.connectedComponents(region, connectivity=8)
+    keep = np.zeros(count, bool)
+    for x, y, label in points:
+        if label == 1:
+            keep[comp[min(max(int(round(y)), 0), h - 1), min(max(int(round(x)), 0), w - 1)]] = True
+    keep[0] = False
+    return keep[comp] | (patch > 0)
+
+
 def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point], iters: int,
                      ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """Adaptive-window GrabCut for clicks without a box; ``labels`` holds the painted seeds."""
+    """Adaptive-window GrabCut for clicks without a box; ``labels`` holds the painted seeds.
+
+    The colour region connected to the clicks is the prior (probable foreground) and sets the
+    window; while the result touches the window's edge the window grows.
+    """
     h, w = labels.shape
+    seeds = labels.copy()
+    prior = _colour_region(image, points, seeds == cv2.GC_BGD)
+    limit = 0.45 * min(h, w)  # a colour region larger than this is background bleeding in
+    ys, xs = np.nonzero(prior)
     pos = np.array([(x, y) for x, y, label in points if label == 1], np.float32)
     cx, cy = pos.mean(axis=0)
-    spread = float(np.ptp(pos, axis=0).max()) if len(pos) > 1 else 0.0
-    half = max(0.12 * min(h, w), 0.75 * spread + 8)
-    seeds = labels.copy()
+    half = max(0.08 * min(h, w), 1.3 * float(max(xs.max() - xs.min(), ys.max() - ys.min())) / 2 + 6)
+    if half > limit:
+        half = 0.15 * min(h, w)
+        prior = np.zeros_like(prior)
+        cv2.circle(prior.view(np.uint8), (int(cx), int(cy)), int(half * 0.5), 1, -1)
+    else:
+        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
     models: tuple[np.ndarray, np.ndarray] | None = None
     crop = (0, 0, w, h)
-    fg = np.zeros((h, w), bool)
-    for _attempt in range(4):
+    for _attempt in range(3):
         crop = _clip_rect(cx - half, cy - half, cx + half, cy + half, w, h)
         x0, y0, x1, y1 = crop
         work = seeds.copy()
         window = work[y0:y1, x0:x1]
-        # Prior: an object of roughly half the window around the clicks, the window rim is background.
-        prior = np.zeros_like(window, np.uint8)
-        cv2.circle(prior, (int(cx - x0), int(cy - y0)), int(half * 0.55), 1, -1)
-        if fg.any():
-            prior |= fg[y0:y1, x0:x1].astype(np.uint8)
         free = window == cv2.GC_PR_BGD
-        window[free & (prior > 0)] = cv2.GC_PR_FGD
+        window[free & prior[y0:y1, x0:x1]] = cv2.GC_PR_FGD
         rim = max(2, click_radius(h, w) // 2)
         for edge, touches in ((np.s_[:rim, :], y0 > 0), (np.s_[-rim:, :], y1 < h),
                               (np.s_[:, :rim], x0 > 0), (np.s_[:, -rim:], x1 < w)):
             if touches:
                 part = window[edge]
-                part[part == cv2.GC_PR_BGD] = cv2.GC_BGD
-                part[part == cv2.GC_PR_FGD] = cv2.GC_BGD
+                part[(part == cv2.GC_PR_BGD) | (part == cv2.GC_PR_FGD)] = cv2.GC_BGD
         models = _run_grabcut(image, work, crop, iters, None)
-        fg = np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)) & (seeds != cv2.GC_BGD)
-        fg = keep_components(fg, points, None)
+        fg = keep_components(np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)), points, None)
+        labels[:] = work
         sub = fg[y0:y1, x0:x1]
-        ring = max(rim + 1, 3)
+        ring = rim + 2
         edge_hits = sum(
             int(np.count_nonzero(sub[edge])) for edge, touches in (
                 (np.s_[:ring, :], y0 > 0), (np.s_[-ring:, :], y1 < h),
                 (np.s_[:, :ring], x0 > 0), (np.s_[:, -ring:], x1 < w)) if touches)
         if edge_hits < 0.02 * max(int(np.count_nonzero(sub)), 1) or crop == (0, 0, w, h):
-            labels[:] = work
             break
-        half *= 1.7
-        labels[:] = work
+        prior = fg
+        half *= 1.6
     assert models is not None
     return models[0], models[1], crop
 
