@@ -252,8 +252,22 @@ class SessionController(QObject):
         text = "Add point" if positive else "Add negative point"
         with self._target(text) as obj:
             if obj:
-                base = self.prompts.get((frame, obj)) or Prompt(frame, obj)
-                self._push_prompt(base.with_point(x, y, 1 if positive else 0), text)
+                self._push_prompt(self._click_prompt(frame, obj, x, y, positive), text)
+
+    def _click_prompt(self, frame: int, obj: int, x: float, y: float, positive: bool) -> Prompt:
+        """The frame's prompt plus one click.
+
+        A first click on a frame that already shows a mask (propagated, painted, imported) corrects
+        that mask: the mask goes into the prompt as context, as a SAM refinement click expects — a lone
+        negative click would otherwise produce an empty mask. Later clicks keep that context.
+        """
+        base = self.prompts.get((frame, obj))
+        if base is None:
+            assert self.project is not None
+            shown = self.project.mask(frame, obj)
+            base = Prompt(frame, obj, mask=shown if shown is not None and shown.any() else None)
+        return replace(base, points=(*base.points, (float(x), float(y))),
+                       labels=(*base.labels, 1 if positive else 0))
 
     def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
         if not self._editable():

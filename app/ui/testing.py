@@ -26,6 +26,8 @@ class FakeState:
     video: VideoSource
     # obj_id -> frame -> (H, W) bool conditioning mask
     cond: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)
+    # (frame, obj_id) -> the last mask prompt, the context for clicks that follow on that frame
+    mask_prompts: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
 
 class SlowFakeEngine:
@@ -63,7 +65,9 @@ class SlowFakeEngine:
                               clear_old_points: bool = True, rel_coordinates: bool = True) -> Any:
         h, w = inference_state.video.height, inference_state.video.width
         scale = np.array([w, h], np.float32) if rel_coordinates else np.ones(2, np.float32)
-        mask = np.zeros((h, w), np.uint8)
+        # Clicks after a mask prompt on this frame edit that mask (positive adds, negative removes a disc).
+        context = inference_state.mask_prompts.pop((frame_idx, obj_id), None)
+        mask = context.astype(np.uint8) if context is not None and box is None else np.zeros((h, w), np.uint8)
         if box is not None:
             x0, y0, x1, y1 = (np.asarray(box, np.float32).reshape(2, 2) * scale).reshape(-1)
             cv2.rectangle(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=-1)
@@ -83,6 +87,7 @@ class SlowFakeEngine:
     def add_new_mask(self, inference_state: FakeState, frame_idx: int, obj_id: int, mask: Any) -> Any:
         array = mask.numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
         inference_state.cond.setdefault(obj_id, {})[frame_idx] = array.astype(bool)
+        inference_state.mask_prompts[(frame_idx, obj_id)] = array.astype(bool)
         return self._result(inference_state, frame_idx)
 
     # -- propagation -------------------------------------------------------------------------
@@ -112,10 +117,11 @@ class SlowFakeEngine:
 
     # -- state -------------------------------------------------------------------------------
     def clear_all_points_in_video(self, inference_state: FakeState) -> None:
-        inference_state.cond.clear()
+        self.reset_state(inference_state)
 
     def reset_state(self, inference_state: FakeState) -> None:
         inference_state.cond.clear()
+        inference_state.mask_prompts.clear()
 
     def remove_object(self, inference_state: FakeState, obj_id: int) -> Any:
         inference_state.cond.pop(obj_id, None)

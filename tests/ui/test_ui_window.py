@@ -339,3 +339,27 @@ def test_out_of_memory_mid_propagation_is_a_dialog_and_keeps_frames(qtbot: QtBot
         wait_idle(qtbot, window)
     finally:
         close_window(qtbot, window)
+
+
+def test_a_correction_click_on_a_propagated_frame_refines_the_mask_shown(qtbot: QtBot,
+                                                                        slow_window: MainWindow,
+                                                                        clip: Path) -> None:
+    window = slow_window
+    assert window.open_path(clip)
+    session = window.session
+    session.add_point(0, *disc_center(0), True)
+    wait_mask(qtbot, window, 0, 1)
+    assert session.propagate(Direction.FORWARD, target=6)
+    wait_idle(qtbot, window)
+    window.viewer.show_frame(5)
+    shown = session.project.mask(5, 1)
+    cx, cy = disc_center(0)  # the fake engine carries frame 0's disc
+    click(window, cx - 20, cy, Qt.MouseButton.RightButton)
+    refined = wait_mask(qtbot, window, 5, 1, previous=shown)
+    prompt = session.prompts[(5, 1)]
+    assert prompt.mask is not None and prompt.labels == (0,)
+    # A lone negative click would give nothing; with the shown mask as context it removes a part only.
+    assert refined.any() and not refined[cy, cx - 20]
+    assert not (refined & ~shown).any() and refined.sum() < shown.sum()
+    session.undo_stack.undo()
+    assert np.array_equal(session.project.mask(5, 1), shown) and (5, 1) not in session.prompts
