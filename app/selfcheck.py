@@ -9,6 +9,7 @@ step passed. Works from a source checkout, an installed wheel and the frozen bui
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+
+log = logging.getLogger("masklet.selfcheck")
 
 # Calibrated on the sample with the classical engine; a working install scores far above these.
 MIN_PROMPT_J = 0.70       # each object's mask on the prompted frame vs. ground truth (IoU)
@@ -229,17 +232,30 @@ STEPS = (
 
 
 def run_self_check(*, out: TextIO | None = None, frames: int = DEFAULT_FRAMES, gui: bool | None = None,
-                   keep: bool = False) -> int:
+                   keep: bool = False, log_file: bool = True) -> int:
     """Run every step, print one line each, return 0 only if all passed.
 
     ``gui`` None runs the window step when the GUI can be imported, True requires it, False skips it.
-    The temporary folder is deleted afterwards unless a step failed or ``keep`` is set.
+    The temporary folder is deleted afterwards unless a step failed or ``keep`` is set. With
+    ``log_file`` the lines also go to the user's log file (proving logging works in this install).
     """
     out = out or sys.stdout
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from app.logs import app_version
+    from app.logs import app_version, setup_logging
 
-    print(f"Masklet {app_version()} self-check (Python {sys.version.split()[0]}, {sys.platform})", file=out)
+    log_path: Path | None = None
+    if log_file:
+        try:
+            log_path = setup_logging()
+        except OSError as exc:  # a read-only home must not fail the other checks; say so below
+            log_path = None
+            print(f"note: no log file ({exc})", file=out)
+
+    def say(text: str, *, failure: bool = False) -> None:
+        print(text, file=out)
+        (log.error if failure else log.info)("self-check: %s", text)
+
+    say(f"Masklet {app_version()} self-check (Python {sys.version.split()[0]}, {sys.platform})")
     workdir = Path(tempfile.mkdtemp(prefix="masklet-selfcheck-"))
     ctx = _Context(workdir=workdir, frames=frames)
     steps = list(STEPS)
@@ -257,25 +273,28 @@ def run_self_check(*, out: TextIO | None = None, frames: int = DEFAULT_FRAMES, g
                 detail = step.run(ctx)
             except CheckFailedError as exc:
                 failed += 1
-                print(f"FAIL {label}: {exc}", file=out)
+                say(f"FAIL {label}: {exc}", failure=True)
                 break
             except Exception as exc:  # noqa: BLE001 - a crash is a failed step, reported with its trace
                 failed += 1
-                print(f"FAIL {label}: {type(exc).__name__}: {exc}", file=out)
+                say(f"FAIL {label}: {type(exc).__name__}: {exc}", failure=True)
                 traceback.print_exc(file=out)
+                log.error("self-check step crashed", exc_info=True)
                 break
-            print(f"ok   {label} ({time.perf_counter() - start:.1f} s): {detail}", file=out)
+            say(f"ok   {label} ({time.perf_counter() - start:.1f} s): {detail}")
         if gui is None and gui_reason and not failed:
-            print(f"note: the window was not opened: {gui_reason}; the checks above used the domain and "
-                  "engine directly", file=out)
+            say(f"note: the window was not opened: {gui_reason}; the checks above used the domain and "
+                "engine directly")
     finally:
         if ctx.project is not None:
             ctx.project.close()
         if failed or keep:
-            print(f"files kept in {workdir}", file=out)
+            say(f"files kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print("self-check FAILED" if failed else "self-check passed", file=out)
+    if log_path is not None:
+        print(f"log: {log_path}", file=out)
+    say("self-check FAILED" if failed else "self-check passed", failure=bool(failed))
     return 1 if failed else 0
 
 

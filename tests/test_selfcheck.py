@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _run(**kwargs: object) -> tuple[int, str]:
     out = io.StringIO()
-    code = selfcheck.run_self_check(out=out, **kwargs)  # type: ignore[arg-type]
+    code = selfcheck.run_self_check(out=out, log_file=False, **kwargs)  # type: ignore[arg-type]
     return code, out.getvalue()
 
 
@@ -33,7 +37,22 @@ def test_self_check_passes_and_reports_every_step() -> None:
     assert text.rstrip().endswith("self-check passed")
 
 
-def test_cli_self_check_runs_every_step_including_the_window(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+    sys.excepthook = sys.__excepthook__
+    threading.excepthook = threading.__excepthook__
+
+
+def test_cli_self_check_runs_every_step_including_the_window(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, restore_logging: None) -> None:
     from app.cli import main
 
     assert main(["--self-check"]) == 0
@@ -41,6 +60,11 @@ def test_cli_self_check_runs_every_step_including_the_window(capsys: pytest.Capt
     assert "open the project in the main window (offscreen)" in text and "propagated" in text
     assert sum(line.startswith("ok ") for line in text.splitlines()) == len(selfcheck.STEPS) + 1
     assert "FAIL" not in text and text.rstrip().endswith("self-check passed")
+    # The same lines went to the rotating log file in the user's (here: the test's) log folder.
+    log_file = tmp_path / "home" / "log" / "masklet.log"
+    assert f"log: {log_file}" in text
+    logged = log_file.read_text(encoding="utf-8")
+    assert "self-check: ok   [9/9]" in logged and "self-check: self-check passed" in logged
 
 
 def test_a_wrong_result_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
