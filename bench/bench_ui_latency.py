@@ -80,7 +80,8 @@ def pump(app, seconds: float) -> None:  # noqa: ANN001
         time.sleep(0.001)
 
 
-def run(width: int, height: int, frames: int, objects: int, delay: float) -> dict[str, list[float]]:
+def run(width: int, height: int, frames: int, objects: int, delay: float,
+        engine_name: str = "fake") -> dict[str, list[float]]:
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -96,7 +97,12 @@ def run(width: int, height: int, frames: int, objects: int, delay: float) -> dic
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     clip, boxes = make_clip(tmp, frames, height, width, objects)
-    engine = SlowFakeEngine(delay_s=delay)
+    if engine_name == "fake":
+        engine = SlowFakeEngine(delay_s=delay)
+    else:
+        from sam3core.engine import build_engine
+
+        engine = build_engine(engine_name)
     window = MainWindow(engine=EngineSpec(None, None, "cpu"), engine_factory=lambda spec: engine)
     window.resize(1400, 900)
     window.show()
@@ -140,7 +146,8 @@ def run(width: int, height: int, frames: int, objects: int, delay: float) -> dic
         app.processEvents()
     results["UI-thread propagation (naive)"] = beat.stop()
     window.close()
-    print(f"{frames} frames {width}x{height}, {objects} objects, fake engine {delay * 1000:.0f} ms/frame; "
+    what = f"fake engine {delay * 1000:.0f} ms/frame" if engine_name == "fake" else f"{engine_name} engine"
+    print(f"{frames} frames {width}x{height}, {objects} objects, {what}; "
           f"{stored} frames stored by the worker run")
     return results
 
@@ -152,8 +159,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--objects", type=int, default=5)
     parser.add_argument("--delay", type=float, default=0.04, help="fake engine seconds per frame")
+    parser.add_argument("--engine", default="fake", help="'fake' (sleeps) or a registry name, e.g. classical")
     args = parser.parse_args()
-    results = run(args.width, args.height, args.frames, args.objects, args.delay)
+    results = run(args.width, args.height, args.frames, args.objects, args.delay, args.engine)
     for name, lat in results.items():
         print(summary(name, lat))
     ours = max(results["worker thread (Masklet)"])
