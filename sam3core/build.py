@@ -106,14 +106,17 @@ def _spec(name: str) -> TrackerSpec:
 
 
 def build_tracker(name: str | None, checkpoint: str | Path | None = None, device: str | torch.device = "cpu",
-                  config: Any = None, **predictor_options: Any) -> SamPredictor:
+                  config: Any = None, tracker_overrides: dict[str, Any] | None = None,
+                  **predictor_options: Any) -> SamPredictor:
     """The video predictor of a registered tracker.
 
     ``name=None`` detects the model from ``checkpoint``; with both given, the checkpoint must be of that
     model (a mismatch is a :class:`~sam3core.checkpoint.CheckpointError` naming both); loading is strict
     (every tensor used, none missing, shapes equal) and all-or-nothing. Without a checkpoint
     the weights are random (tests and benchmarks only). ``config`` overrides the networks' configuration
-    (e.g. :func:`sam3core.configs.tiny_test_config`); ``predictor_options`` go to :class:`SamPredictor`.
+    (e.g. :func:`sam3core.configs.tiny_test_config`); ``tracker_overrides`` replace fields of the tracking
+    behaviour (:class:`TrackerConfig`), e.g. ``{"add_all_frames_to_correct_as_cond": True}`` so that a
+    correction survives re-propagation with SAM 2.1; ``predictor_options`` go to :class:`SamPredictor`.
     """
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and (name is None or config is None):
@@ -131,5 +134,11 @@ def build_tracker(name: str | None, checkpoint: str | Path | None = None, device
     model = spec.build(config)
     if path is not None:
         spec.load(model, path)
+    if tracker_overrides:
+        known = {f.name for f in dataclasses.fields(TrackerConfig)}
+        unknown = sorted(set(tracker_overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown tracker setting(s) {', '.join(unknown)}; known: {sorted(known)}")
+        model.config = dataclasses.replace(model.config, **tracker_overrides)
     model = model.to(torch.device(device)).eval()
     return SamPredictor(model, name=name, **predictor_options)

@@ -81,6 +81,23 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path: Path) -> None:
         build_tracker("sam2.1_hiera_small", checkpoint=tmp_path / "fake_tiny.pt")
 
 
+def test_tracker_overrides_make_sam2_corrections_conditioning(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 255, (64, 80, 3), dtype=np.uint8) for _ in range(8)]
+    video = write_video(tmp_path / "clip", frames)
+    predictor = build_tracker("sam2.1_hiera_tiny", config=tiny_test_config(),
+                              tracker_overrides={"add_all_frames_to_correct_as_cond": True})
+    assert predictor.config.add_all_frames_to_correct_as_cond and predictor.config.image_size == 128
+    state = predictor.init_state(video_path=video)
+    predictor.add_new_points(state, 0, 1, [[0.5, 0.5]], [1])
+    list(predictor.propagate_in_video(state))
+    predictor.add_new_points(state, 5, 1, [[0.2, 0.2]], [0])
+    list(predictor.propagate_in_video(state, 0))
+    assert sorted(state.objects[1].cond) == [0, 5]  # the correction is kept through re-propagation
+    with pytest.raises(ValueError, match="no_such_field"):
+        build_tracker("sam2.1_hiera_tiny", config=tiny_test_config(), tracker_overrides={"no_such_field": 1})
+
+
 def test_conditioning_frame_selection() -> None:
     cond = {t: entry() for t in (0, 10, 20, 30, 40)}
     chosen, rest = select_cond_frames(25, cond, -1)
