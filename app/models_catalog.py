@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt")
 HUB_URL = "https://huggingface.co"
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes total; 0 when unknown)
+# (KiB done, KiB total; total 0 when unknown). KiB, not bytes: SAM 3's 3.5 GB would overflow the
+# 32-bit ints of Qt signals and progress bars.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,17 @@ def _manual_hint(spec: ModelSpec, folder: Path) -> str:
             f"{folder} (the app scans that folder), or choose the file with Engine ▸ Load checkpoint.")
 
 
+class _CallbackError(Exception):
+    """Carries an exception raised by the caller's progress callback (e.g. a cancel) through the Hub
+    client, so it reaches the caller unchanged instead of as a download error."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 def _progress_tqdm(progress: Progress) -> type:
-    """A tqdm subclass that reports byte counts to ``progress`` instead of drawing a bar."""
+    """A tqdm subclass that reports KiB counts to ``progress`` instead of drawing a bar."""
     from tqdm import tqdm
 
     class _Reporter(tqdm):  # type: ignore[misc, valid-type]
@@ -95,7 +106,11 @@ def _progress_tqdm(progress: Progress) -> type:
 
         def update(self, n: float | None = 1) -> bool | None:
             shown = super().update(n)
-            progress(int(self.n), int(self.total or 0))
+            total = int(self.total or 0)
+            try:
+                progress(int(self.n) // 1024, (total + 1023) // 1024)
+            except Exception as exc:  # noqa: BLE001 - handed back to the caller by download_model
+                raise _CallbackError(exc) from exc
             return shown
 
     return _Reporter
@@ -130,6 +145,9 @@ def download_model(name: str, progress: Progress | None = None, *, folder: Path 
                    token: str | bool | None = None) -> Path:
     """Download the official checkpoint of ``name`` into the models folder and return its path.
 
+    ``progress(done_kib, total_kib)`` is called as data arrives; an exception it raises (a cancel)
+    stops the download and reaches the caller unchanged.
+
     An existing complete file is returned without a network access. Offline, gated-without-access and
     missing-file failures raise :class:`ModelDownloadError` with a message a user can act on; a partial
     file never takes the final name (the Hub client downloads to a temporary file first).
@@ -156,6 +174,8 @@ def download_model(name: str, progress: Progress | None = None, *, folder: Path 
     log.info("downloading %s from %s into %s", spec.filename, spec.repo_id, folder)
     try:
         path = Path(huggingface_hub.hf_hub_download(spec.repo_id, spec.filename, **kwargs))
+    except _CallbackError as exc:
+        raise exc.original from None  # the caller's own exception (a cancelled dialog), unchanged
     except hub_errors.LocalEntryNotFoundError as exc:
         # Raised when the Hub cannot be reached and nothing is cached; it subclasses EntryNotFoundError,
         # so it must be caught first.

@@ -114,15 +114,16 @@ def test_connection_error_is_translated(models: Path, hub_resolves: None,
 def test_successful_download_lands_in_models_dir_and_reports_progress(
         models: Path, hub_resolves: None, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, object] = {}
+    size = 3_500_000_000  # SAM 3's size: byte counts beyond 32-bit ints must not reach the callback
 
     def fake_download(repo_id: str, filename: str, *, local_dir: Path, tqdm_class: type | None = None,
                       **kwargs: object) -> str:
         # Behaves like the client: a progress bar over the bytes, then the file in local_dir.
         calls.update(repo_id=repo_id, filename=filename)
         assert tqdm_class is not None
-        bar = tqdm_class(total=1000, unit="B", unit_scale=True, desc=filename)
+        bar = tqdm_class(total=size, unit="B", unit_scale=True, desc=filename)
         for _ in range(4):
-            bar.update(250)
+            bar.update(size // 4)
         bar.close()
         target = Path(local_dir) / filename
         target.write_bytes(b"\0" * 1000)
@@ -130,14 +131,35 @@ def test_successful_download_lands_in_models_dir_and_reports_progress(
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     seen: list[tuple[int, int]] = []
-    path = mc.download_model("sam2.1_hiera_tiny", progress=lambda done, total: seen.append((done, total)))
-    assert path == models / "sam2.1_hiera_tiny.pt" and path.stat().st_size == 1000
-    assert calls == {"repo_id": "facebook/sam2.1-hiera-tiny", "filename": "sam2.1_hiera_tiny.pt"}
-    assert seen == [(250, 1000), (500, 1000), (750, 1000), (1000, 1000)]
+    path = mc.download_model("sam3", progress=lambda done, total: seen.append((done, total)))
+    assert path == models / "sam3.pt" and path.stat().st_size == 1000
+    assert calls == {"repo_id": "facebook/sam3", "filename": "sam3.pt"}
+    kib = (size + 1023) // 1024
+    assert seen == [(k * (size // 4) // 1024, kib) for k in range(1, 5)]
+    assert all(v < 2**31 for pair in seen for v in pair)
     # Present now: a second call needs no network at all.
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fail_if_called)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert mc.download_model("sam2.1_hiera_tiny") == path
+    assert mc.download_model("sam3") == path
+
+
+def test_an_exception_from_the_progress_callback_reaches_the_caller_unchanged(
+        models: Path, hub_resolves: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    class CancelledError(Exception):
+        pass
+
+    def fake_download(repo_id: str, filename: str, *, tqdm_class: type, **kwargs: object) -> str:
+        bar = tqdm_class(total=10_000_000)
+        bar.update(1_000_000)
+        raise AssertionError("the download must stop at the callback's exception")
+
+    def cancel(done: int, total: int) -> None:
+        raise CancelledError()
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    with pytest.raises(CancelledError):
+        mc.download_model("sam2.1_hiera_tiny", progress=cancel)
+    assert not (models / "sam2.1_hiera_tiny.pt").exists()
 
 
 def _official_layout_checkpoint(path: Path, name: str) -> Path:
