@@ -104,6 +104,12 @@ def test_sample_prompts_are_valid_for_the_clip() -> None:
                 if label == 1 and prompt["frame"] == 0:
                     assert first[y, x] == obj["id"], f"positive click of object {obj['id']} lands on it"
     assert len(ids) == len(set(ids))
+    # And the CLI's own validator (masklet track --prompts) accepts it as it is.
+    from app.domain.prompts_file import load_prompts
+
+    specs = load_prompts(resources.sample_prompts_path(), num_frames=48, height=first.shape[0],
+                         width=first.shape[1])
+    assert [spec.id for spec in specs] == ids and all(spec.prompts[0].box is not None for spec in specs)
 
 
 def test_readme_shortcut_tables_match_the_action_table() -> None:
