@@ -24,6 +24,7 @@ from sam3core.classical.propagate import (
     carry_mask,
     colour_probability,
     colour_residual,
+    exit_sides,
     pixel_grid,
     redetect,
     update_colour_model,
@@ -250,7 +251,8 @@ class ClassicalEngine:
                         masks[o] = np.zeros_like(warped)
                     else:
                         prob = colour_probability(track.colour, image) if track.colour is not None else None
-                        refined = refine_band(image, warped, it.band_frac, it.track_iters, prob)
+                        ref = track.colour.ref_area if track.colour is not None else 0.0
+                        refined = refine_band(image, warped, it.band_frac, it.track_iters, prob, ref)
                         masks[o] = self._drop_specks(track, refined)
                 elif step == 0 and t in track.outputs:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
@@ -261,7 +263,11 @@ class ClassicalEngine:
                 if o in masks:
                     logits[o] = work_logits[o]
                     state.tracks[o].outputs[t] = PackedMask.pack(work_logits[o] > 0)
-                    if t not in state.tracks[o].prompts and step % _COLOUR_EVERY == 0:
+                    if t in state.tracks[o].prompts:
+                        # An anchor restarts the colour model from the user's mask (after the
+                        # overlap rule, so another object's colours are not learnt as this one's).
+                        state.tracks[o].colour = update_colour_model(None, image, work_logits[o] > 0)
+                    elif step % _COLOUR_EVERY == 0:
                         state.tracks[o].colour = update_colour_model(state.tracks[o].colour, image,
                                                                      work_logits[o] > 0)
             state.frames_tracked.add(t)
@@ -298,15 +304,12 @@ class ClassicalEngine:
                 lost_for.pop(o, None)
                 continue
             if o not in lost_for:
-                # Where it was last seen decides where it may come back: through the border or nearby.
+                # Where it was last seen decides where it may come back: through the edge it left
+                # by, or near where it was hidden.
                 last = logits[o] > 0  # type: ignore[operator]
                 box = bounding_box(last)
                 if box is not None:
-                    h, w = last.shape
-                    margin = max(3, round(0.02 * max(h, w)))
-                    near_edge = (box[0] <= margin or box[1] <= margin or box[2] >= w - margin
-                                 or box[3] >= h - margin)
-                    track.colour = replace(track.colour, last_box=box, left_through_border=near_edge)
+                    track.colour = replace(track.colour, last_box=box, exit_sides=exit_sides(last))
             lost_for[o] = lost_for.get(o, 0) + 1
             taken = np.zeros_like(mask)
             for other, m in masks.items():
@@ -332,9 +335,22 @@ class ClassicalEngine:
         if not ids:
             return {}
         stack = np.stack([signed_distance_logits(masks[o], self.settings.logit_scale) for o in ids])
-        prompted = np.array([frame in state.tracks[o].prompts for o in ids])
-        stack = resolve_overlaps(stack, prompted)
+        extent = np.array([self._prompt_extent(state, state.tracks[o], frame) for o in ids])
+        stack = resolve_overlaps(stack, extent)
         return {o: stack[k] for k, o in enumerate(ids)}
+
+    @staticmethod
+    def _prompt_extent(state: ClassicalSession, track: ObjectTrack, frame: int) -> float:
+        """Work-pixel area a prompt on ``frame`` covers (box, else its mask); NaN without a prompt."""
+        prompt = track.prompts.get(frame)
+        if prompt is None:
+            return float("nan")
+        if prompt.box is not None:
+            x0, y0, x1, y1 = prompt.box
+            return (x1 - x0) * (y1 - y0) * state.scale**2
+        if prompt.result is not None:
+            return float(np.count_nonzero(prompt.result.unpack()))
+        return float("nan")
 
     def _existing_mask(self, state: ClassicalSession, track: ObjectTrack, frame: int) -> np.ndarray | None:
         prompt = track.prompts.get(frame)
@@ -348,13 +364,11 @@ class ClassicalEngine:
         ids = state.obj_ids
         h, w = state.height, state.width
         full = np.full((len(ids), h, w), -LOGIT_LIMIT, np.float32)
-        prompted = np.zeros(len(ids), bool)
+        extent = np.array([self._prompt_extent(state, state.tracks[o], frame) for o in ids])
         work_masks: dict[int, np.ndarray] = {}
         for k, o in enumerate(ids):
             track = state.tracks[o]
             prompt = track.prompts.get(frame)
-            if prompt is not None:
-                prompted[k] = True
             if prompt is not None and prompt.mask is not None:
                 full[k] = np.where(prompt.mask.unpack(), LOGIT_LIMIT, -LOGIT_LIMIT)
                 continue
@@ -366,7 +380,7 @@ class ClassicalEngine:
             for k, o in enumerate(ids):
                 if o in resolved:
                     full[k] = cv2.resize(resolved[o], (w, h), interpolation=cv2.INTER_LINEAR)
-        full = resolve_overlaps(full, prompted)
+        full = resolve_overlaps(full, extent)
         low = np.stack([cv2.resize(m, (LOW_RES, LOW_RES), interpolation=cv2.INTER_LINEAR) for m in full]) \
             if len(ids) else np.zeros((0, LOW_RES, LOW_RES), np.float32)
         return frame, ids, torch.from_numpy(low[:, None]), torch.from_numpy(full[:, None])

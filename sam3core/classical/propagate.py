@@ -161,13 +161,24 @@ def update_colour_model(model: ColourModel | None, image: np.ndarray, mask: np.n
     ratio = fg / (fg + bg + 1e-6)
     touches = x0 == 0 or y0 == 0 or x1 == w or y1 == h
     if model is None:
-        return ColourModel(ratio.astype(np.float32), float(area), box, touches)
+        return ColourModel(ratio.astype(np.float32), fg.astype(np.float32), float(area), box)
     if touches or area < 0.3 * model.ref_area:
         # A sliver (leaving the frame, mostly hidden) is mostly outline pixels: it would teach the
         # model the colours of the background it is blended with.
         return model
-    lut = 0.8 * model.ratio_lut + 0.2 * ratio
-    return ColourModel(lut.astype(np.float32), 0.8 * model.ref_area + 0.2 * area, box, touches)
+    return ColourModel((0.8 * model.ratio_lut + 0.2 * ratio).astype(np.float32),
+                       (0.8 * model.fg_hist + 0.2 * fg).astype(np.float32),
+                       0.8 * model.ref_area + 0.2 * area, box)
+
+
+def exit_sides(mask: np.ndarray) -> tuple[bool, bool, bool, bool]:
+    """Which frame edges (left, top, right, bottom) the mask's box reaches, within 2% of the size."""
+    box = bounding_box(mask)
+    if box is None:
+        return (False, False, False, False)
+    h, w = mask.shape
+    margin = max(3, round(0.02 * max(h, w)))
+    return (box[0] <= margin, box[1] <= margin, box[2] >= w - margin, box[3] >= h - margin)
 
 
 def colour_probability(model: ColourModel, image: np.ndarray) -> np.ndarray:
@@ -188,26 +199,35 @@ def redetect(model: ColourModel, image: np.ndarray, taken: np.ndarray, frames_lo
     best, best_score = -1, 0.0
     x0, y0, x1, y1 = model.last_box
     last_c = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-    reach = max(x1 - x0, y1 - y0) * (1.5 + 0.15 * frames_lost)
+    # Hidden objects move on and may have grown (scale change): the search widens with time.
+    reach = np.sqrt(model.ref_area) * (2.0 + 0.25 * frames_lost)
+    idx = colour_index(image)
     for k in range(1, count):
         area = stats[k, cv2.CC_STAT_AREA]
-        if not 0.08 * model.ref_area <= area <= 2.5 * model.ref_area:
+        if not 0.08 * model.ref_area <= area <= 5.0 * model.ref_area:
             continue
         bx, by = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_TOP]
         bw, bh = stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]
-        at_border = bx == 0 or by == 0 or bx + bw == w or by + bh == h
-        near = np.linalg.norm(cents[k] - last_c) <= reach
-        if model.left_through_border and not at_border:
-            continue
-        if not model.left_through_border and not near:
-            continue
+        if any(model.exit_sides):
+            # It left through an edge: it comes back through that edge.
+            touches = (bx == 0, by == 0, bx + bw == w, by + bh == h)
+            if not any(t and s for t, s in zip(touches, model.exit_sides)):
+                continue
+        elif np.linalg.norm(cents[k] - last_c) > reach:
+            continue  # it vanished inside the frame (hidden): it comes back near where it was
         # Compact, confidently coloured blobs only: background texture gives ragged, thin regions.
         fill_ratio = area / float(bw * bh)
         region = comp == k
         confidence = float(prob[region].mean())
         if fill_ratio < 0.35 or confidence < 0.85:
             continue
-        score = confidence * area
+        # The region's colour distribution must resemble the object's (Bhattacharyya coefficient):
+        # one uniform background patch of a colour the object also has does not.
+        hist = np.bincount(idx[region], minlength=BINS**3).astype(np.float32)
+        similarity = float(np.sqrt(hist / hist.sum() * model.fg_hist).sum())
+        if similarity < 0.6:
+            continue
+        score = confidence * area * similarity
         if score > best_score:
             best, best_score = k, score
     if best < 0:

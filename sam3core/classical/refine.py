@@ -9,8 +9,9 @@ Logits are the signed distance to the mask outline in work pixels times ``logit_
 ±10: positive inside, and bilinear upsampling of this field gives a smooth full-resolution outline.
 
 No overlap: where several objects claim a pixel, it goes to (1) an object prompted on that frame over
-one that is not, then (2) the larger logit (deeper inside its own mask), then (3) the object listed
-first (earlier id in session order). Losers get a logit of -10 there.
+one that is not, and among prompted ones to the smaller prompt (box area, else mask area), then
+(2) the larger logit (deeper inside its own mask), then (3) the object listed first (earlier in
+session order). Losers get a logit of -10 there.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def refine_band(image: np.ndarray, warped: np.ndarray, band_frac: float, iters: int,
-                colour_prob: np.ndarray | None = None) -> np.ndarray:
+                colour_prob: np.ndarray | None = None, ref_area: float = 0.0) -> np.ndarray:
     """Narrow-band GrabCut around ``warped`` (h, w) bool on ``image`` (h, w, 3) -> (h, w) bool.
 
     ``colour_prob`` (h, w) float, the object's long-term colour model evaluated on this frame, widens
-    the decision to nearby pixels that look like the object (entering the frame, fast deformation)
-    and vetoes pixels whose colour the object never had (a mask dragged along the background).
+    the decision to nearby pixels that look like the object (entering the frame, fast deformation,
+    re-emerging from behind another; how far follows ``ref_area``, its usual area) and vetoes pixels
+    whose colour the object never had (a mask dragged along the background).
     """
     area = int(np.count_nonzero(warped))
     if iters <= 0 or area < 16:
@@ -47,7 +49,19 @@ def refine_band(image: np.ndarray, warped: np.ndarray, band_frac: float, iters: 
     m8 = warped.astype(np.uint8)
     core = cv2.erode(m8, kernel).astype(bool)
     grown = cv2.dilate(m8, kernel).astype(bool)
-    reach = cv2.dilate(m8, kernel, iterations=3).astype(bool) if colour_prob is not None else grown
+    if colour_prob is not None:
+        # Colour-guided growth: the object-coloured region connected to the mask, within the
+        # object's usual size, so a mostly hidden or entering object grows back in a frame or two.
+        far = int(np.clip(round(0.8 * math.sqrt(max(area, ref_area))), 2 * band, 96))
+        near = cv2.dilate(m8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * far + 1, 2 * far + 1)))
+        coloured = ((colour_prob > 0.9) & (near > 0)) | grown
+        count, comp = cv2.connectedComponents(coloured.astype(np.uint8), connectivity=8)
+        touching = np.zeros(count, bool)
+        touching[np.unique(comp[warped])] = True
+        touching[0] = False
+        reach = touching[comp] | grown
+    else:
+        reach = grown
     ys, xs = np.nonzero(reach)
     pad = 2 * band
     x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
@@ -79,7 +93,16 @@ def refine_band(image: np.ndarray, warped: np.ndarray, band_frac: float, iters: 
     core_full = np.zeros_like(warped)
     core_full[sl] = core_sub
     refined = _keep_core_components(refined, core_full)
-    if mask_iou(refined, plausible) < 0.5:
+    # Sanity: the refinement may not drop most of the carried mask, and what it adds must look like
+    # the object (by its colour model, or be modest without one) - else the colour model leaked.
+    kept = np.count_nonzero(refined & plausible) / max(int(np.count_nonzero(plausible)), 1)
+    added = refined & ~plausible
+    n_added = int(np.count_nonzero(added))
+    if colour_prob is not None:
+        leaked = n_added > 0 and float(colour_prob[added].mean()) < 0.5
+    else:
+        leaked = n_added > np.count_nonzero(plausible)
+    if kept < 0.5 or leaked:
         return plausible
     return fill_holes(refined)
 
@@ -110,17 +133,28 @@ def signed_distance_logits(mask: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(signed * scale, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
 
 
-def resolve_overlaps(logits: np.ndarray, prompted: np.ndarray) -> np.ndarray:
-    """Apply the no-overlap rule to (N, H, W) logits; ``prompted`` (N,) bool. Returns a new array."""
+def resolve_overlaps(logits: np.ndarray, prompt_extent: np.ndarray) -> np.ndarray:
+    """Apply the no-overlap rule to (N, H, W) logits. Returns a new array.
+
+    ``prompt_extent`` (N,) float: for an object prompted on this frame the area its prompt covers
+    (box area, else its mask area; any unit shared by all objects), NaN for one that is not prompted.
+    """
     if logits.shape[0] <= 1:
         return logits
     positive = logits > 0
     contested = positive.sum(axis=0) > 1
     if not contested.any():
         return logits
-    # The prompted bonus exceeds any logit, so it dominates; argmax takes the first index on ties.
-    score = np.where(positive, logits + np.where(prompted, 4 * LOGIT_LIMIT, 0.0)[:, None, None], -np.inf)
-    winner = np.argmax(score, axis=0)
+    prompted = ~np.isnan(prompt_extent)
+    # Prompted objects outrank tracked ones, and the more specific (smaller) prompt outranks the
+    # larger one: a box drawn around an object in front of another wins over the other's box.
+    rank = np.zeros(len(prompt_extent))
+    if prompted.any():
+        order = np.argsort(np.where(prompted, prompt_extent, np.inf), kind="stable")
+        for position, k in enumerate(order[: int(prompted.sum())]):
+            rank[k] = 1000.0 * (len(order) - position)
+    score = np.where(positive, logits + rank[:, None, None], -np.inf)
+    winner = np.argmax(score, axis=0)  # the first index on ties: the earlier object
     out = logits.copy()
     for k in range(logits.shape[0]):
         lose = contested & positive[k] & (winner != k)

@@ -89,9 +89,10 @@ class ColourModel:
     """Foreground/background colour histograms for re-detecting an object that was lost."""
 
     ratio_lut: np.ndarray  # (512,) float32: P(object | quantised RGB colour)
+    fg_hist: np.ndarray  # (512,) float32: the object's own colour distribution, sums to 1
     ref_area: float  # typical visible area in work pixels
     last_box: tuple[int, int, int, int]  # x0, y0, x1, y1 when last seen, work pixels
-    left_through_border: bool = False
+    exit_sides: tuple[bool, bool, bool, bool] = (False, False, False, False)  # left, top, right, bottom
 
 
 @dataclass
