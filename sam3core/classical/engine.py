@@ -46,6 +46,7 @@ LOW_RES = 256  # side of the low-resolution mask output, as SAM's decoder gives
 _MIN_AREA = 6  # work pixels below which a warped object counts as gone
 _GONE_FRACTION = 0.04  # of the object's typical area: less than this left counts as gone
 _RESIDUAL_MAX = 40.0  # 8-bit colour difference above which the flow does not explain a pixel
+_EDGE_GONE_FRACTION = 0.15  # the same for a remnant at the frame edge
 _SPECK_FRACTION = 0.08  # of the typical area: smaller fragments of a tracked mask are dropped
 _COLOUR_EVERY = 5  # frames between colour-model updates while tracking
 
@@ -253,7 +254,8 @@ class ClassicalEngine:
                         prob = colour_probability(track.colour, image) if track.colour is not None else None
                         ref = track.colour.ref_area if track.colour is not None else 0.0
                         refined = refine_band(image, warped, it.band_frac, it.track_iters, prob, ref)
-                        masks[o] = self._drop_specks(track, refined)
+                        refined = self._drop_specks(track, refined)
+                        masks[o] = np.zeros_like(refined) if self._vanished(track, refined) else refined
                 elif step == 0 and t in track.outputs:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
             if it.redetect:
@@ -281,7 +283,11 @@ class ClassicalEngine:
         """A sliver left of an object (e.g. stuck at the frame edge after it left) counts as gone."""
         area = np.count_nonzero(warped)
         ref = track.colour.ref_area if track.colour is not None else 0.0
-        return area < max(_MIN_AREA, _GONE_FRACTION * ref)
+        if area < max(_MIN_AREA, _GONE_FRACTION * ref):
+            return True
+        # At the frame edge a leaving object's last pixels blend with the background they uncover;
+        # a larger remnant counts as gone there (re-detection brings it back when it returns).
+        return any(exit_sides(warped)) and area < _EDGE_GONE_FRACTION * ref
 
     @staticmethod
     def _drop_specks(track: ObjectTrack, mask: np.ndarray) -> np.ndarray:
