@@ -94,16 +94,9 @@ def prompt_and_wait(window: Any, frame: int, obj_id: int, *, box: Sequence[float
     if not edits:
         raise ValueError("prompt_and_wait needs a box or a point")
     for edit in edits:
-        before = session.project.mask(frame, obj_id)
-        edit()
-
-        def answered(before: np.ndarray | None = before) -> bool:
-            mask = session.project.mask(frame, obj_id)
-            if getattr(session, "_pending", None) or mask is None:
-                return False  # the engine's answer is still on its way
-            return before is None or not np.array_equal(mask, before)
-
-        wait_until(answered, READY_TIMEOUT_S, f"the mask of object {obj_id} on frame {frame}")
+        edit()  # the session marks the prompt as waiting before it returns, so no answer is missed
+        wait_until(lambda: not session.waiting_for_engine and session.project.mask(frame, obj_id) is not None,
+                   READY_TIMEOUT_S, f"the mask of object {obj_id} on frame {frame}")
     return session.project.mask(frame, obj_id)
 
 
