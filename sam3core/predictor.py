@@ -10,6 +10,8 @@ are kept for a bounded window and recomputed exactly when needed again; objects 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,23 +30,33 @@ MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
 PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def _return_large_blocks_to_os() -> None:
+    """Serve heap blocks of 1 MB and more with mmap (glibc), so they go back to the OS when freed.
+
+    glibc raises its mmap threshold as large blocks are freed, after which multi-MB activations of the
+    image encoder and memory attention are recycled inside the heap and stay resident: several hundred MB
+    more RSS (and a higher peak) for the same work. A fixed threshold costs a few page faults per frame.
+    """
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
 class _Bank:
-    """One object's memory bank as the tracking step sees it; recomputes evicted spatial memories."""
+    """One object's memory bank as the tracking step sees it (see :class:`sam3core.memory.MemoryBank`)."""
 
     def __init__(self, predictor: SamPredictor, session: Session, obj: ObjectState) -> None:
         self.predictor, self.session, self.obj = predictor, session, obj
         self.cond, self.non_cond = obj.cond, obj.non_cond
 
     def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
-        session, model = self.session, self.predictor.model
-        if entry.maskmem_features is None:
-            feats = self.predictor._features(session, frame_idx)
-            size = model.config.image_size
-            high_res = F.interpolate(entry.pred_masks.to(session.device), size=(size, size), mode="bilinear",
-                                     align_corners=False)
-            features, pos = model.encode_memory(feats, high_res, entry.object_score_logits.to(session.device),
-                                                entry.mask_from_pts)
-            self.predictor._keep_memory(session, self.obj, frame_idx, entry, features, pos)
+        session = self.session
+        if entry.maskmem_features is None:  # evicted earlier: recompute it, bit-identical
+            self.predictor._encode_entry(session, self.obj, frame_idx, entry)
             session.stats.memory_recomputes += 1
         key = (self.obj.obj_id, frame_idx)
         if key in session.memory_lru:
@@ -65,6 +77,7 @@ class SamPredictor:
         self.preprocess = Preprocessor(model.config.preprocess)
         self.feature_cache_size = feature_cache_size
         self.memory_cache_size = max(memory_cache_size, 2 * model.config.num_maskmem)
+        _return_large_blocks_to_os()
 
     @property
     def device(self) -> torch.device:
@@ -201,8 +214,7 @@ class SamPredictor:
                 for frame_idx, entry in temp.items():
                     if entry.maskmem_features is None:
                         entry.mask_from_pts = True  # remembered exactly as the user saw it
-                        _Bank(self, session, obj).memory_of(frame_idx, entry)
-                        session.stats.memory_recomputes -= 1  # a first encoding, not a recompute
+                        self._encode_entry(session, obj, frame_idx, entry)
                     bank[frame_idx] = entry
                     if clear:
                         self._clear_around(session, frame_idx)
@@ -322,6 +334,17 @@ class SamPredictor:
             assert out.maskmem_pos_enc is not None
             self._keep_memory(session, obj, frame_idx, entry, out.maskmem_features, out.maskmem_pos_enc)
         return entry
+
+    def _encode_entry(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory) -> None:
+        """Spatial memory of a stored result, from its low-res logits and the frame's image features."""
+        feats = self._features(session, frame_idx)
+        size = self.config.image_size
+        high_res = F.interpolate(entry.pred_masks.to(session.device), size=(size, size), mode="bilinear",
+                                 align_corners=False)
+        with self._autocast():
+            scores = entry.object_score_logits.to(session.device)
+            features, pos = self.model.encode_memory(feats, high_res, scores, entry.mask_from_pts)
+        self._keep_memory(session, obj, frame_idx, entry, features, pos)
 
     def _keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
                      features: torch.Tensor, pos: torch.Tensor) -> None:

@@ -27,10 +27,10 @@ class PointPrompt:
 
 @dataclass
 class FrameMemory:
-    """One object's result on one frame, kept compactly (the mask logits and pointer live on CPU)."""
+    """One object's result on one frame, kept compactly: low-res logits on the CPU (256 KB at 256x256)."""
 
     pred_masks: torch.Tensor  # (1, 1, h, w) float32 low-res logits, CPU
-    obj_ptr: torch.Tensor  # (1, C) float32 object pointer
+    obj_ptr: torch.Tensor  # (1, C) float32 object pointer, compute device (1 KB)
     object_score_logits: torch.Tensor  # (1, 1) float32
     # (1, C_mem, H, W) bfloat16 spatial memory; None until encoded or after eviction
     maskmem_features: torch.Tensor | None = None
