@@ -34,7 +34,9 @@ class SamOutput:
     low_res_multimasks: torch.Tensor  # (B, M, h, w) logits, M = 3 with multimask output else 1
     ious: torch.Tensor  # (B, M) predicted IoU
     low_res_masks: torch.Tensor  # (B, 1, h, w) best mask
-    high_res_masks: torch.Tensor  # (B, 1, S, S) best mask upsampled to the model input size
+    # (B, 1, S, S) at the model input size: the user's mask for mask prompts, else None (upsampled from
+    # ``low_res_masks`` only when the memory encoder needs it; a click does not)
+    high_res_masks: torch.Tensor | None
     obj_ptr: torch.Tensor  # (B, C)
     object_score_logits: torch.Tensor  # (B, 1)
 
@@ -152,7 +154,6 @@ class TrackerModel(nn.Module):
         present = score_logits > 0  # (B, 1)
         # Spatial memory must agree with the hard present/absent decision.
         multimasks = torch.where(present[:, None, None], multimasks, NO_OBJ_SCORE).float()
-        size = self.config.image_size
         token = tokens[:, 0]
         if multimask_output:
             best = torch.argmax(ious, dim=-1)
@@ -162,13 +163,12 @@ class TrackerModel(nn.Module):
                 token = tokens[rows, best]
         else:
             low_res = multimasks
-        high_res = F.interpolate(low_res, size=(size, size), mode="bilinear", align_corners=False)
         obj_ptr = self.obj_ptr_proj(token)
         weight = score_logits.sigmoid() if self.config.soft_no_obj_ptr else present.float()
         if self.config.fixed_no_obj_ptr:
             obj_ptr = weight * obj_ptr
         obj_ptr = obj_ptr + (1 - weight) * self.no_obj_ptr
-        return SamOutput(multimasks, ious, low_res, high_res, obj_ptr, score_logits)
+        return SamOutput(multimasks, ious, low_res, None, obj_ptr, score_logits)
 
     def mask_as_output(self, feats: FrameFeatures, mask_inputs: torch.Tensor) -> SamOutput:
         """A 0/1 user mask (B, 1, S, S) taken as the result (+-10 logits); decoder only makes the pointer."""
@@ -261,7 +261,12 @@ class TrackerModel(nn.Module):
                                          multimask_output=self.use_multimask(is_init_cond_frame, points))
         maskmem, maskmem_pos = None, None
         if run_mem_encoder and self.config.num_maskmem > 0:
-            maskmem, maskmem_pos = self.encode_memory(feats, sam.high_res_masks, sam.object_score_logits,
+            high_res = sam.high_res_masks
+            if high_res is None:
+                size = self.config.image_size
+                high_res = F.interpolate(sam.low_res_masks, size=(size, size), mode="bilinear",
+                                         align_corners=False)
+            maskmem, maskmem_pos = self.encode_memory(feats, high_res, sam.object_score_logits,
                                                       mask_from_pts=points is not None)
         return StepOutput(pred_masks=sam.low_res_masks, obj_ptr=sam.obj_ptr,
                           object_score_logits=sam.object_score_logits, iou_score=sam.ious.max(-1)[0],
