@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     print(f"# bench_vos: {args.count} sequences {width}x{height}x{args.frames}, {args.objects} objects, "
           f"seed {args.seed}, threads {args.threads}, cores {os.cpu_count()}, "
-          f"load avg {load_before[0]:.1f}/{load_before[1]:.1f}")
+          f"load avg {load_before[0]:.1f}/{load_before[1]:.1f}", flush=True)
     clips = generate_set(args.seed, args.count, num_frames=args.frames, height=height, width=width,
                          num_objects=args.objects)
     engines: dict[str, object] = {}
@@ -142,10 +142,13 @@ def main(argv: list[str] | None = None) -> int:
             with VideoSource(path) as video:
                 for spec, engine in engines.items():
                     try:
-                        results.append(run_engine(engine, spec, i, clip, video))
+                        r = run_engine(engine, spec, i, clip, video)
+                        print(f"  seq {i} {spec}: J&F {r.jf:.3f}, {r.fps:.1f} frames/s", file=sys.stderr,
+                              flush=True)
                     except Exception as exc:
-                        results.append(RunResult(spec, i, error=f"{type(exc).__name__}: {exc}"))
+                        r = RunResult(spec, i, error=f"{type(exc).__name__}: {exc}")
                         traceback.print_exc(limit=3, file=sys.stderr)
+                    results.append(r)
 
     print(f"\n{'engine':<34}{'seq':>4}{'J':>7}{'F':>7}{'J&F':>7}{'naive':>7}{'ratio':>7}"
           f"{'fps':>7}{'obj/s':>7}{'click s':>9}")
@@ -157,14 +160,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             nj = naive[r.sequence][2]
             print(f"{spec:<34}{r.sequence:>4}{r.j:7.3f}{r.f:7.3f}{r.jf:7.3f}{nj:7.3f}{r.jf / nj:7.2f}"
-                  f"{r.fps:7.1f}{r.obj_fps:7.1f}{max(r.click_s, default=float('nan')):9.3f}")
+                  f"{r.fps:7.2f}{r.obj_fps:7.2f}{max(r.click_s, default=float('nan')):9.3f}")
         ok = [r for r in rows if not r.error]
         if ok:
             jf = statistics.mean(r.jf for r in ok)
             nj = statistics.mean(naive[r.sequence][2] for r in ok)
             print(f"{spec + ' MEAN':<34}{'':>4}{statistics.mean(r.j for r in ok):7.3f}"
                   f"{statistics.mean(r.f for r in ok):7.3f}{jf:7.3f}{nj:7.3f}{jf / nj:7.2f}"
-                  f"{statistics.mean(r.fps for r in ok):7.1f}{statistics.mean(r.obj_fps for r in ok):7.1f}"
+                  f"{statistics.mean(r.fps for r in ok):7.2f}{statistics.mean(r.obj_fps for r in ok):7.2f}"
                   f"{statistics.median(c for r in ok for c in r.click_s):9.3f}")
         print()
     load_after = os.getloadavg()

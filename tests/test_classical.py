@@ -207,3 +207,18 @@ def test_bad_inputs_are_clear_errors(engine, state, video_path) -> None:
     with pytest.raises(ValueError, match="2-D"):
         engine.add_new_mask(state, 0, 1, np.zeros((2, 3, H, W)))
     assert state.obj_ids == []  # nothing half-added by the failed calls
+
+
+def test_click_on_a_tracked_frame_corrects_it(engine, state, clip) -> None:
+    engine.add_new_points_or_box(state, 0, 1, box=clip.first_box(1), rel_coordinates=False)
+    tracked = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in
+               engine.propagate_in_video(state, max_frame_num_to_track=8)}
+    before = tracked[8]
+    ys, xs = np.nonzero(before)
+    y, x = int(np.median(ys)), int(np.median(xs))
+    after = mask_of(engine.add_new_points(state, 8, 1, [(x, y)], [0], rel_coordinates=False), 1)
+    assert not after[y, x]
+    assert after.sum() < before.sum()
+    # taking the click back and clicking positively elsewhere starts from the clicks, not the old mask
+    again = mask_of(engine.add_new_points(state, 8, 1, [(x, y)], [1], rel_coordinates=False), 1)
+    assert again[y, x]

@@ -138,7 +138,13 @@ class ClassicalEngine:
                 assert prev is not None and prev.result is not None
                 mask = prev.result.unpack()
         else:
-            existing = self._existing_mask(state, track, frame) if all_box is None else None
+            # Clicks correct what the frame shows: a painted mask, or the tracked result of a frame
+            # without a prompt; a changed click set (a click taken back) starts afresh.
+            existing = None
+            if all_box is None and prev is not None and prev.mask is not None and prev.result is not None:
+                existing = prev.result.unpack()
+            elif all_box is None and prev is None and frame in track.outputs:
+                existing = track.outputs[frame].unpack()
             if existing is not None and existing.any():
                 mask, memory = refine_prompt(image, memory_from_mask(existing), to_work, to_work, None,
                                              it.click_iters)
@@ -357,13 +363,6 @@ class ClassicalEngine:
         if prompt.result is not None:
             return float(np.count_nonzero(prompt.result.unpack()))
         return float("nan")
-
-    def _existing_mask(self, state: ClassicalSession, track: ObjectTrack, frame: int) -> np.ndarray | None:
-        prompt = track.prompts.get(frame)
-        if prompt is not None and prompt.result is not None:
-            return prompt.result.unpack()
-        out = track.outputs.get(frame)
-        return out.unpack() if out is not None else None
 
     def _frame_output(self, state: ClassicalSession, frame: int) -> MaskResult:
         """All objects' masks on ``frame``: (frame, obj_ids, low_res (N,1,256,256), video_res (N,1,H,W))."""
