@@ -97,7 +97,9 @@ def build_engine(name: str | None = None, *, checkpoint: str | Path | None = Non
                  device: str | torch.device | None = "cpu") -> Engine:
     """Build an engine by registry name; with a checkpoint and no name the model is detected from it.
 
-    ``None`` with no checkpoint gives the classical engine, which needs no weights.
+    ``None`` with no checkpoint gives the classical engine, which needs no weights. SAM 2.1 engines built
+    here keep corrections on re-propagation (see below); use :func:`sam3core.build.build_tracker` for the
+    reference's exact behaviour.
     """
     if name is None:
         if checkpoint is None:
@@ -113,5 +115,10 @@ def build_engine(name: str | None = None, *, checkpoint: str | Path | None = Non
     if name in SAM2_MODELS or name in SAM3_MODELS:
         from sam3core.build import build_tracker
 
-        return build_tracker(name, checkpoint=checkpoint, device=resolve_device(device))
+        # sam2 1.1.0 re-tracks a corrected frame on the next propagation, silently dropping the user's
+        # fix; an annotation tool must keep it, so corrections become conditioning frames (as in SAM 3).
+        # build_tracker itself keeps the reference behaviour, which the parity check relies on.
+        overrides = {"add_all_frames_to_correct_as_cond": True} if name in SAM2_MODELS else None
+        return build_tracker(name, checkpoint=checkpoint, device=resolve_device(device),
+                             tracker_overrides=overrides)
     raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINE_NAMES)}")
