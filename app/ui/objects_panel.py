@@ -6,7 +6,7 @@ It only emits requests; the session controller performs them (undoably) and call
 from __future__ import annotations
 
 import qtawesome as qta
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,10 @@ from PySide6.QtWidgets import (
 from app.domain.model import ObjectInfo
 
 DEFAULT_CATEGORIES = ("object", "person", "animal", "vehicle", "background")
+# The panel's width does not follow its texts (long names, the hint below the list): a dock that
+# widens when an object is added would shrink and re-fit the canvas between two clicks.
+PANEL_WIDTH = 270
+PANEL_MIN_WIDTH = 200
 
 
 def swatch(color: str, size: int = 14) -> QIcon:
@@ -77,10 +82,17 @@ class ObjectsPanel(QWidget):
         self.category_box = QComboBox(self)
         self.category_box.setEditable(True)
         self.category_box.addItems(DEFAULT_CATEGORIES)
+        self.category_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.category_box.setMinimumContentsLength(8)
         self.category_box.lineEdit().editingFinished.connect(self._commit_category)
         self.category_box.activated.connect(lambda _: self._commit_category())
         self.info_label = QLabel(self)
         self.info_label.setStyleSheet("color: gray")
+        self.info_label.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setMinimumWidth(PANEL_MIN_WIDTH)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button, 1)
@@ -96,6 +108,12 @@ class ObjectsPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.info_label)
         self._update_editor()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override): the same whatever the texts say
+        return QSize(PANEL_WIDTH, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(PANEL_MIN_WIDTH, super().minimumSizeHint().height())
 
     # -- input from the controller ------------------------------------------------------------
     def set_objects(self, objects: list[ObjectInfo], active: int, frame_counts: dict[int, int]) -> None:

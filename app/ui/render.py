@@ -24,37 +24,55 @@ class ViewOptions:
 
 
 class FrameRenderer:
-    """``cache_bytes`` bounds the decoded masks kept (a full-HD mask is 2 MB; 5 objects: 10 MB a frame)."""
+    """``cache_bytes`` bounds the decoded masks kept, whatever the number of frames propagated.
 
-    def __init__(self, cache_bytes: int = 96 * 2**20) -> None:
+    A propagation seeds one entry per frame; 32 MB is ~30 frames of two 960x540 objects or ~8 frames
+    of two full-HD ones: enough to scrub back over what was just tracked, small next to the video's
+    own frame cache.
+    """
+
+    def __init__(self, cache_bytes: int = 32 * 2**20) -> None:
         self.options = ViewOptions()
         self._cache: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
         self._cache_bytes = cache_bytes
+        self._bytes = 0  # running total of the cached masks' nbytes
 
-    def _trim(self) -> None:
-        total = sum(m.nbytes for masks in self._cache.values() for m in masks.values())
-        while len(self._cache) > 1 and total > self._cache_bytes:
+    @staticmethod
+    def _size(masks: dict[int, np.ndarray]) -> int:
+        return sum(m.nbytes for m in masks.values())
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
+
+    def _store(self, frame: int, masks: dict[int, np.ndarray]) -> None:
+        old = self._cache.pop(frame, None)
+        if old is not None:
+            self._bytes -= self._size(old)
+        self._cache[frame] = masks
+        self._bytes += self._size(masks)
+        while len(self._cache) > 1 and self._bytes > self._cache_bytes:
             _, dropped = self._cache.popitem(last=False)
-            total -= sum(m.nbytes for m in dropped.values())
+            self._bytes -= self._size(dropped)
 
     def invalidate(self, frame: int = -1) -> None:
         if frame < 0:
             self._cache.clear()
-        else:
-            self._cache.pop(frame, None)
+            self._bytes = 0
+            return
+        dropped = self._cache.pop(frame, None)
+        if dropped is not None:
+            self._bytes -= self._size(dropped)
 
     def put(self, frame: int, masks: dict[int, np.ndarray]) -> None:
         """Seed the cache with masks that are already decoded (fresh from the tracker)."""
-        self._cache[frame] = dict(masks)
-        self._cache.move_to_end(frame)
-        self._trim()
+        self._store(frame, dict(masks))
 
     def masks(self, project: Project, frame: int) -> dict[int, np.ndarray]:
         cached = self._cache.get(frame)
         if cached is None:
             cached = project.masks_on_frame(frame)
-            self._cache[frame] = cached
-            self._trim()
+            self._store(frame, cached)
         else:
             self._cache.move_to_end(frame)
         return cached

@@ -10,8 +10,10 @@ import numpy as np
 from PySide6.QtCore import QRect, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSpinBox,
@@ -22,6 +24,9 @@ from PySide6.QtWidgets import (
 
 ROW_HEIGHT = 12
 ROW_GAP = 3
+# The strips area keeps this height whatever the number of objects (more rows scroll), so adding an
+# object never resizes the canvas above it and a fitted view never moves under the user's next click.
+VISIBLE_ROWS = 4
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,14 @@ class Strips(QWidget):
         self._num_frames = 1
         self._frame = 0
         self.setMinimumHeight(ROW_HEIGHT + 2 * ROW_GAP)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Fills the scroll area's height; grows past it (and scrolls) when the rows need more.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self.setToolTip("Coloured: frames with a mask · dark ticks: prompted frames · click to jump")
 
     def set_rows(self, rows: list[StripRow], num_frames: int) -> None:
         self._rows = list(rows)
         self._num_frames = max(1, num_frames)
-        self.setFixedHeight(max(1, len(rows)) * (ROW_HEIGHT + ROW_GAP) + ROW_GAP)
+        self.setMinimumHeight(max(1, len(rows)) * (ROW_HEIGHT + ROW_GAP) + ROW_GAP)
         self.update()
 
     def set_frame(self, frame: int) -> None:
@@ -65,7 +71,7 @@ class Strips(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(400, self.height())
+        return QSize(400, self.minimumHeight())
 
     def _x(self, frame: float) -> int:
         return int(frame * self.width() / self._num_frames)
@@ -134,6 +140,14 @@ class Timeline(QWidget):
         self.total_label = QLabel("/ 0", self)
         self.strips = Strips(self)
         self.strips.frame_requested.connect(self.frame_requested)
+        self.strips_area = QScrollArea(self)
+        self.strips_area.setWidget(self.strips)
+        self.strips_area.setWidgetResizable(True)
+        self.strips_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.strips_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.strips_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.strips_area.setFixedHeight(VISIBLE_ROWS * (ROW_HEIGHT + ROW_GAP) + ROW_GAP)
+        self.strips_area.setStyleSheet("QScrollArea { background: #1e1e1e; }")
         self._buttons = QHBoxLayout()
         self._buttons.setSpacing(1)
         top = QHBoxLayout()
@@ -145,7 +159,8 @@ class Timeline(QWidget):
         layout.setContentsMargins(4, 2, 4, 4)
         layout.setSpacing(2)
         layout.addLayout(top)
-        layout.addWidget(self.strips)
+        layout.addWidget(self.strips_area)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
 
@@ -173,6 +188,10 @@ class Timeline(QWidget):
 
     def set_rows(self, rows: list[StripRow]) -> None:
         self.strips.set_rows(rows, self._num_frames)
+        active = next((i for i, row in enumerate(rows) if row.active), None)
+        if active is not None:  # keep the active object's strip in sight when the rows scroll
+            top = ROW_GAP + active * (ROW_HEIGHT + ROW_GAP)
+            self.strips_area.ensureVisible(0, top + ROW_HEIGHT // 2, 0, ROW_HEIGHT)
 
     # -- playback -----------------------------------------------------------------------------
     @property

@@ -187,3 +187,21 @@ def test_renderer_cache_is_bounded_in_bytes() -> None:
     assert list(renderer._cache) == [7, 8, 9]
     renderer.invalidate(8)
     assert list(renderer._cache) == [7, 9]
+
+
+def test_renderer_cache_stays_bounded_over_a_long_propagation() -> None:
+    """A 200-frame run of two 960x540 objects seeds 200 entries: the cache keeps a bounded number of
+    bytes (the default once held ~100 MB here), and its running total matches what it holds."""
+    from app.ui.render import FrameRenderer
+
+    renderer = FrameRenderer()
+    for frame in range(200):
+        renderer.put(frame, {1: np.ones((540, 960), bool), 2: np.zeros((540, 960), bool)})
+        if frame % 7 == 0:
+            renderer.put(frame, {1: np.ones((540, 960), bool)})  # replaced by a corrected frame
+        if frame % 11 == 0:
+            renderer.invalidate(frame - 1)
+    held = sum(m.nbytes for masks in renderer._cache.values() for m in masks.values())
+    assert renderer.cached_bytes == held
+    assert held <= 32 * 2**20
+    assert 199 in renderer._cache  # the newest frames are the ones kept
