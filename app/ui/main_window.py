@@ -146,11 +146,13 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel(" Opacity ", self))
         bar.addWidget(self.opacity)
         bar.addSeparator()
+        # The button shows the action's icon text: a text set on the button itself was replaced by the
+        # long menu text whenever the action was disabled (each propagation), resizing the toolbar.
+        self.actions["engine"].setIconText("Engine…")
         bar.addAction(self.actions["engine"])
         engine_button = bar.widgetForAction(self.actions["engine"])
         if engine_button is not None:
             engine_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            engine_button.setText("Engine…")
         tools = QActionGroup(self)
         for name in ("tool_prompt", "tool_brush", "tool_eraser"):
             tools.addAction(self.actions[name])

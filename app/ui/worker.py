@@ -8,6 +8,8 @@ thread never calls the engine and never waits on it; results come back as queued
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import sys
@@ -74,6 +76,25 @@ def lower_current_thread_priority(niceness: int = 5) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
         except (OSError, AttributeError):
             log.debug("could not lower the worker's priority", exc_info=True)
+
+
+def release_free_heap() -> None:
+    """Hand the C heap's free pages back to the OS (glibc only; elsewhere a no-op).
+
+    A propagation allocates and frees a few MB per frame (decoded frames, masks, flow fields) below
+    glibc's mmap threshold; the freed memory stays in the heap and the process' resident size only
+    grows. Measured on a 200-frame 960x540 run with two objects (classical engine): RSS +133 to +190 MB
+    without this, back below the starting RSS with it; the call takes a few milliseconds.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = getattr(libc, "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except OSError:
+        log.debug("malloc_trim is not available", exc_info=True)
 
 
 def _rows_to_masks(obj_ids: list[int], video_res_masks: torch.Tensor) -> dict[int, np.ndarray]:
@@ -243,8 +264,10 @@ class TrackingWorker(QObject):
             log.exception("propagation failed")
             self._state = None  # the session may be half-updated: rebuild it from the prompts next time
             self.failed.emit(describe_error(exc, self._device))
+            release_free_heap()
             self.finished.emit(done, True)
             return
+        release_free_heap()  # in this thread, before the UI hears of the end: it never waits on it
         self.finished.emit(done, cancelled)
 
     @staticmethod
