@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sam3core.consolidation import consolidate_prompted_frames
 from sam3core.memory import memory_score
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
@@ -207,8 +208,9 @@ class SamPredictor:
         session = inference_state
         if not session.objects:
             raise ValueError("no object has prompts yet: add points, a box or a mask first")
-        clear = self.config.clear_non_cond_mem_around_input and (
-            self.config.clear_non_cond_mem_for_multi_obj or len(session.objects) <= 1)
+        clear = self._clearing(session)
+        if self.config.consolidate_prompted_frames:
+            consolidate_prompted_frames(self, session, clear)
         for obj in session.objects.values():
             for temp, bank in ((obj.temp_non_cond, obj.non_cond), (obj.temp_cond, obj.cond)):
                 for frame_idx, entry in temp.items():
@@ -216,6 +218,7 @@ class SamPredictor:
                         entry.mask_from_pts = True  # remembered exactly as the user saw it
                         self._encode_entry(session, obj, frame_idx, entry)
                     bank[frame_idx] = entry
+                    obj.hidden.discard(frame_idx)
                     if clear:
                         self._clear_around(session, frame_idx)
                 temp.clear()
@@ -250,11 +253,10 @@ class SamPredictor:
         else:
             end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = range(start_frame_idx, end + 1)
-        clear = self.config.clear_non_cond_mem_around_input and (
-            self.config.clear_non_cond_mem_for_multi_obj or len(session.objects) <= 1)
+        clear = self._clearing(session)
         for frame_idx in order:
             obj_ids = session.obj_ids
-            masks, scores = [], []
+            masks, scores, tracked = [], [], []
             for obj in session.objects.values():
                 entry = obj.cond.get(frame_idx)
                 if entry is not None:
@@ -264,9 +266,16 @@ class SamPredictor:
                     entry = self._step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
                                        run_mem_encoder=True)
                     obj.non_cond[frame_idx] = entry
+                    tracked.append(entry)
                 obj.tracked[frame_idx] = reverse
                 masks.append(entry.pred_masks)
                 scores.append(entry.object_score_logits)
+            for obj in session.objects.values():
+                obj.hidden.discard(frame_idx)  # this frame's results are current again
+            if self.config.shared_memory_selection and len(tracked) > 1:
+                shared = sum(float(e.eff_iou_score or 0.0) for e in tracked) / len(tracked)
+                for entry in tracked:
+                    entry.eff_iou_score = shared
             low_res = torch.cat(masks, dim=0).to(self.device)  # (N, 1, h, w)
             yield frame_idx, obj_ids, low_res, self._to_video_res(session, low_res), torch.cat(scores, dim=0)
 
@@ -290,13 +299,17 @@ class SamPredictor:
         reverse = False if is_init else obj.tracked[frame_idx]
         return is_init, reverse, is_init or self.config.add_all_frames_to_correct_as_cond
 
+    def _clearing(self, session: Session) -> bool:
+        return self.config.clear_non_cond_mem_around_input and (
+            self.config.clear_non_cond_mem_for_multi_obj or len(session.objects) <= 1)
+
     @staticmethod
     def _lookup(obj: ObjectState, frame_idx: int, is_cond: bool) -> FrameMemory | None:
         out = (obj.temp_cond if is_cond else obj.temp_non_cond).get(frame_idx)
         if out is None:
             out = obj.cond.get(frame_idx)
         if out is None:
-            out = obj.non_cond.get(frame_idx)
+            out = obj.visible_non_cond(frame_idx)
         return out
 
     def _features(self, session: Session, frame_idx: int) -> FrameFeatures:
@@ -362,13 +375,18 @@ class SamPredictor:
                 continue
             old = old_obj.non_cond.get(old_frame)
             # conditioning frames and unmerged prompt results keep their memory for good
-            if old is not None and old_frame not in old_obj.cond and old_frame not in old_obj.temp_non_cond:
+            if (old is not None and not old.pinned and old_frame not in old_obj.cond
+                    and old_frame not in old_obj.temp_non_cond):
                 old.maskmem_features = None
 
     def _clear_around(self, session: Session, frame_idx: int) -> None:
         span = self.config.memory_temporal_stride_for_eval * self.config.num_maskmem
+        frames = range(frame_idx - span, frame_idx + span + 1)
         for obj in session.objects.values():
-            for t in range(frame_idx - span, frame_idx + span + 1):
+            if self.config.clear_hides_from_lookups_only:
+                obj.hidden.update(t for t in frames if t in obj.non_cond)
+                continue
+            for t in frames:
                 obj.non_cond.pop(t, None)
 
     def _frame_result(self, session: Session, frame_idx: int, is_cond: bool) -> MaskResult:

@@ -69,7 +69,8 @@ def sam3_tracker_settings(image_size: int = 1008, *, preprocess: PreprocessConfi
     Differences from SAM 2.1: at most 4 conditioning frames in memory attention, memory selection
     (past frames kept only when object score x predicted IoU > 0.01), every corrected frame becomes a
     conditioning frame, clicks are decoded without memory, at most 16 clicks per frame reach the prompt
-    encoder (first 8 + last 8).
+    encoder (first 8 + last 8), and the objects of a session are handled as one batch (see
+    :mod:`sam3core.consolidation`).
     """
     if preprocess is None:
         preprocess = PreprocessConfig(image_size=image_size, mean=SAM3_MEAN, std=SAM3_STD)
@@ -87,12 +88,15 @@ def sam3_tracker_settings(image_size: int = 1008, *, preprocess: PreprocessConfi
         multimask_max_pt_num=1,
         multimask_output_for_tracking=True,
         add_all_frames_to_correct_as_cond=True,
-        # The reference sets clear_non_cond_mem_around_input=True, but its clearing only hides the
-        # surrounding frames from later click look-ups: propagation keeps attending to them. The shared
-        # predictor's clearing drops them from the memory bank, which changes every re-propagation
-        # after a correction (docs/parity_sam3.md), so it stays off until it hides without dropping.
-        clear_non_cond_mem_around_input=False,
+        # the reference's clearing only hides the surrounding frames from later look-ups of an object's
+        # previous result: propagation keeps attending to them
+        clear_non_cond_mem_around_input=True,
         clear_non_cond_mem_for_multi_obj=False,
+        clear_hides_from_lookups_only=True,
+        # the reference's predictor keeps all objects in one batch: prompted frames are merged for every
+        # object (non-overlapping memories) and memory selection scores a frame over all objects
+        consolidate_prompted_frames=True,
+        shared_memory_selection=True,
         max_point_num_in_prompt_enc=16,
         non_overlap_masks_for_output=False,
         non_overlap_masks_for_mem_enc=False,

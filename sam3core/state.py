@@ -37,6 +37,9 @@ class FrameMemory:
     # whether the memory encoder sees binarised masks (frames the user prompted) or soft ones
     mask_from_pts: bool = False
     eff_iou_score: float | None = None  # memory-selection score (object score x IoU), SAM 3
+    # the memory was encoded from masks of several objects (non-overlap constraint): it cannot be
+    # recomputed from this entry's logits alone, so it is never evicted
+    pinned: bool = False
 
     @property
     def has_memory(self) -> bool:
@@ -56,18 +59,23 @@ class ObjectState:
     temp_cond: dict[int, FrameMemory] = field(default_factory=dict)
     temp_non_cond: dict[int, FrameMemory] = field(default_factory=dict)
     tracked: dict[int, bool] = field(default_factory=dict)  # frame -> tracked in reverse
+    # non-conditioning frames hidden from look-ups of previous results (still read as memory)
+    hidden: set[int] = field(default_factory=set)
+
+    def visible_non_cond(self, frame_idx: int) -> FrameMemory | None:
+        return None if frame_idx in self.hidden else self.non_cond.get(frame_idx)
 
     def latest_output(self, frame_idx: int) -> FrameMemory | None:
         """The most recent result on a frame: an unmerged prompt result first, then the memory bank."""
-        for bank in (self.temp_cond, self.temp_non_cond, self.cond, self.non_cond):
+        for bank in (self.temp_cond, self.temp_non_cond, self.cond):
             out = bank.get(frame_idx)
             if out is not None:
                 return out
-        return None
+        return self.visible_non_cond(frame_idx)
 
     def clear_results(self) -> None:
         for bank in (self.point_inputs, self.mask_inputs, self.cond, self.non_cond, self.temp_cond,
-                     self.temp_non_cond, self.tracked):
+                     self.temp_non_cond, self.tracked, self.hidden):
             bank.clear()
 
 

@@ -67,6 +67,15 @@ class TrackerConfig:
     # drop the non-conditioning memories within num_maskmem * stride frames of a prompted frame
     clear_non_cond_mem_around_input: bool = False
     clear_non_cond_mem_for_multi_obj: bool = False
+    # with clearing on: the surrounding frames are only hidden from later look-ups of an object's previous
+    # result (click refinement, consolidation, returned masks); memory attention still reads them (SAM 3)
+    clear_hides_from_lookups_only: bool = False
+    # prompted frames are merged for all objects at once (SAM 3): a frame prompted for any object becomes
+    # a prompted frame of every object (their current results, kept and not re-tracked), and memories are
+    # encoded after the non-overlap constraint across objects; otherwise each object alone (SAM 2.1)
+    consolidate_prompted_frames: bool = False
+    # memory selection scores a tracked frame once for all objects (mean over objects, SAM 3)
+    shared_memory_selection: bool = False
     # > 0: keep only the first n//2 and the last n - n//2 clicks of a frame in the prompt encoder
     max_point_num_in_prompt_enc: int = 0
     non_overlap_masks_for_output: bool = False

@@ -147,5 +147,77 @@ def test_sam3_tracker_settings() -> None:
     assert cfg.max_cond_frames_in_attn == 4 and cfg.use_memory_selection and cfg.mf_threshold == 0.01
     assert cfg.multimask_output_for_tracking and cfg.add_all_frames_to_correct_as_cond
     assert cfg.max_point_num_in_prompt_enc == 16 and cfg.backbone_stride == 14
-    # off until the shared predictor can hide frames from click look-ups without dropping their memory
-    assert not cfg.clear_non_cond_mem_around_input
+    assert cfg.clear_non_cond_mem_around_input and cfg.clear_hides_from_lookups_only
+    assert cfg.consolidate_prompted_frames and cfg.shared_memory_selection
+
+
+def _click(predictor: SamPredictor, state: object, frame: int, obj: int, x: float, y: float,
+           label: int = 1, clear: bool = True) -> torch.Tensor:
+    return predictor.add_new_points_or_box(state, frame, obj, points=[[x, y]], labels=[label],
+                                           clear_old_points=clear)[3]
+
+
+def _run(predictor: SamPredictor, state: object) -> list[tuple]:
+    return list(predictor.propagate_in_video(state, start_frame_idx=0, max_frame_num_to_track=300))
+
+
+def test_clearing_hides_frames_from_look_ups_but_keeps_their_memory(
+        predictor: SamPredictor, video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sam3core import predictor as predictor_module
+
+    state = predictor.init_state(video_path=str(video))
+    _click(predictor, state, 0, 1, 0.3, 0.6)
+    _run(predictor, state)
+    _click(predictor, state, 6, 1, 0.1, 0.75, label=0, clear=False)
+    read: dict[int, list[int]] = {}
+    original = predictor_module._Bank.memory_of
+    current = {"frame": -1}
+
+    def spy(self: object, frame_idx: int, entry: object) -> object:
+        read.setdefault(current["frame"], []).append(frame_idx)
+        return original(self, frame_idx, entry)
+
+    monkeypatch.setattr(predictor_module._Bank, "memory_of", spy)
+    for frame_idx, *_ in predictor.propagate_in_video(state, start_frame_idx=0, max_frame_num_to_track=300):
+        current["frame"] = frame_idx + 1  # reads made while stepping the next frame
+    obj = state.objects[1]
+    # frame 6's clearing (span 7) hid the re-tracked frames 1..5 from look-ups of previous results ...
+    assert obj.hidden == {1, 2, 3, 4, 5} and sorted(obj.cond) == [0, 6]
+    assert obj.latest_output(3) is None and obj.latest_output(7) is not None
+    # ... while frame 7 still attended to them as memories
+    assert {1, 2, 3, 4, 5} <= set(read[7])
+
+
+def test_prompted_frames_merge_all_objects_without_overlap(predictor: SamPredictor, video: Path) -> None:
+    together = predictor.init_state(video_path=str(video))
+    _click(predictor, together, 0, 1, 0.3, 0.6)
+    _click(predictor, together, 0, 2, 0.3, 0.6)  # same click: identical masks, object 1 keeps the pixels
+    _click(predictor, together, 3, 5, 0.7, 0.3)  # a third object prompted on another frame only
+    predictor.propagate_in_video_preflight(together)
+    alone = predictor.init_state(video_path=str(video))
+    _click(predictor, alone, 0, 2, 0.3, 0.6)
+    predictor.propagate_in_video_preflight(alone)
+    first = together.objects[1].cond[0].maskmem_features
+    second = together.objects[2].cond[0].maskmem_features
+    single = alone.objects[2].cond[0].maskmem_features
+    assert first is not None and second is not None and single is not None
+    assert not torch.equal(second, single)  # object 2 lost the shared pixels before its memory was made
+    # frames prompted for any object become prompted frames of every object (empty mask where none)
+    for obj_id in (1, 2, 5):
+        assert sorted(together.objects[obj_id].cond) == [0, 3]
+    assert (together.objects[1].cond[3].pred_masks < -100).all()
+
+
+def test_correcting_one_object_conditions_every_object(predictor: SamPredictor, video: Path) -> None:
+    state = predictor.init_state(video_path=str(video))
+    _click(predictor, state, 0, 1, 0.3, 0.6)
+    _click(predictor, state, 0, 2, 0.7, 0.3)
+    first = _run(predictor, state)
+    one, two = state.objects[1], state.objects[2]
+    for t in range(1, FRAMES):  # memory selection scores each frame once for both objects
+        assert one.non_cond[t].eff_iou_score == two.non_cond[t].eff_iou_score
+    _click(predictor, state, 4, 2, 0.75, 0.35, clear=False)
+    second = _run(predictor, state)
+    assert sorted(one.cond) == [0, 4] and 4 not in one.non_cond
+    # object 1 keeps its tracked result on the corrected frame: it is not tracked there again
+    assert torch.equal(second[4][2][0], first[4][2][0])
