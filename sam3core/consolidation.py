@@ -1,4 +1,4 @@
-"""Merging freshly prompted frames into the memory banks of all objects at once (SAM 3's predictor).
+"""Bookkeeping of prompted frames: merging them across objects (SAM 3) and clearing around them.
 
 SAM 2.1 merges each object's prompt results on its own. SAM 3 treats the objects of a session as one batch:
 a frame that received a prompt for any object becomes a prompted frame of every object. Objects without a
@@ -16,9 +16,28 @@ import torch.nn.functional as F
 
 from sam3core.state import FrameMemory, ObjectState, Session
 from sam3core.tracker import NO_OBJ_SCORE, non_overlapping
+from sam3core.tracker_config import TrackerConfig
 
 if TYPE_CHECKING:
     from sam3core.predictor import SamPredictor
+
+def clearing_applies(config: TrackerConfig, session: Session) -> bool:
+    """Whether prompted frames clear the non-conditioning results around them in this session."""
+    return config.clear_non_cond_mem_around_input and (
+        config.clear_non_cond_mem_for_multi_obj or len(session.objects) <= 1)
+
+
+def clear_around(config: TrackerConfig, session: Session, frame_idx: int) -> None:
+    """Forget (SAM 2.1) or hide from look-ups (SAM 3) the tracked results within num_maskmem frames."""
+    span = config.memory_temporal_stride_for_eval * config.num_maskmem
+    frames = range(frame_idx - span, frame_idx + span + 1)
+    for obj in session.objects.values():
+        if config.clear_hides_from_lookups_only:
+            obj.hidden.update(t for t in frames if t in obj.non_cond)
+            continue
+        for t in frames:
+            obj.non_cond.pop(t, None)
+
 
 # an object without any result on a consolidated frame is taken as present with an empty mask
 _ABSENT_OBJECT_SCORE = 10.0
@@ -77,6 +96,6 @@ def consolidate_prompted_frames(predictor: SamPredictor, session: Session, clear
         for frame_idx in sorted({t for temp in temps for t in temp}):
             consolidate_frame(predictor, session, frame_idx, is_cond)
             if clear:
-                predictor._clear_around(session, frame_idx)
+                clear_around(predictor.config, session, frame_idx)
         for temp in temps:
             temp.clear()

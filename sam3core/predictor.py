@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sam3core.consolidation import consolidate_prompted_frames
+from sam3core.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
 from sam3core.memory import memory_score
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
@@ -208,7 +208,7 @@ class SamPredictor:
         session = inference_state
         if not session.objects:
             raise ValueError("no object has prompts yet: add points, a box or a mask first")
-        clear = self._clearing(session)
+        clear = clearing_applies(self.config, session)
         if self.config.consolidate_prompted_frames:
             consolidate_prompted_frames(self, session, clear)
         for obj in session.objects.values():
@@ -220,7 +220,7 @@ class SamPredictor:
                     bank[frame_idx] = entry
                     obj.hidden.discard(frame_idx)
                     if clear:
-                        self._clear_around(session, frame_idx)
+                        clear_around(self.config, session, frame_idx)
                 temp.clear()
             if not obj.cond:
                 raise ValueError(f"object {obj.obj_id} has no prompt on any frame: add points, a box or mask")
@@ -253,7 +253,7 @@ class SamPredictor:
         else:
             end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = range(start_frame_idx, end + 1)
-        clear = self._clearing(session)
+        clear = clearing_applies(self.config, session)
         for frame_idx in order:
             obj_ids = session.obj_ids
             masks, scores, tracked = [], [], []
@@ -261,7 +261,7 @@ class SamPredictor:
                 entry = obj.cond.get(frame_idx)
                 if entry is not None:
                     if clear:
-                        self._clear_around(session, frame_idx)
+                        clear_around(self.config, session, frame_idx)
                 else:
                     entry = self._step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
                                        run_mem_encoder=True)
@@ -298,10 +298,6 @@ class SamPredictor:
         is_init = frame_idx not in obj.tracked
         reverse = False if is_init else obj.tracked[frame_idx]
         return is_init, reverse, is_init or self.config.add_all_frames_to_correct_as_cond
-
-    def _clearing(self, session: Session) -> bool:
-        return self.config.clear_non_cond_mem_around_input and (
-            self.config.clear_non_cond_mem_for_multi_obj or len(session.objects) <= 1)
 
     @staticmethod
     def _lookup(obj: ObjectState, frame_idx: int, is_cond: bool) -> FrameMemory | None:
@@ -378,16 +374,6 @@ class SamPredictor:
             if (old is not None and not old.pinned and old_frame not in old_obj.cond
                     and old_frame not in old_obj.temp_non_cond):
                 old.maskmem_features = None
-
-    def _clear_around(self, session: Session, frame_idx: int) -> None:
-        span = self.config.memory_temporal_stride_for_eval * self.config.num_maskmem
-        frames = range(frame_idx - span, frame_idx + span + 1)
-        for obj in session.objects.values():
-            if self.config.clear_hides_from_lookups_only:
-                obj.hidden.update(t for t in frames if t in obj.non_cond)
-                continue
-            for t in frames:
-                obj.non_cond.pop(t, None)
 
     def _frame_result(self, session: Session, frame_idx: int, is_cond: bool) -> MaskResult:
         side = self.config.low_res_mask_size

@@ -67,11 +67,11 @@ class ObjectState:
 
     def latest_output(self, frame_idx: int) -> FrameMemory | None:
         """The most recent result on a frame: an unmerged prompt result first, then the memory bank."""
-        for bank in (self.temp_cond, self.temp_non_cond, self.cond):
+        for bank in (self.temp_cond, self.temp_non_cond, self.cond, self.non_cond):
             out = bank.get(frame_idx)
             if out is not None:
                 return out
-        return self.visible_non_cond(frame_idx)
+        return None
 
     def clear_results(self) -> None:
         for bank in (self.point_inputs, self.mask_inputs, self.cond, self.non_cond, self.temp_cond,

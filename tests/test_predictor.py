@@ -251,3 +251,19 @@ def test_object_prompted_mid_video_tracks_backwards_without_pointers(predictor: 
     frames = [f for f, *_ in predictor.propagate_in_video(state, start_frame_idx=8, reverse=True)]
     assert frames == [8, 7, 6, 5, 4, 3, 2, 1, 0]
     assert sorted(state.objects[5].tracked) == list(range(9))
+
+
+def test_sam21_merges_each_object_alone(predictor: SamPredictor, video_dir: Path) -> None:
+    """SAM 2.1 (sam2 1.1.0) tracks objects independently; SAM 3's batch merging stays off here."""
+    state = predictor.init_state(video_path=str(video_dir))
+    predictor.add_new_points_or_box(state, 0, 1, points=rel([[30, 35]]), labels=[1])
+    list(predictor.propagate_in_video(state, start_frame_idx=0))
+    predictor.add_new_points_or_box(state, 4, 2, points=rel([[60, 35]]), labels=[1])
+    predictor.add_new_points_or_box(state, 0, 2, points=rel([[30, 35]]), labels=[1])  # same click
+    predictor.propagate_in_video_preflight(state)
+    one, two = state.objects[1], state.objects[2]
+    assert sorted(one.cond) == [0] and 4 in one.non_cond  # another object's prompt changes nothing
+    assert sorted(two.cond) == [0, 4]
+    # identical clicks: both memories made alone, not after a non-overlap constraint between them
+    assert one.cond[0].maskmem_features is not None and two.cond[0].maskmem_features is not None
+    assert torch.equal(one.cond[0].maskmem_features, two.cond[0].maskmem_features)

@@ -183,7 +183,10 @@ def test_clearing_hides_frames_from_look_ups_but_keeps_their_memory(
     obj = state.objects[1]
     # frame 6's clearing (span 7) hid the re-tracked frames 1..5 from look-ups of previous results ...
     assert obj.hidden == {1, 2, 3, 4, 5} and sorted(obj.cond) == [0, 6]
-    assert obj.latest_output(3) is None and obj.latest_output(7) is not None
+    assert obj.visible_non_cond(3) is None and obj.visible_non_cond(7) is not None
+    assert obj.non_cond[3].has_memory  # hidden, not dropped
+    # a click there is decoded like the reference's: no previous mask logits to refine
+    assert predictor._lookup(obj, 3, is_cond=True) is None
     # ... while frame 7 still attended to them as memories
     assert {1, 2, 3, 4, 5} <= set(read[7])
 
