@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import qtawesome as qta
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -84,6 +85,35 @@ def detect_checkpoint(path: str) -> tuple[str | None, str]:
     except Exception as exc:  # CheckpointError and anything a broken file raises
         return None, f"Not usable: {exc}"
     return name, f"Detected model: {name}"
+
+
+LAST_CHECKPOINT_GROUP = "engine/last_checkpoint"
+
+
+def about_text() -> str:
+    """Help ▸ About: version plus where the log, the models and the settings live (for bug reports)."""
+    from app.logs import app_version, log_file_path
+    from app.paths import models_dir
+
+    rows = [("Log file", str(log_file_path())), ("Models folder", str(models_dir())),
+            ("Settings", QSettings().fileName())]
+    table = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
+    return (f"<b>Masklet {app_version()}</b><br>Video object annotation with SAM 2.1 / SAM 3 memory trackers "
+            f"and a no-weights classical engine.<br><br><table>{table}</table>")
+
+
+def remember_checkpoint(model: str, path: str) -> None:
+    """Keep the last checkpoint used for each model, so switching models does not mean browsing again."""
+    QSettings().setValue(f"{LAST_CHECKPOINT_GROUP}/{model}", path)
+
+
+def remembered_checkpoints() -> dict[str, str]:
+    settings = QSettings()
+    settings.beginGroup(LAST_CHECKPOINT_GROUP)
+    try:
+        return {key: str(settings.value(key)) for key in settings.childKeys() if settings.value(key)}
+    finally:
+        settings.endGroup()
 
 
 class EngineDialog(QDialog):
@@ -173,6 +203,10 @@ class EngineDialog(QDialog):
             entries = scan_models_dir()
         except Exception:  # an unreadable models folder only means an empty list here
             entries = []
+        listed = {str(path) for path, _ in entries}
+        for name, path in remembered_checkpoints().items():
+            if path not in listed and Path(path).is_file():
+                entries.append((Path(path), f"{name} (last used)"))
         for path, name in entries:
             self.found.addItem(f"{name} — {path.name}")
             self.found.item(self.found.count() - 1).setToolTip(str(path))

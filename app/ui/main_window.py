@@ -293,6 +293,8 @@ class MainWindow(QMainWindow):
         settings = QSettings()
         settings.setValue("engine/checkpoint", self.engine_spec.checkpoint or "")
         settings.setValue("engine/device", self.engine_spec.device or "")
+        if self.engine_spec.checkpoint and name != "classical":
+            dialogs.remember_checkpoint(name, self.engine_spec.checkpoint)
         self.statusBar().showMessage(f"Engine ready: {name} on {device}", 5000)
 
     def _on_engine_failed(self, message: str) -> None:
@@ -341,12 +343,7 @@ class MainWindow(QMainWindow):
             self.session.delete_object(obj_id)
 
     def _about(self) -> None:
-        from app.logs import app_version
-
-        version = app_version()
-        QMessageBox.about(self, "About Masklet",
-                          f"<b>Masklet {version}</b><br>Video object annotation with SAM 2.1 / SAM 3 "
-                          "memory trackers and a no-weights classical engine.")
+        QMessageBox.about(self, "About Masklet", dialogs.about_text())
 
     # -- drag and drop, closing ---------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

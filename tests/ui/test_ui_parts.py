@@ -205,3 +205,35 @@ def test_renderer_cache_stays_bounded_over_a_long_propagation() -> None:
     assert renderer.cached_bytes == held
     assert held <= 32 * 2**20
     assert 199 in renderer._cache  # the newest frames are the ones kept
+
+
+def test_about_names_the_log_file_and_models_folder() -> None:
+    from app.logs import log_file_path
+    from app.paths import models_dir
+    from app.ui import dialogs
+
+    text = dialogs.about_text()
+    assert str(log_file_path()) in text and str(models_dir()) in text
+
+
+def test_last_checkpoint_is_remembered_per_model(tmp_path, qtbot) -> None:
+    from app.ui import dialogs
+    from app.ui.worker import EngineSpec
+
+    tiny = tmp_path / "my-sam2-tiny.pt"
+    large = tmp_path / "my-sam2-large.pt"
+    for path in (tiny, large):
+        path.write_bytes(b"placeholder")  # listed by path only; detection happens when chosen
+    dialogs.remember_checkpoint("sam2.1_hiera_tiny", str(tiny))
+    dialogs.remember_checkpoint("sam2.1_hiera_large", str(large))
+    dialogs.remember_checkpoint("sam2.1_hiera_tiny", str(tiny))  # same model again: still one entry
+    assert dialogs.remembered_checkpoints() == {"sam2.1_hiera_tiny": str(tiny),
+                                                "sam2.1_hiera_large": str(large)}
+    dialog = dialogs.EngineDialog(EngineSpec(None, None, "cpu"))
+    qtbot.addWidget(dialog)
+    listed = [dialog.found.item(i).toolTip() for i in range(dialog.found.count())]
+    assert str(tiny) in listed and str(large) in listed
+    large.unlink()  # a checkpoint that was moved away is not offered
+    dialog._scan()
+    listed = [dialog.found.item(i).toolTip() for i in range(dialog.found.count())]
+    assert str(large) not in listed
