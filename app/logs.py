@@ -55,13 +55,21 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 def setup_logging(level: int = logging.INFO, *, console: bool = False) -> Path:
     """Send the root logger to ``<log_dir>/masklet.log`` (2 MB x 5 files); returns the file's path.
 
-    Calling it again only sets the level, so the CLI and the GUI may both call it.
+    Calling it again only sets the level (and follows a moved log folder), so the CLI and the GUI may
+    both call it.
     Uncaught exceptions, also in threads, are written to the file before the usual handling.
     """
     path = log_file_path()
     root = logging.getLogger()
     root.setLevel(level)
-    if not any(getattr(h, _HANDLER_FLAG, False) for h in root.handlers):
+    for handler in list(root.handlers):
+        # The log folder can move within one process (MASKLET_HOME changed): follow it.
+        moved = getattr(handler, "baseFilename", str(path)) != str(path)
+        if getattr(handler, _HANDLER_FLAG, False) and moved:
+            root.removeHandler(handler)
+            handler.close()
+    ours = [h for h in root.handlers if getattr(h, _HANDLER_FLAG, False)]
+    if not any(isinstance(h, logging.FileHandler) for h in ours):
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=False)
         handler.setFormatter(logging.Formatter(FORMAT))

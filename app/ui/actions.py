@@ -44,6 +44,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Open a folder of numbered frames", F),
     ActionSpec("open_project", "Open &project…", "Ctrl+Alt+O", "mdi6.folder-open", "Open a .masklet project",
                F),
+    ActionSpec("open_sample", "Open the &sample clip", "", "mdi6.movie-star",
+               "The bundled 48-frame clip, to try Masklet without a video of your own", F),
     ActionSpec("save", "&Save", "Ctrl+S", "mdi6.content-save",
                "Every edit is saved at once; this confirms where", F),
     ActionSpec("save_as", "Save project &as…", "Ctrl+Shift+S", "mdi6.content-save-edit",

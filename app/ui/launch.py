@@ -60,7 +60,10 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
     engine = EngineSpec(model, checkpoint, device or "cpu") if (checkpoint or model or device) else None
     window = MainWindow(engine=engine)
     window.show()
-    if path:
+    if not path and not window.files.recent_files():
+        # First launch: show the bundled sample rather than an empty window, so the first click works.
+        QTimer.singleShot(0, window.open_sample)
+    elif path:
         # After the event loop starts, so the window is visible while a long video is opened.
         QTimer.singleShot(0, lambda: window.open_path(path))
     return int(app.exec())

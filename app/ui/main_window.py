@@ -47,8 +47,9 @@ PROJECT_ACTIONS = ("save", "save_as", "import", "export_coco", "export_davis", "
 
 # Actions that change annotations: disabled while a propagation writes into the project.
 EDIT_ACTIONS = ("undo", "redo", "clear_prompt", "delete_object", "import", "open_video", "open_folder",
-                "open_project", "save_as", "propagate_forward", "propagate_backward", "propagate_both",
-                "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame", "engine")
+                "open_project", "open_sample", "save_as", "propagate_forward", "propagate_backward",
+                "propagate_both", "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame",
+                "engine")
 
 
 class MainWindow(QMainWindow):
@@ -162,7 +163,8 @@ class MainWindow(QMainWindow):
         a, s, v, f = self.actions, self.session, self.viewer, self.files
         handlers = {
             "open_video": f.open_video_dialog, "open_folder": f.open_folder_dialog,
-            "open_project": f.open_project_dialog, "save": f.save, "save_as": f.save_as_dialog,
+            "open_project": f.open_project_dialog, "open_sample": self.open_sample,
+            "save": f.save, "save_as": f.save_as_dialog,
             "import": f.import_dialog, "quit": self.close,
             "export_coco": lambda: f.export_dialog("coco"), "export_davis": lambda: f.export_dialog("davis"),
             "export_ytvis": lambda: f.export_dialog("ytvis"),
@@ -235,6 +237,11 @@ class MainWindow(QMainWindow):
     # -- public API ---------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
         return self.files.open_path(path)
+
+    def open_sample(self) -> bool:
+        from app.resources import sample_video_path
+
+        return self.open_path(sample_video_path())
 
     @Slot(str, str)
     def show_error(self, title: str, text: str) -> None:

@@ -219,3 +219,28 @@ def test_closing_during_propagation_stops_it_and_keeps_the_frames(qtbot: QtBot, 
     with Project.open(path) as reopened:
         kept = reopened.frames_with_masks(1)
     assert 4 <= len(kept) < N
+
+
+def test_first_launch_without_a_path_opens_the_bundled_sample(qtbot: QtBot, tmp_path: Path,
+                                                               monkeypatch) -> None:  # noqa: ANN001
+    import shutil
+
+    import app.resources
+    from app.ui import launch
+
+    sample = tmp_path / "sample.mp4"  # a copy, so the project made beside it stays out of the checkout
+    shutil.copy(app.resources.sample_video_path(), sample)
+    monkeypatch.setattr(app.resources, "sample_video_path", lambda: sample)
+    seen: dict[str, str] = {}
+
+    def inspect_and_close() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows or windows[0].session.project is None:
+            QTimer.singleShot(50, inspect_and_close)
+            return
+        seen["video"] = str(windows[0].session.project.video_path)
+        windows[0].close()
+
+    QTimer.singleShot(50, inspect_and_close)
+    assert launch.run_gui(None) == 0
+    assert seen["video"] == str(sample)
