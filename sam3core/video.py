@@ -48,10 +48,12 @@ class VideoSource:
     """Random access to the frames of one video, decoding lazily.
 
     ``source[i]`` returns frame ``i`` as an (H, W, 3) RGB uint8 array (read-only view of the cache).
+    The cache holds at most ``cache_frames`` frames and, for large videos, at most ``cache_bytes``
+    (never fewer than 2 frames), so a 4K clip costs the same memory as a small one.
     Thread-safe: the GUI thread and the tracker worker may read concurrently.
     """
 
-    def __init__(self, path: str | Path, *, cache_frames: int = 48) -> None:
+    def __init__(self, path: str | Path, *, cache_frames: int = 48, cache_bytes: int = 192 * 2**20) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise VideoError(f"{self.path}: no such file or folder")
@@ -68,6 +70,7 @@ class VideoSource:
             first = self._read_image(0)
             height, width = first.shape[:2]
             self.info = VideoInfo(str(self.path), len(self._files), height, width, 30.0)
+            self._limit_cache(cache_bytes)
             self._put(0, first)
         else:
             if self.path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -90,6 +93,7 @@ class VideoSource:
             if count <= 0:
                 count = self._count_by_decoding()
             self.info = VideoInfo(str(self.path), count, height, width, fps)
+            self._limit_cache(cache_bytes)
             self._put(0, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     # -- public -----------------------------------------------------------------------------
@@ -149,6 +153,10 @@ class VideoSource:
         self.close()
 
     # -- internals --------------------------------------------------------------------------
+    def _limit_cache(self, cache_bytes: int) -> None:
+        frame_bytes = self.info.height * self.info.width * 3
+        self._cache_frames = min(self._cache_frames, max(2, cache_bytes // max(1, frame_bytes)))
+
     def _put(self, index: int, rgb: np.ndarray) -> None:
         rgb.setflags(write=False)
         self._cache[index] = rgb

@@ -80,3 +80,15 @@ def test_shared_bedroom_clip_if_present() -> None:
     last = video[199].copy()
     video[3]
     assert np.array_equal(video[199], last)
+
+
+def test_cache_is_bounded_in_bytes_for_large_frames(square_frames_dir: Path) -> None:
+    frame_bytes = 96 * 128 * 3
+    video = VideoSource(square_frames_dir, cache_frames=48, cache_bytes=5 * frame_bytes)
+    for i in range(12):
+        video[i]
+    assert len(video._cache) == 5
+    tiny_budget = VideoSource(square_frames_dir, cache_bytes=1)
+    for i in range(12):
+        tiny_budget[i]
+    assert len(tiny_budget._cache) == 2  # never below two frames: current + the one being compared
