@@ -174,6 +174,26 @@ def _colour_region(image: np.ndarray, points: list[Point], negatives: np.ndarray
     return keep[comp] | (patch > 0)
 
 
+def _click_links(points: list[Point], negatives: np.ndarray) -> np.ndarray:
+    """Bands joining successive positive clicks: what lies between two clicks on one object is
+    probably part of it (a shirt between a click on the face and one on the shorts). (h, w) bool."""
+    h, w = negatives.shape
+    band = np.zeros((h, w), np.uint8)
+    pos = np.array([(min(max(x, 0), w - 1), min(max(y, 0), h - 1)) for x, y, label in points if label == 1],
+                   np.float32).reshape(-1, 2)
+    if len(pos) < 2:
+        return band > 0
+    # An ellipse around the clicks, about as wide as a third of their spread: clicks on the top and
+    # the bottom of a person cover the body between them without reaching far to the sides.
+    lo, hi = pos.min(axis=0), pos.max(axis=0)
+    spread = float(max(hi - lo))
+    pad = max(2 * click_radius(h, w), 0.2 * spread)
+    centre = (int(round((lo[0] + hi[0]) / 2)), int(round((lo[1] + hi[1]) / 2)))
+    axes = (int(round((hi[0] - lo[0]) / 2 + pad)), int(round((hi[1] - lo[1]) / 2 + pad)))
+    cv2.ellipse(band, centre, axes, 0, 0, 360, 1, -1)
+    return (band > 0) & ~negatives
+
+
 def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point], iters: int,
                      ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """Adaptive-window GrabCut for clicks without a box; ``labels`` holds the painted seeds.
@@ -183,18 +203,27 @@ def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point],
     """
     h, w = labels.shape
     seeds = labels.copy()
-    prior = _colour_region(image, points, seeds == cv2.GC_BGD)
+    links = _click_links(points, seeds == cv2.GC_BGD)
+    prior = _colour_region(image, points, seeds == cv2.GC_BGD) | links
     limit = 0.45 * min(h, w)  # a colour region larger than this is background bleeding in
-    ys, xs = np.nonzero(prior)
     pos = np.array([(x, y) for x, y, label in points if label == 1], np.float32)
-    cx, cy = pos.mean(axis=0)
-    half = max(0.08 * min(h, w), 1.3 * float(max(xs.max() - xs.min(), ys.max() - ys.min())) / 2 + 6)
+
+    def extent(region: np.ndarray) -> tuple[float, float, float]:
+        # The window covers the region and every positive click: (centre x, centre y, half side).
+        ys, xs = np.nonzero(region)
+        xs = np.concatenate([xs.astype(np.float32), pos[:, 0]])
+        ys = np.concatenate([ys.astype(np.float32), pos[:, 1]])
+        side = float(max(xs.max() - xs.min(), ys.max() - ys.min()))
+        return (float(xs.min() + xs.max()) / 2, float(ys.min() + ys.max()) / 2,
+                max(0.08 * min(h, w), 1.3 * side / 2 + 6))
+
+    cx, cy, half = extent(prior)
     if half > limit:
-        half = 0.15 * min(h, w)
-        prior = np.zeros_like(prior)
-        cv2.circle(prior.view(np.uint8), (int(cx), int(cy)), int(half * 0.5), 1, -1)
-    else:
-        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+        prior = links.copy()
+        for x, y in pos:
+            cv2.circle(prior.view(np.uint8), (int(x), int(y)), int(0.075 * min(h, w)), 1, -1)
+        cx, cy, half = extent(prior)
+        half = max(half, 0.15 * min(h, w))
     models: tuple[np.ndarray, np.ndarray] | None = None
     crop = (0, 0, w, h)
     for _attempt in range(3):
@@ -265,6 +294,9 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     x0, y0, x1, y1 = memory.crop
     pad = 4 * click_radius(h, w)
     for x, y, label in new_points:
+        cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+        if label == 1 and box is None and not current[cy, cx]:
+            return _regrow(image, labels, current, all_points, max(iters, 3), memory.crop)
         if label == 1 and not (x0 <= x < x1 and y0 <= y < y1):
             x0, y0 = min(x0, int(x) - pad), min(y0, int(y) - pad)
             x1, y1 = max(x1, int(x) + pad), max(y1, int(y) + pad)
@@ -272,6 +304,22 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     models = _run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
     mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
     return mask, GrabCutMemory(labels, models[0], models[1], crop)
+
+
+def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_points: list[Point], iters: int,
+            old_crop: tuple[int, int, int, int]) -> tuple[np.ndarray, GrabCutMemory]:
+    """A positive click the mask missed usually lies on a part of another colour, which the stored
+    foreground model does not know: segment all clicks afresh (the window then spans every click)
+    and keep what the mask already held, except where the new seeds say background."""
+    h, w = labels.shape
+    fresh, memory = segment_prompt(image, all_points, None, iters)
+    kept = current & (labels != cv2.GC_BGD)
+    grown = memory.labels.copy()
+    grown[kept & (grown == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
+    mask = keep_components(fresh | kept, all_points, None)
+    crop = _clip_rect(min(old_crop[0], memory.crop[0]), min(old_crop[1], memory.crop[1]),
+                      max(old_crop[2], memory.crop[2]), max(old_crop[3], memory.crop[3]), w, h)
+    return mask, GrabCutMemory(grown, memory.bgd_model, memory.fgd_model, crop)
 
 
 def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
