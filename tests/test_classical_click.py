@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sam3core.classical import ClassicalEngine
+from sam3core.classical.segment import paint_seeds
 from sam3core.metrics import region_similarity
 from sam3core.video import write_video
 
@@ -96,3 +97,16 @@ def _head() -> np.ndarray:
     head = np.zeros((H, W), np.uint8)
     cv2.circle(head, (240, 62), 22, 1, -1)
     return head > 0
+
+
+def test_a_later_positive_click_keeps_a_negative_clicks_colour_patch() -> None:
+    # One white patch (a curtain and a shirt of the same white): a negative click on it marks the whole
+    # patch background, unless a positive click given after it lands in the patch.
+    image = np.full((60, 80, 3), 90, np.uint8)
+    image[10:50, 10:70] = 245
+    for points, expect_patch in (([(15.0, 30.0, 1), (20.0, 30.0, 0)], True),
+                                 ([(20.0, 30.0, 0), (60.0, 30.0, 1)], False)):
+        labels = np.full((60, 80), cv2.GC_PR_BGD, np.uint8)
+        paint_seeds(labels, image, points, None)
+        assert (labels[30, 45] == cv2.GC_BGD) == expect_patch
+        assert labels[30, 20] == cv2.GC_BGD  # the negative click's own disk always

@@ -56,16 +56,22 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
     """Paint sure labels for clicks into ``labels`` (h, w) in place.
 
     Negative clicks also mark the colour patch around them (within the current candidate foreground)
-    as sure background, so the region under a negative click goes even when it is larger than the disk.
+    as sure background, so the region under a negative click goes even when it is larger than the disk
+    -- unless the patch holds a positive click given after the negative one (``points`` in click
+    order): a white curtain and the white shirt in front of it form one patch, and a later click on
+    the shirt says that it stays.
     """
     h, w = labels.shape
     radius = click_radius(h, w)
     region = candidate if candidate is not None else np.ones((h, w), bool)
     area = max(int(np.count_nonzero(region)), 1)
-    for x, y, label in points:
-        cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+    pixels = [(int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1))), label)
+              for x, y, label in points]
+    for i, (cx, cy, label) in enumerate(pixels):
         if label == 0:
             patch = _flood_patch(image, cx, cy, region, tolerance=18, max_area=max(area // 2, 64))
+            if any(patch[py, px] for px, py, later in pixels[i + 1:] if later == 1):
+                patch[:] = False
             labels[patch] = cv2.GC_BGD
             cv2.circle(labels, (cx, cy), radius, cv2.GC_BGD, -1)
     for x, y, label in points:
