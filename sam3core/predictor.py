@@ -10,8 +10,6 @@ are kept for a bounded window and recomputed exactly when needed again; objects 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from sam3core.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
+from sam3core.heap import click_heap, return_large_blocks_to_os, trim_heap
 from sam3core.memory import memory_score
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
@@ -29,63 +28,6 @@ from sam3core.video import VideoSource
 
 MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
 PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-_M_TRIM_THRESHOLD = -1  # glibc mallopt parameters
-_M_MMAP_THRESHOLD = -3
-_LARGE_BLOCK = 1 << 20  # mmap threshold outside clicks
-_CLICK_BLOCK = 32 << 20  # glibc's largest mmap threshold: a click's decoder blocks come from the heap
-_KEEP_FREED = 1 << 30  # trim threshold from a click on: freed heap is kept for the next click
-_TRIM_FREED = 128 << 10  # glibc's default trim threshold, back for propagation
-
-
-def _glibc() -> Any:
-    if sys.platform != "linux":
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None  # else not glibc
-
-
-_LIBC = _glibc()
-
-
-def _return_large_blocks_to_os() -> None:
-    """Serve heap blocks of 1 MB and more with mmap (glibc), so they go back to the OS when freed.
-
-    glibc raises its mmap threshold as large blocks are freed, after which multi-MB activations of the
-    image encoder and memory attention are recycled inside the heap and stay resident: several hundred MB
-    more RSS (and a higher peak) for the same work. A fixed threshold costs a few page faults per frame.
-    """
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, _LARGE_BLOCK)
-
-
-@contextlib.contextmanager
-def _click_heap() -> Iterator[None]:
-    """Prompt encoder + decoder blocks (a few MB each) from the heap, reused click after click.
-
-    With mmap'ed blocks every click pays ~200 MB of fresh zeroed pages (about 50k page faults): half the
-    latency of a click on a frame whose features are cached. The freed heap stays until propagation.
-    """
-    if _LIBC is None:
-        yield
-        return
-    _LIBC.mallopt(_M_TRIM_THRESHOLD, _KEEP_FREED)
-    _LIBC.mallopt(_M_MMAP_THRESHOLD, _CLICK_BLOCK)
-    try:
-        yield
-    finally:
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, _LARGE_BLOCK)
-
-
-def _trim_heap() -> None:
-    """Give the heap kept for clicks back to the OS, and trim it on free again, as before any click."""
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_TRIM_THRESHOLD, _TRIM_FREED)
-        _LIBC.malloc_trim(0)
 
 
 class _Bank:
@@ -119,7 +61,7 @@ class SamPredictor:
         self.preprocess = Preprocessor(model.config.preprocess)
         self.feature_cache_size = feature_cache_size
         self.memory_cache_size = max(memory_cache_size, 2 * model.config.num_maskmem)
-        _return_large_blocks_to_os()
+        return_large_blocks_to_os()
 
     @property
     def device(self) -> torch.device:
@@ -194,7 +136,7 @@ class SamPredictor:
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
         prev = self._lookup(obj, frame_idx, is_cond)
         self._features(session, frame_idx)  # the image encoder (first click only) keeps the 1 MB threshold
-        with _click_heap():
+        with click_heap():
             prev_logits = None if prev is None else torch.clamp(prev.pred_masks.to(self.device), -32.0, 32.0)
             entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
                                points=prompt, prev_logits=prev_logits)
@@ -219,7 +161,7 @@ class SamPredictor:
         obj.point_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
         self._features(session, frame_idx)
-        with _click_heap():
+        with click_heap():
             entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
                                mask_inputs=mask_in)
             (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
@@ -253,7 +195,7 @@ class SamPredictor:
         session = inference_state
         if not session.objects:
             raise ValueError("no object has prompts yet: add points, a box or a mask first")
-        _trim_heap()
+        trim_heap()
         clear = clearing_applies(self.config, session)
         if self.config.consolidate_prompted_frames:
             consolidate_prompted_frames(self, session, clear)
