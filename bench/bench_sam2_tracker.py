@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,49 +27,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import psutil
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BEDROOM = ROOT.parent / "shared" / "data" / "bedroom.mp4"
+from benchutil import BEDROOM, make_clip, peak_rss_mb, rss_mb  # noqa: E402
+
 WARMUP_FRAMES = 8
 CLICK = [[210.0, 350.0]]  # pixels of a 960x540 frame (the notebook's first click)
 SECOND_CLICKS = 11  # latency of a click on a frame whose features are cached: the median of these
-
-
-def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def make_clip(folder: Path, frames: int) -> None:
-    """JPEG frames 00000.jpg... of bedroom.mp4, or of a synthetic 960x540 clip."""
-    import cv2
-
-    from sam3core.video import write_video
-
-    images: list[np.ndarray] = []
-    if BEDROOM.exists():
-        cap = cv2.VideoCapture(str(BEDROOM))
-        while len(images) < frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        cap.release()
-    if len(images) < frames:
-        rng = np.random.default_rng(0)
-        background = rng.integers(20, 120, size=(540, 960, 3), dtype=np.uint8)
-        images = []
-        for i in range(frames):
-            frame = background.copy()
-            frame[250:450, 150 + 2 * i:300 + 2 * i] = (200, 60, 40)
-            images.append(frame)
-    write_video(folder, images)
 
 
 def make_checkpoint(path: Path) -> None:

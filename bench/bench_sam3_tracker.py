@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,52 +34,18 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import psutil
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchutil import make_clip, peak_rss_mb, rss_mb  # noqa: E402
+
 REFERENCE_TOOLS = ROOT.parent / "shared" / "tools"
-BEDROOM = ROOT.parent / "shared" / "data" / "bedroom.mp4"
 # the notebook's clicks (210, 350) and (250, 220) on the 960x540 frame, as fractions of the frame: with
 # rel_coordinates=False the reference takes pixels of its 1008 x 1008 input, ours pixels of the video
 CLICK = [[210.0 / 960, 350.0 / 540]]
 SECOND_CLICK = [[250.0 / 960, 220.0 / 540]]
 FULL_SAM3_PARAMS = 848_000_000  # the issue's figure for the whole SAM 3 model
-
-
-def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def make_clip(folder: Path, frames: int) -> None:
-    """JPEG frames of bedroom.mp4 (the reference reads only JPEG folders without decord), or synthetic."""
-    import cv2
-
-    from sam3core.video import write_video
-
-    images: list[np.ndarray] = []
-    if BEDROOM.exists():
-        cap = cv2.VideoCapture(str(BEDROOM))
-        while len(images) < frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        cap.release()
-    if len(images) < frames:
-        rng = np.random.default_rng(0)
-        background = rng.integers(20, 120, size=(540, 960, 3), dtype=np.uint8)
-        images = []
-        for i in range(frames):
-            frame = background.copy()
-            frame[250:450, 150 + 2 * i:300 + 2 * i] = (200, 60, 40)
-            images.append(frame)
-    write_video(folder, images)
 
 
 def make_checkpoint(path: Path) -> dict[str, int]:
