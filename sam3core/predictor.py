@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from sam3core.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
-from sam3core.heap import click_heap, return_large_blocks_to_os, trim_heap
+from sam3core.heap import recycle_heap, trim_heap
 from sam3core.memory import memory_score
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
@@ -61,7 +61,7 @@ class SamPredictor:
         self.preprocess = Preprocessor(model.config.preprocess)
         self.feature_cache_size = feature_cache_size
         self.memory_cache_size = max(memory_cache_size, 2 * model.config.num_maskmem)
-        return_large_blocks_to_os()
+        recycle_heap()
 
     @property
     def device(self) -> torch.device:
@@ -135,13 +135,12 @@ class SamPredictor:
         obj.mask_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
         prev = self._lookup(obj, frame_idx, is_cond)
-        self._features(session, frame_idx)  # the image encoder (first click only) keeps the 1 MB threshold
-        with click_heap():
-            prev_logits = None if prev is None else torch.clamp(prev.pred_masks.to(self.device), -32.0, 32.0)
-            entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
-                               points=prompt, prev_logits=prev_logits)
-            (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
-            return self._frame_result(session, frame_idx, is_cond)
+        self._features(session, frame_idx)
+        prev_logits = None if prev is None else torch.clamp(prev.pred_masks.to(self.device), -32.0, 32.0)
+        entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
+                           points=prompt, prev_logits=prev_logits)
+        (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
+        return self._frame_result(session, frame_idx, is_cond)
 
     def add_new_points(self, inference_state: Session, frame_idx: int, obj_id: int, points: Any, labels: Any,
                        clear_old_points: bool = True, rel_coordinates: bool = True,
@@ -161,11 +160,10 @@ class SamPredictor:
         obj.point_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
         self._features(session, frame_idx)
-        with click_heap():
-            entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
-                               mask_inputs=mask_in)
-            (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
-            return self._frame_result(session, frame_idx, is_cond)
+        entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
+                           mask_inputs=mask_in)
+        (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
+        return self._frame_result(session, frame_idx, is_cond)
 
     @torch.inference_mode()
     def remove_object(self, inference_state: Session, obj_id: int, strict: bool = True,
@@ -195,7 +193,6 @@ class SamPredictor:
         session = inference_state
         if not session.objects:
             raise ValueError("no object has prompts yet: add points, a box or a mask first")
-        trim_heap()
         clear = clearing_applies(self.config, session)
         if self.config.consolidate_prompted_frames:
             consolidate_prompted_frames(self, session, clear)
@@ -242,30 +239,37 @@ class SamPredictor:
             end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = range(start_frame_idx, end + 1)
         clear = clearing_applies(self.config, session)
-        for frame_idx in order:
-            obj_ids = session.obj_ids
-            masks, scores, tracked = [], [], []
-            for obj in session.objects.values():
-                entry = obj.cond.get(frame_idx)
-                if entry is not None:
-                    if clear:
-                        clear_around(self.config, session, frame_idx)
-                else:
-                    entry = self._step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
-                                       run_mem_encoder=True)
-                    obj.non_cond[frame_idx] = entry
-                    tracked.append(entry)
-                obj.tracked[frame_idx] = reverse
-                masks.append(entry.pred_masks)
-                scores.append(entry.object_score_logits)
-            for obj in session.objects.values():
-                obj.hidden.discard(frame_idx)  # this frame's results are current again
-            if self.config.shared_memory_selection and len(tracked) > 1:
-                shared = sum(float(e.eff_iou_score or 0.0) for e in tracked) / len(tracked)
-                for entry in tracked:
-                    entry.eff_iou_score = shared
-            low_res = torch.cat(masks, dim=0).to(self.device)  # (N, 1, h, w)
-            yield frame_idx, obj_ids, low_res, self._to_video_res(session, low_res), torch.cat(scores, dim=0)
+        try:
+            for frame_idx in order:
+                yield self._track_frame(session, frame_idx, reverse, clear)
+        finally:
+            trim_heap()  # also on cancel: an idle app keeps only what it holds
+
+    def _track_frame(self, session: Session, frame_idx: int, reverse: bool, clear: bool) -> PropagationResult:
+        """Every object's result on one frame: its prompt's or a tracking step's (stored before return)."""
+        obj_ids = session.obj_ids
+        masks, scores, tracked = [], [], []
+        for obj in session.objects.values():
+            entry = obj.cond.get(frame_idx)
+            if entry is not None:
+                if clear:
+                    clear_around(self.config, session, frame_idx)
+            else:
+                entry = self._step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
+                                   run_mem_encoder=True)
+                obj.non_cond[frame_idx] = entry
+                tracked.append(entry)
+            obj.tracked[frame_idx] = reverse
+            masks.append(entry.pred_masks)
+            scores.append(entry.object_score_logits)
+        for obj in session.objects.values():
+            obj.hidden.discard(frame_idx)  # this frame's results are current again
+        if self.config.shared_memory_selection and len(tracked) > 1:
+            shared = sum(float(e.eff_iou_score or 0.0) for e in tracked) / len(tracked)
+            for entry in tracked:
+                entry.eff_iou_score = shared
+        low_res = torch.cat(masks, dim=0).to(self.device)  # (N, 1, h, w)
+        return frame_idx, obj_ids, low_res, self._to_video_res(session, low_res), torch.cat(scores, dim=0)
 
     # -- internals ----------------------------------------------------------------------------
     def _check_frame(self, session: Session, frame_idx: int) -> None:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam3core.memory import MemoryBank, gather_memory
+from sam3core.modeling.image_encoder import ImageEncoder
 from sam3core.state import FrameFeatures, PointPrompt
 from sam3core.tracker_config import TrackerConfig
 
@@ -97,7 +98,9 @@ class TrackerModel(nn.Module):
     # -- image features ---------------------------------------------------------------------
     def forward_image(self, image: torch.Tensor) -> FrameFeatures:
         """(1, 3, S, S) normalised image -> flattened multi-level features for the tracking step."""
-        out = self.image_encoder(image)
+        # Only the coarsest level's position encoding is used below (when the encoder is ours).
+        out = (self.image_encoder(image, coarse_pos_only=True) if isinstance(self.image_encoder, ImageEncoder)
+               else self.image_encoder(image))
         fpn = list(_field(out, "backbone_fpn"))  # levels, fine to coarse, (1, C, H_l, W_l)
         pos = list(_field(out, "vision_pos_enc"))
         if self.config.use_high_res_features_in_sam:
@@ -109,7 +112,7 @@ class TrackerModel(nn.Module):
         return FrameFeatures(
             vision_feats=[x.flatten(2).permute(2, 0, 1) for x in fpn],  # (HW_l, 1, C_l)
             vision_pos=pos[-1].flatten(2).permute(2, 0, 1),  # (HW, 1, C)
-            feat_sizes=[(x.shape[-2], x.shape[-1]) for x in pos],
+            feat_sizes=[(x.shape[-2], x.shape[-1]) for x in fpn],
         )
 
     @staticmethod

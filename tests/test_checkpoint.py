@@ -183,7 +183,8 @@ def test_source_positional_and_default_expected_name():
         load_state_dict_strict(target, {"foo": torch.zeros(1)}, Path("/x/y.pt"))
 
 
-@pytest.mark.parametrize("blob", [b"\x80", b"\x80\x02K", b"PK\x03\x04" + b"\x00" * 6, b"\x00" * 3, b"\x8a\x0a"])
+@pytest.mark.parametrize(
+    "blob", [b"\x80", b"\x80\x02K", b"PK\x03\x04" + b"\x00" * 6, b"\x00" * 3, b"\x8a\x0a"])
 def test_short_junk_is_a_checkpoint_error(tmp_path, blob):
     # Tiny files trip decoders in odd places (struct.error, zip headers); each must be one clear error.
     path = tmp_path / "junk.pt"

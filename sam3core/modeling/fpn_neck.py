@@ -3,6 +3,8 @@ selected levels, and a sine position encoding per level."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,12 +38,14 @@ class FpnNeck(nn.Module):
         levels = range(len(self.convs)) if fpn_top_down_levels is None else fpn_top_down_levels
         self.fpn_top_down_levels = list(levels)
 
-    def forward(self, xs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def forward(self, xs: list[torch.Tensor], *, pos_levels: Collection[int] | None = None,
+                ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """``pos_levels``: the levels whose position encoding is wanted (None: all); others get None."""
         n = len(self.convs)
         if len(xs) != n:
             raise ValueError(f"the neck expects {n} feature maps, got {len(xs)}")
         out: list[torch.Tensor] = [xs[0]] * n
-        pos: list[torch.Tensor] = [xs[0]] * n
+        pos: list[torch.Tensor | None] = [None] * n
         prev = None
         for i in range(n - 1, -1, -1):  # coarse to fine
             lateral = self.convs[n - 1 - i](xs[i])
@@ -56,5 +60,6 @@ class FpnNeck(nn.Module):
             else:
                 prev = lateral
             out[i] = prev
-            pos[i] = self.position_encoding(prev).to(prev.dtype)
+            if pos_levels is None or i in pos_levels:
+                pos[i] = self.position_encoding(prev).to(prev.dtype)
         return out, pos

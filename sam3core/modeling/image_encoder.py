@@ -13,12 +13,13 @@ class BackboneOutput:
     """Features of one batch of images.
 
     vision_features: (B, C, h, w), the coarsest kept level (stride 16: 64x64 for a 1024 input).
-    vision_pos_enc: per kept level, (B, C, h_l, w_l), highest resolution first.
+    vision_pos_enc: per kept level, (B, C, h_l, w_l), highest resolution first; with
+        ``coarse_pos_only`` only the last is computed, the others are None.
     backbone_fpn: per kept level, (B, C, h_l, w_l), highest resolution first; the last is vision_features.
     """
 
     vision_features: torch.Tensor
-    vision_pos_enc: list[torch.Tensor]
+    vision_pos_enc: list[torch.Tensor | None]
     backbone_fpn: list[torch.Tensor]
 
 
@@ -39,8 +40,13 @@ class ImageEncoder(nn.Module):
         self.neck = neck
         self.scalp = scalp
 
-    def forward(self, x: torch.Tensor) -> BackboneOutput:
-        features, pos = self.neck(self.trunk(x))
+    def forward(self, x: torch.Tensor, *, coarse_pos_only: bool = False) -> BackboneOutput:
+        """``coarse_pos_only``: skip the fine levels' position encodings (the tracker uses only the
+        coarsest; the finest is 256x256x256 floats, 64 MB, held in the encoding's cache)."""
+        levels = None
+        if coarse_pos_only:
+            levels = (len(self.neck.convs) - 1 - self.scalp,)  # the neck makes one level per conv
+        features, pos = self.neck(self.trunk(x), pos_levels=levels)
         if self.scalp > 0:
             features, pos = features[: -self.scalp], pos[: -self.scalp]
         return BackboneOutput(vision_features=features[-1], vision_pos_enc=pos, backbone_fpn=features)

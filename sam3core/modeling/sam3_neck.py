@@ -17,6 +17,8 @@ Submodule names (``convs.{i}.dconv_2x2_0`` ...) match the checkpoint's ``sam2_co
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 from torch import nn
 
@@ -56,7 +58,10 @@ class TrackerFpnNeck(nn.Module):
         self.convs = nn.ModuleList(_fpn_level(in_dim, d_model, s) for s in scales)
         self.position_encoding = position_encoding or PositionEmbeddingSine(d_model)
 
-    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, *, pos_levels: Collection[int] | None = None,
+                ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """``pos_levels``: the levels whose position encoding is wanted (None: all); others get None."""
         features = [level(x) for level in self.convs]
-        pos = [self.position_encoding(f).to(f.dtype) for f in features]
+        pos = [self.position_encoding(f).to(f.dtype) if pos_levels is None or i in pos_levels else None
+               for i, f in enumerate(features)]
         return features, pos
