@@ -57,7 +57,7 @@ def _empty_entry(predictor: SamPredictor, session: Session, frame_idx: int) -> F
     scratch = predictor._step(session, ObjectState(-1), frame_idx, is_init_cond_frame=True, reverse=False,
                               mask_inputs=empty)
     side = predictor.config.low_res_mask_size
-    return FrameMemory(pred_masks=torch.full((1, 1, side, side), NO_OBJ_SCORE), obj_ptr=scratch.obj_ptr,
+    return FrameMemory(logits=torch.full((1, 1, side, side), NO_OBJ_SCORE), obj_ptr=scratch.obj_ptr,
                        object_score_logits=torch.full((1, 1), _ABSENT_OBJECT_SCORE))
 
 
@@ -70,7 +70,7 @@ def consolidate_frame(predictor: SamPredictor, session: Session, frame_idx: int,
         if out is None:
             out = _empty_entry(predictor, session, frame_idx)
         # a new entry: the object's earlier result object may still be referenced elsewhere
-        entries.append(FrameMemory(pred_masks=out.pred_masks, obj_ptr=out.obj_ptr,
+        entries.append(FrameMemory(logits=out.pred_masks, obj_ptr=out.obj_ptr,
                                    object_score_logits=out.object_score_logits, mask_from_pts=True,
                                    eff_iou_score=out.eff_iou_score, pinned=True))
     size = predictor.config.image_size

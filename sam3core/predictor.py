@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from sam3core.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
-from sam3core.heap import recycle_heap, trim_heap
+from sam3core.heap import off_heap, recycle_heap, trim_heap
 from sam3core.memory import memory_score
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
@@ -308,6 +308,8 @@ class SamPredictor:
         image = self.preprocess(session.video[frame_idx], self.device)
         with self._autocast():
             feats = self.model.forward_image(image)
+        # kept for several frames: outside the heap that the next frames' temporaries reuse
+        feats.vision_feats = [off_heap(x.permute(1, 2, 0)).permute(2, 0, 1) for x in feats.vision_feats]
         session.stats.image_encoder_calls += 1
         session.feature_cache[frame_idx] = feats
         while len(session.feature_cache) > max(1, session.feature_cache_size):
@@ -326,7 +328,7 @@ class SamPredictor:
                 bank=_Bank(self, session, obj), num_frames=session.num_frames, points=points,
                 mask_inputs=mask_inputs, reverse=reverse, run_mem_encoder=run_mem_encoder,
                 prev_mask_logits=prev_logits)
-        entry = FrameMemory(pred_masks=out.pred_masks.float().cpu(), obj_ptr=out.obj_ptr.float(),
+        entry = FrameMemory(logits=out.pred_masks.float().cpu(), obj_ptr=out.obj_ptr.float(),
                             object_score_logits=out.object_score_logits.float().cpu(),
                             mask_from_pts=points is not None)
         if self.config.use_memory_selection:
@@ -349,7 +351,7 @@ class SamPredictor:
 
     def _keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
                      features: torch.Tensor, pos: torch.Tensor) -> None:
-        entry.maskmem_features = features.to(torch.bfloat16).to(session.storage_device)
+        entry.maskmem_features = off_heap(features.to(torch.bfloat16).to(session.storage_device))
         if session.maskmem_pos_enc is None:
             session.maskmem_pos_enc = pos[0:1].float().clone()
         key = (obj.obj_id, frame_idx)
@@ -366,6 +368,7 @@ class SamPredictor:
             if (old is not None and not old.pinned and old_frame not in old_obj.cond
                     and old_frame not in old_obj.temp_non_cond):
                 old.maskmem_features = None
+                old.spill(session.spill, (old_id, old_frame))  # the logits too: RSS stays flat
 
     def _frame_result(self, session: Session, frame_idx: int, is_cond: bool) -> MaskResult:
         side = self.config.low_res_mask_size
@@ -373,8 +376,9 @@ class SamPredictor:
         for i, obj in enumerate(session.objects.values()):
             out = self._lookup(obj, frame_idx, is_cond)
             if out is not None:
-                low_res[i:i + 1] = out.pred_masks if out.pred_masks.shape[-1] == side else F.interpolate(
-                    out.pred_masks, size=(side, side), mode="bilinear", align_corners=False)
+                logits = out.pred_masks
+                low_res[i:i + 1] = logits if logits.shape[-1] == side else F.interpolate(
+                    logits, size=(side, side), mode="bilinear", align_corners=False)
         low_res = low_res.to(self.device)
         return frame_idx, session.obj_ids, low_res, self._to_video_res(session, low_res)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sam3core.spill import LogitSpill, SpilledLogits
 from sam3core.video import VideoSource
 
 
@@ -27,9 +28,10 @@ class PointPrompt:
 
 @dataclass
 class FrameMemory:
-    """One object's result on one frame, kept compactly: low-res logits on the CPU (256 KB at 256x256)."""
+    """One object's result on one frame, kept compactly: low-res logits on the CPU (256 KB at 256x256),
+    moved to the session's spill file once the frame's spatial memory is evicted."""
 
-    pred_masks: torch.Tensor  # (1, 1, h, w) float32 low-res logits, CPU
+    logits: torch.Tensor | SpilledLogits  # (1, 1, h, w) float32 low-res logits, CPU, or where they went
     obj_ptr: torch.Tensor  # (1, C) float32 object pointer, compute device (1 KB)
     object_score_logits: torch.Tensor  # (1, 1) float32
     # (1, C_mem, H, W) bfloat16 spatial memory; None until encoded or after eviction
@@ -44,6 +46,15 @@ class FrameMemory:
     @property
     def has_memory(self) -> bool:
         return self.maskmem_features is not None
+
+    @property
+    def pred_masks(self) -> torch.Tensor:
+        """(1, 1, h, w) float32 low-res logits (read back from the spill file when spilled)."""
+        return self.logits if isinstance(self.logits, torch.Tensor) else self.logits.load()
+
+    def spill(self, store: LogitSpill, key: tuple[int, int]) -> None:
+        if isinstance(self.logits, torch.Tensor):
+            self.logits = store.put(key, self.logits)
 
 
 @dataclass
@@ -116,6 +127,7 @@ class Session:
     memory_cache_size: int = 32  # per object
     maskmem_pos_enc: torch.Tensor | None = None  # (1, C_mem, H, W), identical for every frame
     stats: SessionStats = field(default_factory=SessionStats)
+    spill: LogitSpill = field(default_factory=LogitSpill)  # logits of results whose memory was evicted
 
     @property
     def obj_ids(self) -> list[int]:
@@ -124,6 +136,7 @@ class Session:
     def close(self) -> None:
         self.feature_cache.clear()
         self.memory_lru.clear()
+        self.spill.close()
         if self.owns_video:
             self.video.close()
 

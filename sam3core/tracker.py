@@ -98,16 +98,22 @@ class TrackerModel(nn.Module):
     # -- image features ---------------------------------------------------------------------
     def forward_image(self, image: torch.Tensor) -> FrameFeatures:
         """(1, 3, S, S) normalised image -> flattened multi-level features for the tracking step."""
-        # Only the coarsest level's position encoding is used below (when the encoder is ours).
-        out = (self.image_encoder(image, coarse_pos_only=True) if isinstance(self.image_encoder, ImageEncoder)
-               else self.image_encoder(image))
-        fpn = list(_field(out, "backbone_fpn"))  # levels, fine to coarse, (1, C, H_l, W_l)
-        pos = list(_field(out, "vision_pos_enc"))
-        if self.config.use_high_res_features_in_sam:
-            # Project the two fine levels once per frame instead of on every click.
-            fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
-            fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
-        levels = 3 if self.config.use_high_res_features_in_sam else 1
+        high_res = self.config.use_high_res_features_in_sam
+        # The decoder's projections of the two fine levels run once per frame, not on every click.
+        heads = [self.sam_mask_decoder.conv_s0, self.sam_mask_decoder.conv_s1] if high_res else None
+        if isinstance(self.image_encoder, ImageEncoder):
+            # only the coarsest level's position encoding is used; the neck may fold the projections
+            out = self.image_encoder(image, coarse_pos_only=True, heads=heads)
+            fpn = list(out.backbone_fpn)
+            pos = list(out.vision_pos_enc)
+        else:  # a reference-layout encoder returning a dict
+            out = self.image_encoder(image)
+            fpn = list(_field(out, "backbone_fpn"))  # levels, fine to coarse, (1, C, H_l, W_l)
+            pos = list(_field(out, "vision_pos_enc"))
+            if high_res:
+                fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
+                fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
+        levels = 3 if high_res else 1
         fpn, pos = fpn[-levels:], pos[-levels:]
         return FrameFeatures(
             vision_feats=[x.flatten(2).permute(2, 0, 1) for x in fpn],  # (HW_l, 1, C_l)

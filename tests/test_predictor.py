@@ -230,14 +230,22 @@ def test_state_stays_bounded_and_evicted_memories_are_recomputed_exactly(tmp_pat
         list(pred.propagate_in_video(state))
         obj = state.objects[1]
         held = sum(entry.has_memory for entry in obj.non_cond.values())
+        in_memory = sum(isinstance(entry.logits, torch.Tensor) for entry in obj.non_cond.values())
+        # results whose memory was evicted keep their logits in the spill file, not in RAM
+        assert in_memory == held
+        assert state.spill.nbytes == (len(obj.non_cond) - held) * obj.cond[0].pred_masks.numel() * 4
         assert all(entry.pred_masks.device.type == "cpu" for entry in obj.non_cond.values())
         assert len(state.feature_cache) <= pred.feature_cache_size
+        # the refining click reads frame 20's earlier logits: back from the spill file when small
         pred.add_new_points(state, 20, 1, [[0.6, 0.4]], [0], clear_old_points=False)
         results.append([video for _, _, _, video, _ in pred.propagate_in_video(state, 20, 10)])
         results[-1].append((held, state.stats.memory_recomputes))
     (held_small, recomputed), (held_large, _) = results[0][-1], results[1][-1]
     assert held_small <= 14 < held_large
     assert recomputed > 0
+    spilled_size = state.spill.nbytes
+    list(large.propagate_in_video(state, 0, 39))  # re-tracking reuses the frames' slots
+    assert state.spill.nbytes == spilled_size
     for a, b in zip(results[0][:-1], results[1][:-1]):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 

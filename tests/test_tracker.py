@@ -32,7 +32,7 @@ def one_thread() -> object:
 
 
 def entry(score: float | None = None) -> FrameMemory:
-    return FrameMemory(pred_masks=torch.zeros(1, 1, 4, 4), obj_ptr=torch.zeros(1, 8),
+    return FrameMemory(logits=torch.zeros(1, 1, 4, 4), obj_ptr=torch.zeros(1, 8),
                        object_score_logits=torch.ones(1, 1), eff_iou_score=score)
 
 

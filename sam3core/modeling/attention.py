@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sam3core.modeling.rope import AxialRope, apply_rope
+from sam3core.modeling.rope import AxialRope, apply_rope_
 
 
 class Attention(nn.Module):
@@ -75,16 +75,17 @@ class RoPEAttention(Attention):
         q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
         n_q = q.shape[-2]
         table = self.rope.table(*self._grid(n_q), q.device)
-        q = apply_rope(q, table)
+        q = apply_rope_(q, table)
         n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope > 0:
             if n_rope != n_q and not self.rope_k_repeat:
                 raise ValueError(f"{n_rope} rotated keys for {n_q} queries needs rope_k_repeat=True")
             if n_rope % n_q:
                 raise ValueError(f"{n_rope} rotated keys are not whole frames of {n_q} tokens")
-            k_rot = apply_rope(k[:, :, :n_rope], table, repeat=n_rope // n_q)
+            # k is this call's own projection output, so it may be rotated in place; pointer keys stay
+            k_rot = apply_rope_(k[:, :, :n_rope], table, repeat=n_rope // n_q)
             if num_k_exclude_rope == 0:
                 k = k_rot
-            else:
-                k[:, :, :n_rope] = k_rot  # k is this call's own projection output; pointer keys stay
+            elif k_rot.data_ptr() != k.data_ptr() or k_rot.stride() != k.stride():  # not in place
+                k[:, :, :n_rope] = k_rot
         return self.out_proj(self._merge(F.scaled_dot_product_attention(q, k, v)))

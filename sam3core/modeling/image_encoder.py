@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,13 +41,15 @@ class ImageEncoder(nn.Module):
         self.neck = neck
         self.scalp = scalp
 
-    def forward(self, x: torch.Tensor, *, coarse_pos_only: bool = False) -> BackboneOutput:
+    def forward(self, x: torch.Tensor, *, coarse_pos_only: bool = False,
+                heads: Sequence[nn.Module | None] | None = None) -> BackboneOutput:
         """``coarse_pos_only``: skip the fine levels' position encodings (the tracker uses only the
-        coarsest; the finest is 256x256x256 floats, 64 MB, held in the encoding's cache)."""
+        coarsest; the finest is 256x256x256 floats, 64 MB, held in the encoding's cache).
+        ``heads``: per kept level, a module the neck applies to it (see the necks)."""
         levels = None
         if coarse_pos_only:
             levels = (len(self.neck.convs) - 1 - self.scalp,)  # the neck makes one level per conv
-        features, pos = self.neck(self.trunk(x), pos_levels=levels)
+        features, pos = self.neck(self.trunk(x), pos_levels=levels, heads=heads)
         if self.scalp > 0:
             features, pos = features[: -self.scalp], pos[: -self.scalp]
         return BackboneOutput(vision_features=features[-1], vision_pos_enc=pos, backbone_fpn=features)

@@ -17,7 +17,7 @@ Submodule names (``convs.{i}.dconv_2x2_0`` ...) match the checkpoint's ``sam2_co
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import torch
 from torch import nn
@@ -59,9 +59,14 @@ class TrackerFpnNeck(nn.Module):
         self.position_encoding = position_encoding or PositionEmbeddingSine(d_model)
 
     def forward(self, x: torch.Tensor, *, pos_levels: Collection[int] | None = None,
+                heads: Sequence[nn.Module | None] | None = None,
                 ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-        """``pos_levels``: the levels whose position encoding is wanted (None: all); others get None."""
+        """``pos_levels``: the levels whose position encoding is wanted (None: all); others get None.
+        ``heads``: per level, a module applied to that level's output (after its encoding is taken)."""
         features = [level(x) for level in self.convs]
         pos = [self.position_encoding(f).to(f.dtype) if pos_levels is None or i in pos_levels else None
                for i, f in enumerate(features)]
+        if heads is not None:
+            features = [f if i >= len(heads) or heads[i] is None else heads[i](f)
+                        for i, f in enumerate(features)]
         return features, pos
