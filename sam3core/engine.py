@@ -117,8 +117,10 @@ def build_engine(name: str | None = None, *, checkpoint: str | Path | None = Non
 
         # sam2 1.1.0 re-tracks a corrected frame on the next propagation, silently dropping the user's
         # fix; an annotation tool must keep it, so corrections become conditioning frames (as in SAM 3).
-        # build_tracker itself keeps the reference behaviour, which the parity check relies on.
-        overrides = {"add_all_frames_to_correct_as_cond": True} if name in SAM2_MODELS else None
+        # Small holes are filled as by the official video predictor on a GPU (its kernel is CUDA-only).
+        # build_tracker itself keeps the CPU reference's behaviour, which the parity check relies on.
+        overrides = ({"add_all_frames_to_correct_as_cond": True, "fill_hole_area": 8} if name in SAM2_MODELS
+                     else None)
         return build_tracker(name, checkpoint=checkpoint, device=resolve_device(device),
                              tracker_overrides=overrides)
     raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINE_NAMES)}")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from sam3core.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
 from sam3core.heap import off_heap, recycle_heap, trim_heap
 from sam3core.memory import memory_score
+from sam3core.postprocess import fill_small_holes
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
 from sam3core.state import FrameFeatures, FrameMemory, ObjectState, PointPrompt, Session
@@ -328,13 +329,17 @@ class SamPredictor:
                 bank=_Bank(self, session, obj), num_frames=session.num_frames, points=points,
                 mask_inputs=mask_inputs, reverse=reverse, run_mem_encoder=run_mem_encoder,
                 prev_mask_logits=prev_logits)
-        entry = FrameMemory(logits=out.pred_masks.float().cpu(), obj_ptr=out.obj_ptr.float(),
+        logits = out.pred_masks.float()
+        filled = fill_small_holes(logits, self.config.fill_hole_area)  # as the reference, before storing
+        entry = FrameMemory(logits=filled.cpu(), obj_ptr=out.obj_ptr.float(),
                             object_score_logits=out.object_score_logits.float().cpu(),
                             mask_from_pts=points is not None)
         if self.config.use_memory_selection:
             entry.eff_iou_score = memory_score(out.object_score_logits.float(), out.iou_score.float())
         if out.maskmem_features is not None:
             assert out.maskmem_pos_enc is not None
+            if filled is not logits:  # the memory saw the unfilled mask
+                entry.memory_logits = logits.cpu()
             self._keep_memory(session, obj, frame_idx, entry, out.maskmem_features, out.maskmem_pos_enc)
         return entry
 
@@ -342,7 +347,8 @@ class SamPredictor:
         """Spatial memory of a stored result, from its low-res logits and the frame's image features."""
         feats = self._features(session, frame_idx)
         size = self.config.image_size
-        high_res = F.interpolate(entry.pred_masks.to(session.device), size=(size, size), mode="bilinear",
+        source = entry.pred_masks if entry.memory_logits is None else entry.memory_logits
+        high_res = F.interpolate(source.to(session.device), size=(size, size), mode="bilinear",
                                  align_corners=False)
         with self._autocast():
             scores = entry.object_score_logits.to(session.device)

@@ -42,6 +42,8 @@ class FrameMemory:
     # the memory was encoded from masks of several objects (non-overlap constraint): it cannot be
     # recomputed from this entry's logits alone, so it is never evicted
     pinned: bool = False
+    # the logits its memory was encoded from, kept only where hole filling changed them (exact recompute)
+    memory_logits: torch.Tensor | None = None
 
     @property
     def has_memory(self) -> bool:

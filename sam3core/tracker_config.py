@@ -76,6 +76,10 @@ class TrackerConfig:
     consolidate_prompted_frames: bool = False
     # memory selection scores a tracked frame once for all objects (mean over objects, SAM 3)
     shared_memory_selection: bool = False
+    # > 0: background regions of at most this many low-res pixels in a predicted mask become foreground
+    # (sam3core.postprocess). The official SAM 2.1 video predictor uses 8 but its CUDA kernel is skipped on
+    # CPU; 0 here reproduces a CPU run of the reference, the app's engines use 8 as on a GPU.
+    fill_hole_area: int = 0
     # > 0: keep only the first n//2 and the last n - n//2 clicks of a frame in the prompt encoder
     max_point_num_in_prompt_enc: int = 0
     non_overlap_masks_for_output: bool = False

@@ -275,3 +275,28 @@ def test_sam21_merges_each_object_alone(predictor: SamPredictor, video_dir: Path
     # identical clicks: both memories made alone, not after a non-overlap constraint between them
     assert one.cond[0].maskmem_features is not None and two.cond[0].maskmem_features is not None
     assert torch.equal(one.cond[0].maskmem_features, two.cond[0].maskmem_features)
+
+
+def test_hole_filling_keeps_memories_exact_when_they_are_recomputed(tmp_path: Path) -> None:
+    # Filled logits are what is returned and stored (as the reference does); tracked frames' memories
+    # were encoded from the unfilled mask, so an evicted memory is recomputed from that one.
+    from sam3core.postprocess import fill_small_holes
+
+    video = write_video(tmp_path / "holes", clip_frames(30))
+    area = 300  # of the tiny config's 32 x 32 low-res masks: random weights leave regions this small
+    outputs = []
+    for cache in (8, 1000):
+        pred = make_predictor(memory_cache_size=cache, tracker_overrides={"fill_hole_area": area})
+        state = pred.init_state(video_path=video)
+        pred.add_new_points(state, 0, 1, [[0.3, 0.45]], [1])
+        low_res = [low.clone() for _, _, low, _, _ in pred.propagate_in_video(state)]
+        for low in low_res:
+            assert torch.equal(fill_small_holes(low, area), low)  # nothing small left to fill
+        obj = state.objects[1]
+        assert any(entry.memory_logits is not None for entry in obj.non_cond.values())
+        pred.add_new_points(state, 20, 1, [[0.6, 0.4]], [0], clear_old_points=False)
+        outputs.append(low_res + [low for _, _, low, _, _ in pred.propagate_in_video(state, 20, 8)])
+        if cache == 8:
+            assert state.stats.memory_recomputes > 0
+    for a, b in zip(*outputs, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
