@@ -242,7 +242,12 @@ class SamPredictor:
         clear = clearing_applies(self.config, session)
         try:
             for frame_idx in order:
-                yield self._track_frame(session, frame_idx, reverse, clear)
+                result = self._track_frame(session, frame_idx, reverse, clear)
+                # Long-lived results land between the frame's temporaries and fragment the heap: without
+                # this the resident size creeps up ~1-2 MB per frame and sits ~350 MB above the live
+                # size (measured: 963 vs 590 MB after 20 frames, peak 978 vs 870, for ~4% more time).
+                trim_heap()
+                yield result
         finally:
             trim_heap()  # also on cancel: an idle app keeps only what it holds
 

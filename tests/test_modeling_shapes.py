@@ -230,3 +230,39 @@ def test_hiera_position_cache_follows_weight_updates(modules):
     finally:
         with torch.no_grad():
             encoder.trunk.pos_embed.copy_(saved)
+
+
+def test_inference_shortcuts_match_the_plain_computation(modules, monkeypatch):
+    """Blocked MLPs and window attention, the fine-level projections folded into the neck's lateral
+    convs, skipped fine-level encodings and in-place RoPE (all taken in inference only) give the results
+    of the plain computation (the autograd path, which takes none of them)."""
+    import sam3core.modeling.common as common
+    import sam3core.modeling.hiera as hiera
+
+    # tiny blocks, so that every blocked path runs on the tiny config
+    monkeypatch.setattr(common, "BLOCK_ELEMENTS", 512)
+    monkeypatch.setattr(hiera, "BLOCK_ELEMENTS", 512)
+    torch.manual_seed(3)
+    x = torch.randn(1, 3, CFG.image_size, CFG.image_size)
+    dec = modules.sam_mask_decoder
+    heads = [dec.conv_s0, dec.conv_s1]
+    with torch.no_grad():
+        fast = modules.image_encoder(x, coarse_pos_only=True, heads=heads)
+    with torch.enable_grad():
+        plain = modules.image_encoder(x)
+        plain_fine = [dec.conv_s0(plain.backbone_fpn[0]), dec.conv_s1(plain.backbone_fpn[1])]
+    assert fast.vision_pos_enc[:2] == [None, None]
+    torch.testing.assert_close(fast.vision_pos_enc[2], plain.vision_pos_enc[2].detach())
+    torch.testing.assert_close(fast.vision_features, plain.vision_features.detach(), atol=1e-5, rtol=1e-5)
+    for got, want in zip(fast.backbone_fpn[:2], plain_fine, strict=True):
+        torch.testing.assert_close(got, want.detach(), atol=1e-5, rtol=1e-5)
+
+    from sam3core.modeling.rope import apply_rope_
+
+    table = AxialRope(16).table(4, 4, torch.device("cpu"))
+    keys = torch.randn(1, 1, 3 * 16 + 2, 16)
+    expected = apply_rope(keys[:, :, :48], table, repeat=3)
+    with torch.no_grad():
+        view = keys[:, :, :48]
+        assert apply_rope_(view, table, repeat=3) is view  # rotated where it lies
+    torch.testing.assert_close(keys[:, :, :48], expected, atol=0, rtol=0)

@@ -6,6 +6,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Activations made at once in inference by blocked computations (4M floats, 16 MB): at full size the
+# first Hiera stage's MLP hidden layer is 65536 tokens x 384 channels, 100 MB (twice over with the
+# activation), and SAM 3's ViT MLP 5184 x 4736, 98 MB. Blocks this size are recycled by the heap
+# (sam3core.heap) instead of being mapped and faulted in anew for every call.
+BLOCK_ELEMENTS = 4 << 20
+
+
+def add_mlp(x: torch.Tensor, norm: nn.Module, mlp: nn.Module, hidden: int) -> torch.Tensor:
+    """x + mlp(norm(x)) for channels-last tokens (..., C); in inference a block of tokens at a time,
+    added in place into ``x``, which must be the caller's own fresh tensor. ``hidden``: the MLP's width."""
+    tokens = x.numel() // x.shape[-1]
+    if torch.is_grad_enabled() or tokens * hidden <= BLOCK_ELEMENTS:
+        return x + mlp(norm(x))
+    x = x.contiguous()  # a sum may keep an input's channels-last strides
+    flat = x.view(tokens, x.shape[-1])
+    rows = max(1, BLOCK_ELEMENTS // hidden)
+    for start in range(0, tokens, rows):
+        part = flat[start:start + rows]
+        part += mlp(norm(part))
+    return x
+
 
 class MLP(nn.Module):
     """``num_layers`` linear layers with an activation between them (none after the last).

@@ -13,12 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sam3core.modeling.common import MLP
-
-# Activations made at once in inference (4M floats, 16 MB) by the MLPs and by windowed attention
-# (a group of windows): at full size the first stage's MLP hidden layer is 65536 tokens x 384
-# channels, 100 MB (twice over with the activation), its q, k and v 75 MB.
-BLOCK_ELEMENTS = 4 << 20
+from sam3core.modeling.common import BLOCK_ELEMENTS, MLP, add_mlp
 
 
 def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -131,7 +126,7 @@ class MultiScaleBlock(nn.Module):
             x = window_unpartition(x, window, padded_hw, (H, W))
 
         x = shortcut + x
-        return self._add_mlp(x)
+        return add_mlp(x, self.norm2, self.mlp, self.mlp.layers[0].out_features)
 
     def _attend(self, x: torch.Tensor) -> torch.Tensor:
         """Attention on (N, h, w, C): N windows (or images), in inference a group of them at a time."""
@@ -140,20 +135,6 @@ class MultiScaleBlock(nn.Module):
             return self.attn(x)
         group = max(1, BLOCK_ELEMENTS // per_item)
         return torch.cat([self.attn(x[start:start + group]) for start in range(0, x.shape[0], group)])
-
-    def _add_mlp(self, x: torch.Tensor) -> torch.Tensor:
-        """x + MLP(norm2(x)); in inference a block of tokens at a time, added in place into the fresh x."""
-        hidden = self.mlp.layers[0].out_features
-        tokens = x.numel() // x.shape[-1]
-        if torch.is_grad_enabled() or tokens * hidden <= BLOCK_ELEMENTS:
-            return x + self.mlp(self.norm2(x))
-        x = x.contiguous()  # the first block's sum keeps the patch embedding's channels-last strides
-        flat = x.view(tokens, x.shape[-1])
-        rows = max(1, BLOCK_ELEMENTS // hidden)
-        for start in range(0, tokens, rows):
-            part = flat[start:start + rows]
-            part += self.mlp(self.norm2(part))
-        return x
 
 
 class Hiera(nn.Module):

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sam3core.modeling.common import add_mlp
 from sam3core.modeling.rope import apply_rope
 
 
@@ -177,8 +178,7 @@ class Block(nn.Module):
             x = window_unpartition(self.attn(x), self.window, padded, (H, W))
         else:
             x = self.attn(x)
-        x = shortcut + x
-        return x + self.mlp(self.norm2(x))
+        return add_mlp(shortcut + x, self.norm2, self.mlp, self.mlp.fc1.out_features)
 
 
 class ViT(nn.Module):
