@@ -8,8 +8,6 @@ thread never calls the engine and never waits on it; results come back as queued
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -25,6 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.domain.model import Prompt
 from sam3core.engine import Engine, build_engine
+from sam3core.heap import trim_heap
 from sam3core.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -86,15 +85,7 @@ def release_free_heap() -> None:
     grows. Measured on a 200-frame 960x540 run with two objects (classical engine): RSS +133 to +190 MB
     without this, back below the starting RSS with it; the call takes a few milliseconds.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = getattr(libc, "malloc_trim", None)
-        if trim is not None:
-            trim(0)
-    except OSError:
-        log.debug("malloc_trim is not available", exc_info=True)
+    trim_heap()
 
 
 def _rows_to_masks(obj_ids: list[int], video_res_masks: torch.Tensor) -> dict[int, np.ndarray]:
