@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -142,9 +143,8 @@ def test_navigation_keys_playback_and_zoom(qtbot: QtBot, slow_window: MainWindow
     assert rect.width() <= canvas.viewport().width() + 2 and rect.height() <= canvas.viewport().height() + 2
 
 
-def test_run_gui_opens_the_path_given_on_the_command_line(qtbot: QtBot, clip: Path) -> None:
-    from app.ui import launch
-
+def _close_when_a_project_is_open(read: Callable[[MainWindow], str]) -> dict[str, str]:
+    """Once run_gui's window has a project open, store read(window) under "value" and close it."""
     seen: dict[str, str] = {}
 
     def inspect_and_close() -> None:
@@ -152,12 +152,19 @@ def test_run_gui_opens_the_path_given_on_the_command_line(qtbot: QtBot, clip: Pa
         if not windows or windows[0].session.project is None:
             QTimer.singleShot(50, inspect_and_close)
             return
-        seen["title"] = windows[0].windowTitle()
+        seen["value"] = read(windows[0])
         windows[0].close()
 
     QTimer.singleShot(50, inspect_and_close)
+    return seen
+
+
+def test_run_gui_opens_the_path_given_on_the_command_line(qtbot: QtBot, clip: Path) -> None:
+    from app.ui import launch
+
+    seen = _close_when_a_project_is_open(lambda window: window.windowTitle())
     assert launch.run_gui(str(clip), device="cpu") == 0
-    assert "shapes.mp4" in seen["title"]
+    assert "shapes.mp4" in seen["value"]
 
 
 def test_a_moved_video_is_asked_for_and_the_project_reopens(qtbot: QtBot, slow_window: MainWindow, clip: Path,
@@ -231,16 +238,6 @@ def test_first_launch_without_a_path_opens_the_bundled_sample(qtbot: QtBot, tmp_
     sample = tmp_path / "sample.mp4"  # a copy, so the project made beside it stays out of the checkout
     shutil.copy(app.resources.sample_video_path(), sample)
     monkeypatch.setattr(app.resources, "sample_video_path", lambda: sample)
-    seen: dict[str, str] = {}
-
-    def inspect_and_close() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if not windows or windows[0].session.project is None:
-            QTimer.singleShot(50, inspect_and_close)
-            return
-        seen["video"] = str(windows[0].session.project.video_path)
-        windows[0].close()
-
-    QTimer.singleShot(50, inspect_and_close)
+    seen = _close_when_a_project_is_open(lambda window: str(window.session.project.video_path))
     assert launch.run_gui(None) == 0
-    assert seen["video"] == str(sample)
+    assert seen["value"] == str(sample)
