@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sam3core.modeling.memory_cross_attention import low_width_rope_cross_attention, low_width_worthwhile
 from sam3core.modeling.rope import AxialRope, apply_rope_
 
 
@@ -72,11 +73,20 @@ class RoPEAttention(Attention):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 num_k_exclude_rope: int = 0) -> torch.Tensor:
+        n_rope = k.shape[-2] - num_k_exclude_rope
+        if self.rope_k_repeat and low_width_worthwhile(self, k, n_rope, q.shape[-2]):
+            # memories narrower than the keys: the same attention in their own width (CPU inference)
+            return low_width_rope_cross_attention(self, q, k, v, self._grid(q.shape[-2]), num_k_exclude_rope)
+        return self.forward_full_width(q, k, v, num_k_exclude_rope)
+
+    def forward_full_width(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                           num_k_exclude_rope: int = 0) -> torch.Tensor:
+        """:meth:`forward` as the reference computes it: keys and values projected to full width."""
+        n_rope = k.shape[-2] - num_k_exclude_rope
         q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
         n_q = q.shape[-2]
         table = self.rope.table(*self._grid(n_q), q.device)
         q = apply_rope_(q, table)
-        n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope > 0:
             if n_rope != n_q and not self.rope_k_repeat:
                 raise ValueError(f"{n_rope} rotated keys for {n_q} queries needs rope_k_repeat=True")
