@@ -14,6 +14,9 @@ Every engine exposes the seed notebook's predictor API:
   propagate_preflight=False)`` is a generator of ``(frame_idx, obj_ids, low_res_masks, video_res_masks,
   obj_scores)``.
 - ``clear_all_points_in_video(state)``, ``reset_state(state)``, ``remove_object(state, obj_id)``.
+
+Optional: ``prefetch_features(state, frame_idx, should_stop=None) -> bool`` encodes a frame ahead of a
+click (the SAM trackers have it; the GUI worker calls it when the user rests on a frame).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ are kept for a bounded window and recomputed exactly when needed again; objects 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sam3core.consolidation import clear_around, clearing_applies, consolidate_p
 from sam3core.heap import off_heap, recycle_heap, trim_heap
 from sam3core.memory import memory_score
 from sam3core.postprocess import fill_small_holes
+from sam3core.prefetch import EncodingStoppedError, stop_between_blocks
 from sam3core.preprocess import Preprocessor
 from sam3core.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
 from sam3core.state import FrameFeatures, FrameMemory, ObjectState, PointPrompt, Session
@@ -110,6 +111,25 @@ class SamPredictor:
 
     def clear_all_points_in_video(self, inference_state: Session) -> None:
         self.reset_state(inference_state)
+
+    @torch.inference_mode()
+    def prefetch_features(self, inference_state: Session, frame_idx: int,
+                          should_stop: Callable[[], bool] | None = None) -> bool:
+        """Encode a frame into the session's feature cache before it is clicked (an app calls this while
+        the user looks at the frame), so the click runs only the prompt encoder and the decoder.
+
+        ``should_stop`` is asked between image-encoder blocks; True abandons the encoding, caching
+        nothing. Returns whether features were computed now (False: cached already, or stopped).
+        """
+        self._check_frame(inference_state, frame_idx)
+        if frame_idx in inference_state.feature_cache:
+            return False
+        try:
+            with stop_between_blocks(self.model.image_encoder, should_stop):
+                self._features(inference_state, frame_idx)
+        except EncodingStoppedError:
+            return False
+        return True
 
     # -- prompts ------------------------------------------------------------------------------
     @torch.inference_mode()

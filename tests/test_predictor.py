@@ -134,6 +134,30 @@ def test_second_click_reuses_cached_image_features(predictor: SamPredictor, vide
         hook.remove()
 
 
+def test_prefetched_features_serve_the_click_and_a_stale_prefetch_stops(predictor: SamPredictor,
+                                                                        video_dir: Path) -> None:
+    state = predictor.init_state(video_path=video_dir)
+    fresh = predictor.init_state(video_path=video_dir)
+    assert predictor.prefetch_features(state, 6) is True
+    assert predictor.prefetch_features(state, 6) is False  # cached already
+    assert state.stats.image_encoder_calls == 1
+    ahead = predictor.add_new_points(state, 6, 1, [[0.3, 0.4]], [1])[-1]
+    assert state.stats.image_encoder_calls == 1  # the click ran only the prompt encoder and decoder
+    torch.testing.assert_close(ahead, predictor.add_new_points(fresh, 6, 1, [[0.3, 0.4]], [1])[-1])
+
+    asked = []
+
+    def stop() -> bool:  # the user moves on after the first encoder block
+        asked.append(1)
+        return len(asked) > 1
+
+    assert predictor.prefetch_features(state, 7, should_stop=stop) is False
+    assert 7 not in state.feature_cache and len(asked) == 2
+    assert not any(block._forward_pre_hooks for block in predictor.model.image_encoder.trunk.blocks)
+    with pytest.raises(ValueError, match="frame index"):
+        predictor.prefetch_features(state, 10)
+
+
 def test_new_object_after_propagation_keeps_other_results(predictor: SamPredictor, video_dir: Path) -> None:
     state = predictor.init_state(video_path=video_dir)
     predictor.add_new_points(state, 0, 1, [[0.3, 0.45]], [1])

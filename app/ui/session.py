@@ -60,7 +60,7 @@ class SessionController(QObject):
         self.project: Project | None = None
         self.undo_stack = QUndoStack(self)
         self.active_id = 0
-        self.current_frame = 0
+        self._current_frame = 0
         self.objects: list[ObjectInfo] = []
         self.prompts: PromptSet = {}
         self.mask_frames: dict[int, set[int]] = {}
@@ -148,11 +148,22 @@ class SessionController(QObject):
         self.project = project
         project.subscribe(self._events)
         self._reload()
-        self.current_frame = 0
         self.active_id = self.objects[0].id if self.objects else 0
         self.tracking.set_video(project.video)
+        self.current_frame = 0  # after the video: the worker encodes frame 0 ahead of a first click
         self.project_changed.emit()
         self.active_object_changed.emit(self.active_id)
+
+    @property
+    def current_frame(self) -> int:
+        return self._current_frame
+
+    @current_frame.setter
+    def current_frame(self, frame: int) -> None:
+        """The frame on screen; the tracker encodes it ahead of a click once the user rests on it."""
+        self._current_frame = frame
+        if self.project is not None:
+            self.tracking.prefetch_later(frame)
 
     # -- caches -------------------------------------------------------------------------------
     def _reload(self) -> None:

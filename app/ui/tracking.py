@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.ui.worker import (
     EngineFactory,
@@ -26,6 +26,10 @@ from app.ui.worker import (
     default_engine_factory,
 )
 from sam3core.video import VideoSource
+
+# How long the user rests on a frame before the worker encodes it ahead of a click: long enough that
+# scrubbing starts no encodings, short next to the time a user takes to aim a click.
+PREFETCH_DELAY_MS = 400
 
 
 class Direction(Enum):
@@ -79,6 +83,7 @@ class _Bridge(QObject):
     set_video = Signal(object)
     segment = Signal(object, object, int)
     propagate = Signal(object, object)
+    prefetch = Signal(int)
 
 
 MaskStore = Callable[[int, dict[int, np.ndarray]], None]
@@ -106,6 +111,12 @@ class TrackingController(QObject):
         self._bridge.set_video.connect(self._worker.set_video)
         self._bridge.segment.connect(self._worker.segment)
         self._bridge.propagate.connect(self._worker.propagate)
+        self._bridge.prefetch.connect(self._worker.prefetch)
+        # A frame is encoded ahead of a click once the user has rested on it this long.
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(PREFETCH_DELAY_MS)
+        self._prefetch_timer.timeout.connect(self._prefetch_now)
         self._worker.engine_ready.connect(self._on_engine_ready)
         self._worker.engine_failed.connect(self._on_engine_failed)
         self._worker.prompt_result.connect(self.prompt_result)
@@ -139,10 +150,23 @@ class TrackingController(QObject):
     # -- requests -----------------------------------------------------------------------------
     def load_engine(self, spec: EngineSpec) -> None:
         self._pending_engine += 1
+        self._worker.wanted_frame = -1  # a prefetch under way is for the old engine: stop it
         self._bridge.set_engine.emit(spec)
 
     def set_video(self, video: VideoSource | None) -> None:
+        self._worker.wanted_frame = -1
         self._bridge.set_video.emit(video)
+
+    def prefetch_later(self, frame: int) -> None:
+        """The user shows ``frame``: once they rest on it for PREFETCH_DELAY_MS (and nothing runs), the
+        worker encodes it ahead of a click. A later call supersedes this one, and stops a stale encoding."""
+        self._worker.wanted_frame = frame
+        self._prefetch_timer.start()
+
+    @Slot()
+    def _prefetch_now(self) -> None:
+        if not self._running and self._worker.wanted_frame >= 0:
+            self._bridge.prefetch.emit(self._worker.wanted_frame)
 
     def segment(self, prompts: PromptSet, key: PromptKey, token: int) -> None:
         self._bridge.segment.emit(dict(prompts), key, token)

@@ -117,6 +117,9 @@ class TrackingWorker(QObject):
         self.cancel_event = threading.Event()
         # Called in this thread with each propagated frame before it is announced; the owner sets it.
         self.store: Callable[[int, dict[int, np.ndarray]], None] | None = None
+        # The frame the user is looking at, set from the UI thread (-1: none); a prefetch of any other
+        # frame is stale and stops between two encoder blocks.
+        self.wanted_frame = -1
 
     # -- setup --------------------------------------------------------------------------------
     @Slot()
@@ -213,6 +216,22 @@ class TrackingWorker(QObject):
             return
         if key in masks:
             self.prompt_result.emit(key[0], key[1], masks[key], token)
+
+    @Slot(int)
+    def prefetch(self, frame: int) -> None:
+        """Idle time: encode the frame the user rests on, so a click there runs only the decoder."""
+        engine = self._engine
+        prefetch = getattr(engine, "prefetch_features", None)
+        if prefetch is None or self._video is None or frame != self.wanted_frame:
+            return
+        try:
+            if self._state is None:
+                self._state = engine.init_state(video=self._video)
+                self._fed = {}
+            if prefetch(self._state, frame, should_stop=lambda: self.wanted_frame != frame):
+                release_free_heap()
+        except Exception:  # only a head start: the click computes what it needs anyway
+            log.warning("encoding frame %d ahead of a click failed", frame, exc_info=True)
 
     # -- propagation --------------------------------------------------------------------------
     @Slot(object, object)

@@ -11,7 +11,7 @@ import pytest
 from app.domain.model import Prompt
 from app.ui.compose import Layer, compose, compose_naive, paint_stroke
 from app.ui.testing import SlowFakeEngine
-from app.ui.tracking import Direction, plan_propagation
+from app.ui.tracking import PREFETCH_DELAY_MS, Direction, TrackingController, plan_propagation
 from app.ui.worker import EngineSpec, PropagationRequest, TrackingWorker, describe_error
 from sam3core.video import VideoSource, write_video
 
@@ -129,6 +129,41 @@ def test_worker_feeds_changes_incrementally_and_refeeds_after_a_removal(qtbot, s
     with qtbot.waitSignal(worker.finished) as done:
         worker.propagate({(3, 2): mask_prompt}, [PropagationRequest(3, False, None)])
     assert done.args == [5, False] and stored == [3, 4, 5, 6, 7]
+
+
+class PrefetchingEngine(SlowFakeEngine):
+    """Records the frames encoded ahead of a click (as SamPredictor.prefetch_features is called)."""
+
+    def __init__(self) -> None:
+        super().__init__(delay_s=0.0)
+        self.prefetched: list[int] = []
+
+    def prefetch_features(self, state, frame_idx, should_stop=None) -> bool:  # noqa: ANN001
+        assert should_stop is not None and not should_stop()
+        self.prefetched.append(frame_idx)
+        return True
+
+
+def test_frame_the_user_rests_on_is_encoded_ahead_of_a_click(qtbot, small_video) -> None:  # noqa: ANN001
+    engine = PrefetchingEngine()
+    tracking = TrackingController(lambda spec: engine)
+    try:
+        tracking.load_engine(EngineSpec())
+        qtbot.waitUntil(lambda: not tracking.engine_loading, timeout=5000)
+        tracking.set_video(small_video)
+        for frame in (1, 2, 5):  # scrubbing: only the frame the user stops on is encoded
+            tracking.prefetch_later(frame)
+        qtbot.wait(PREFETCH_DELAY_MS // 4)
+        assert engine.prefetched == []  # not while the user may still be scrubbing
+        qtbot.waitUntil(lambda: engine.prefetched == [5], timeout=5000)
+        qtbot.wait(2 * PREFETCH_DELAY_MS)
+        assert engine.prefetched == [5]
+        # a stale request (the user moved on before the worker got to it) is skipped in the worker
+        tracking.worker.wanted_frame = 6
+        tracking.worker.prefetch(4)
+        assert engine.prefetched == [5]
+    finally:
+        tracking.shutdown()
 
 
 def test_worker_reports_engine_crashes_and_recovers(qtbot, small_video) -> None:  # noqa: ANN001
