@@ -2,8 +2,9 @@
 
 The tracker's cross-attention projects 64-channel memories ``z`` to 256-wide keys ``k = R_p (W_k z + b_k)``
 (``R_p`` the axial RoPE rotation of the key's grid position) and values ``v = W_v z + b_v``, and the
-reference evaluates softmax(q k^T / sqrt(d)) v at that width: 4 x 4096 x 28,736 x 256 x 2 multiply-adds
-per layer for SAM 2.1 at 1024 px, ~2/3 of a propagated frame on a CPU. Two identities give the same
+reference evaluates softmax(q k^T / sqrt(d)) v at that width: 4096 x 28,736 x 256 multiply-adds for the
+scores and as many for the values, 120 GFLOP per layer for SAM 2.1 at 1024 px (four layers: ~2/3 of a
+propagated frame's arithmetic on a CPU). Two identities give the same
 result with fewer products (only the float summation order changes, ~1e-7 relative):
 
 * Values. Softmax rows sum to one, so ``P v = W_v (P z) + b_v``: the weighted sum runs over the
@@ -12,10 +13,12 @@ result with fewer products (only the float summation order changes, ~1e-7 relati
   For the row-rotated half the score of query ``a`` on key ``(f, y, x)`` is
   ``Re sum_i qhat_i(a) e^{-i phi_i(y)} conj(W_i . z + b_i) = u(a, y) . [z, 1]``, with
   ``u(a, y) = Re(qhat(a) G(y))`` a (C_kv + 1)-vector per query and key row: for all keys of one row the
-  128 rotated channels collapse to 65. The column-rotated half keeps its 128 rotated channels, so keys are
-  ordered (row, frame, column) and both halves land in one (queries, keys) score block.
+  128 rotated channels collapse to 65. The column-rotated half collapses the same way per key column.
+  Scores are kept keys-major with keys ordered (row, frame, column), so the keys of one row and those of
+  one column are each a plain strided matrix of one score block, and both halves are summed into it.
 
-Per layer that is 128 + 65 channels for the scores and 64 for the values instead of 256 + 256.
+Per layer that is 65 + 65 channels for the scores and 65 for the values (the extra one gives the softmax
+denominators) instead of 256 + 256, plus the per-query maps u: ~54 instead of ~120 GFLOP at 1024 px.
 Object-pointer keys (not rotated) are scored at full width. Queries are processed in blocks so a block
 of scores (block x keys floats) stays a few MB.
 """
