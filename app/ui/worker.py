@@ -177,15 +177,19 @@ class TrackingWorker(QObject):
         _, obj_ids, _, video_res = result
         return _rows_to_masks(list(obj_ids), video_res)
 
+    def _ensure_state(self) -> None:
+        """Start an engine session on the open video if there is none (nothing fed to it yet)."""
+        if self._state is None:
+            self._state = self._engine.init_state(video=self._video)
+            self._fed = {}
+
     def _sync(self, prompts: PromptSet) -> dict[PromptKey, np.ndarray]:
         """Bring the engine session in line with ``prompts``; masks of the prompts (re)added."""
         if self._engine is None:
             raise RuntimeError("no engine is loaded")
         if self._video is None:
             raise RuntimeError("no video is open")
-        if self._state is None:
-            self._state = self._engine.init_state(video=self._video)
-            self._fed = {}
+        self._ensure_state()
         removed = [k for k in self._fed if k not in prompts]
         if removed:
             self._engine.reset_state(self._state)
@@ -225,9 +229,7 @@ class TrackingWorker(QObject):
         if prefetch is None or self._video is None or frame != self.wanted_frame:
             return
         try:
-            if self._state is None:
-                self._state = engine.init_state(video=self._video)
-                self._fed = {}
+            self._ensure_state()
             if prefetch(self._state, frame, should_stop=lambda: self.wanted_frame != frame):
                 release_free_heap()
         except Exception:  # only a head start: the click computes what it needs anyway

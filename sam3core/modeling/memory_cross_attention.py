@@ -4,8 +4,8 @@ The tracker's cross-attention projects 64-channel memories ``z`` to 256-wide key
 (``R_p`` the axial RoPE rotation of the key's grid position) and values ``v = W_v z + b_v``, and the
 reference evaluates softmax(q k^T / sqrt(d)) v at that width: 4096 x 28,736 x 256 multiply-adds for the
 scores and as many for the values, 120 GFLOP per layer for SAM 2.1 at 1024 px (four layers: ~2/3 of a
-propagated frame's arithmetic on a CPU). Two identities give the same
-result with fewer products (only the float summation order changes, ~1e-7 relative):
+propagated frame's arithmetic on a CPU). Two identities give the same result with fewer products (only
+the float summation order changes, ~1e-7 relative):
 
 * Values. Softmax rows sum to one, so ``P v = W_v (P z) + b_v``: the weighted sum runs over the
   64-channel memories and the projection is applied once per query (a quarter of the work).
