@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import torch
 
+from sam3core.errors import EngineError  # noqa: F401  (re-exported: callers import it from here)
+
 CLASSICAL = "classical"
 SAM2_MODELS = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large")
 SAM3_MODELS = ("sam3",)
@@ -61,10 +63,6 @@ class Engine(Protocol):
     def reset_state(self, inference_state: Any) -> None: ...
 
     def remove_object(self, inference_state: Any, obj_id: int) -> Any: ...
-
-
-class EngineError(RuntimeError):
-    """An engine that cannot be built (unknown name, bad checkpoint, unavailable device)."""
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
