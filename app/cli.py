@@ -15,8 +15,9 @@ import traceback
 from pathlib import Path
 
 from app import __version__
+from app.cluster.command import add_batch_parser, add_ray_option
 
-SUBCOMMANDS = ("track", "export", "import", "eval")
+SUBCOMMANDS = ("track", "batch", "export", "import", "eval")
 MODEL_NAMES = ("classical", "sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus",
                "sam2.1_hiera_large", "sam3")
 
@@ -28,6 +29,7 @@ Desktop app:
 
 Headless:
   masklet track VIDEO --prompts PROMPTS.json --project OUT.masklet   track prompted objects
+  masklet batch MANIFEST.jsonl [--ray ADDRESS]                       track many videos (Ray)
   masklet export PROJECT --format coco|davis|ytvis|video --out PATH  write annotations
   masklet import PROJECT --format davis|coco --path PATH             read another tool's masks
   masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F against ground truth
@@ -102,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the model runs (default cpu)")
     track.add_argument("--direction", choices=("forward", "backward", "both"), default="forward",
                        help="propagation direction (default forward)")
+    add_ray_option(track)
+    add_batch_parser(sub, _formatter)
 
     export = sub.add_parser("export", help="write a project as COCO, DAVIS, YouTube-VIS or an overlay video",
                             formatter_class=_formatter, description=EXPORT_HELP)
@@ -191,19 +195,41 @@ def cmd_track(args: argparse.Namespace) -> int:
                              width=video.width)
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise UsageError(f"{args.checkpoint}: no such checkpoint file")
-    engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
+    if args.ray is not None:
+        from app.cluster.command import remote_track_engine
+
+        engine = remote_track_engine(args)
+    else:
+        engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
     engine_name = getattr(engine, "name", None) or args.model or "classical"
     target = Path(args.project)
     project = Project.open(target, video_path=args.video) if target.exists() else Project.create(
         target, args.video, engine=engine_name)
-    with project:
-        apply_specs(project, specs)
-        project.engine = engine_name
-        progress = _Progress("tracking")
-        stored = track(project, engine, direction=args.direction,
-                       on_frame=lambda phase, frame, done, total: progress(done, total, phase))
-        print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
+    try:
+        with project:
+            apply_specs(project, specs)
+            project.engine = engine_name
+            progress = _Progress("tracking")
+            try:
+                stored = track(project, engine, direction=args.direction,
+                               on_frame=lambda phase, frame, done, total: progress(done, total, phase))
+            except ConnectionError as exc:  # a remote engine's cluster went away (not the user's input)
+                print(f"masklet: error: {exc} {target} keeps the masks of {len(project.frames_stored())} "
+                      "frame(s); run the same command again to track once more.", file=sys.stderr)
+                return 1
+            print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
+    finally:
+        if args.ray is not None:
+            from app.cluster.command import release_remote_engine
+
+            release_remote_engine(engine)
     return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from app.cluster.command import cmd_batch as run
+
+    return run(args, UsageError)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -285,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(build_parser(), argv)
         if isinstance(args, int):
             return args
-        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval,
+                    "batch": cmd_batch}
         return _run_guarded(commands[args.command], args)
     args = _parse(build_gui_parser(), argv)
     if isinstance(args, int):

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.remote_box import RemoteEngineBox
 from app.ui.tasks import BackgroundTask
 from app.ui.worker import EngineSpec
 from sam3core.engine import available_devices
@@ -172,19 +173,23 @@ class EngineDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout()
         form.addRow("Device", self.device)
+        self.remote = RemoteEngineBox(current.remote, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.classical)
         layout.addWidget(self.sam)
         layout.addWidget(sam_box)
         layout.addWidget(download_box)
         layout.addLayout(form)
+        layout.addWidget(self.remote)
         layout.addWidget(buttons)
+        self.remote.toggled.connect(lambda on: self.device.setEnabled(not on))
+        self.device.setEnabled(not self.remote.isChecked())
         self.sam.toggled.connect(sam_box.setEnabled)
         (self.sam if current.checkpoint else self.classical).setChecked(True)
         sam_box.setEnabled(self.sam.isChecked())
         self._scan()
         self._detect()
-        self.resize(560, 420)
+        self.resize(560, 500)
 
     def _fill_catalog(self) -> None:
         try:
@@ -257,6 +262,9 @@ class EngineDialog(QDialog):
     def spec(self) -> EngineSpec:
         device = self.device.currentText()
         device = None if device == "auto" else device
+        remote = self.remote.target()
+        if remote is not None:
+            device = "cuda" if remote.num_gpus else "cpu"
         if self.classical.isChecked() or not self.path_edit.text().strip():
-            return EngineSpec(None, None, device)
-        return EngineSpec(self._detected, self.path_edit.text().strip(), device)
+            return EngineSpec(None, None, device, remote)
+        return EngineSpec(self._detected, self.path_edit.text().strip(), device, remote)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app.cluster.runtime import ClusterConnectionError, ClusterUnavailableError, RemoteTarget
 from app.domain.model import Prompt
 from sam3core.engine import Engine, build_engine
 from sam3core.heap import trim_heap
@@ -34,11 +35,13 @@ PromptSet = dict[PromptKey, Prompt]
 
 @dataclass(frozen=True)
 class EngineSpec:
-    """What to build: a registry name (None = detect from the checkpoint / classical), file, device."""
+    """What to build: a registry name (None = detect from the checkpoint / classical), file, device,
+    and where: this process, or (``remote``) an actor on a Ray cluster."""
 
     name: str | None = None
     checkpoint: str | None = None
     device: str | None = "cpu"
+    remote: RemoteTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ EngineFactory = Callable[[EngineSpec], Engine]
 
 
 def default_engine_factory(spec: EngineSpec) -> Engine:
+    if spec.remote is not None:
+        from app.cluster.remote_engine import connect_remote_engine
+
+        device = spec.device or ("cuda" if spec.remote.num_gpus else "cpu")
+        return connect_remote_engine(spec.remote, model=spec.name, checkpoint=spec.checkpoint, device=device)
     return build_engine(spec.name, checkpoint=spec.checkpoint, device=spec.device)
 
 
@@ -135,13 +143,17 @@ class TrackingWorker(QObject):
         except Exception as exc:  # a bad checkpoint must never take the app down
             log.exception("engine build failed")
             message = describe_error(exc, str(spec.device))
-            if spec.checkpoint and str(spec.checkpoint) not in message:
+            cluster = isinstance(exc, (ClusterConnectionError, ClusterUnavailableError))
+            if spec.checkpoint and str(spec.checkpoint) not in message and not cluster:
                 message = f"{spec.checkpoint} could not be loaded as a model checkpoint.\n\n{message}"
             self.engine_failed.emit(message)
             return
-        self._engine = engine
-        self._device = str(getattr(engine, "device", spec.device or "cpu"))
         self._drop_state()
+        previous, self._engine = self._engine, engine
+        if previous is not None and previous is not engine:
+            # A remote engine holds a worker on the cluster: hand it back.
+            getattr(previous, "shutdown", lambda: None)()
+        self._device = str(getattr(engine, "device", spec.device or "cpu"))
         self.engine_ready.emit(str(getattr(engine, "name", spec.name or "engine")), self._device)
 
     @Slot(object)
