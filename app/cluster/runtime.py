@@ -132,6 +132,20 @@ def _set_auth_env(values: dict[str, str]) -> None:
             config.initialize("")
 
 
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """On Linux, Ray resolves "this node" (and 127.0.0.1 in an address) to the machine's network
+    address, and its servers listen on every interface; with this flag off it keeps 127.0.0.1 and binds
+    loopback only, as it does on macOS/Windows. Ray reads the flag at call time; restored afterwards."""
+    constants = importlib.import_module("ray._private.ray_constants")
+    previous = constants.ENABLE_RAY_CLUSTER
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = previous
+
+
 def _start_local(num_cpus: int | None, num_gpus: int | None) -> Connection:
     global _process_token
     wanted: dict[str, str] = {}
@@ -145,18 +159,10 @@ def _start_local(num_cpus: int | None, num_gpus: int | None) -> Connection:
         wanted["RAY_AUTH_TOKEN"] = _process_token
     _set_auth_env(wanted)
     ray = import_ray()
-    # On Linux, Ray resolves "this node" to the machine's network address and its servers listen on
-    # every interface; with this flag off it uses 127.0.0.1 and binds loopback only (as it does on
-    # macOS/Windows). Ray reads the flag at call time; restored right after the start.
-    constants = importlib.import_module("ray._private.ray_constants")
-    previous = constants.ENABLE_RAY_CLUSTER
-    constants.ENABLE_RAY_CLUSTER = False
-    try:
+    with _loopback_only():
         context = ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
                            _node_ip_address="127.0.0.1", logging_level=logging.WARNING,
                            log_to_driver=False)
-    finally:
-        constants.ENABLE_RAY_CLUSTER = previous
     address = str(getattr(context, "address_info", {}).get("gcs_address", "local"))
     return Connection(address, True)
 
@@ -169,8 +175,12 @@ def _join(address: str) -> Connection:
         log.warning("joining %s without token authentication: anyone who can reach that address can "
                     "run code on the cluster (see the README's \"Running on a Ray cluster\")", address)
     ray = import_ray()
+    direct_loopback = "://" not in address and _host_of(address) in ("127.0.0.1", "localhost", "::1")
     try:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        # A cluster on this machine bound to loopback (another Masklet's local instance) is reached on
+        # 127.0.0.1; Ray would otherwise try the machine's network address.
+        with _loopback_only() if direct_loopback else contextlib.nullcontext():
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ""

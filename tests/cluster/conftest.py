@@ -57,3 +57,14 @@ def make_clips(tmp_path: Path):
         return manifest, videos
 
     return make
+
+
+@pytest.fixture
+def make_video(tmp_path: Path):
+    """make_video(name, frames, seed) -> a clip file (".avi") or frame folder (no suffix) in tmp_path."""
+    from sam3core.video import write_video
+
+    def make(name: str, frames: int, seed: int = 0) -> Path:
+        return write_video(tmp_path / name, clip_frames(frames, seed), fps=10)
+
+    return make
