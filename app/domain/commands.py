@@ -87,7 +87,8 @@ class _FrameState:
 
 
 def _capture(project: Project, frame: int, obj_id: int) -> _FrameState:
-    return _FrameState(project.prompt(frame, obj_id), project.mask(frame, obj_id), mask_info(project, frame, obj_id))
+    return _FrameState(project.prompt(frame, obj_id), project.mask(frame, obj_id),
+                       mask_info(project, frame, obj_id))
 
 
 def _restore(project: Project, frame: int, obj_id: int, state: _FrameState) -> None:

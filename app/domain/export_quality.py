@@ -40,7 +40,6 @@ class ReviewedOnly:
                 stored.setdefault(int(frame), []).append(int(obj_id))
         # a frame counts as reviewed only when none of its stored masks is unreviewed
         self.frames = [f for f, ids in stored.items() if all((f, o) in self._reviews for o in ids)]
-        self._frames = set(self.frames)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._project, name)
@@ -50,7 +49,7 @@ class ReviewedOnly:
         return self._project
 
     def mask_records(self, frame: int) -> list[MaskRecord]:
-        return self._project.mask_records(frame) if frame in self._frames else []
+        return [r for r in self._project.mask_records(frame) if (frame, r.obj_id) in self._reviews]
 
     def mask_record(self, frame: int, obj_id: int) -> MaskRecord | None:
         return self._project.mask_record(frame, obj_id) if (frame, obj_id) in self._reviews else None

@@ -477,7 +477,7 @@ class Project:
             self._event("mask", frame, next(iter(encoded)) if len(encoded) == 1 else None)
 
     def write_records(self, records: list[MaskRecord], *, origin: quality.Origin | None = None) -> None:
-        """Store already encoded masks (import, restore) without decoding them; ``origin`` says who made them."""
+        """Store already encoded masks (import) without decoding them; ``origin`` says who made them."""
         with self.batch():
             for r in records:
                 self._check_frame(r.frame)
@@ -485,8 +485,8 @@ class Project:
                 self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (r.frame, r.obj_id, r.counts, r.area, *r.bbox))
                 self._event("mask", r.frame, None)
-            self._replace_infos([(r.frame, r.obj_id) for r in records],
-                                [] if origin is None else [MaskInfo(r.frame, r.obj_id, origin) for r in records])
+            infos = [] if origin is None else [MaskInfo(r.frame, r.obj_id, origin) for r in records]
+            self._replace_infos([(r.frame, r.obj_id) for r in records], infos)
 
     def _replace_infos(self, keys: list[tuple[int, int]], infos: list[MaskInfo]) -> None:
         quality.forget_infos(self._conn, keys)

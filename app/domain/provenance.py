@@ -51,7 +51,8 @@ def prompt_origin(prompt: Prompt, engine: str, model: str = "") -> Origin:
 
 
 def scores_from_output(obj_ids: Iterable[int], obj_scores: Any,
-                       extra: Mapping[int, Mapping[str, float | None]] | None = None) -> dict[int, FrameScore]:
+                       extra: Mapping[int, Mapping[str, float | None]] | None = None,
+                       ) -> dict[int, FrameScore]:
     """An engine's per-frame output -> {obj_id: FrameScore}.
 
     ``obj_scores``: (N, 1) object-score logits in the order of ``obj_ids`` (torch or numpy), as every
@@ -68,7 +69,8 @@ def scores_from_output(obj_ids: Iterable[int], obj_scores: Any,
     out = {}
     for obj_id, value in zip(ids, values.tolist()):
         more = extra.get(obj_id, {})
-        out[obj_id] = FrameScore(value, more.get("iou"), more.get("memory_score"), more.get("engine_confidence"))
+        out[obj_id] = FrameScore(value, more.get("iou"), more.get("memory_score"),
+                                 more.get("engine_confidence"))
     return out
 
 

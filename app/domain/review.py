@@ -188,8 +188,8 @@ class ReviewGuard:
             if np.array_equal(old, new):
                 continue
             keep = self.policy == "keep"
-            self.changes.append(ReviewedChange(frame, obj_id, _iou(old, new), int(np.count_nonzero(old ^ new)),
-                                               keep))
+            changed = int(np.count_nonzero(old ^ new))
+            self.changes.append(ReviewedChange(frame, obj_id, _iou(old, new), changed, keep))
             if keep:
                 del out[obj_id]
         return out

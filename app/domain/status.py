@@ -35,7 +35,7 @@ def status_data(project: Project, threshold: float) -> dict:
 
 
 def _line(t: ObjectTally, num_frames: int) -> str:
-    kinds = " ".join(f"{k[:5]} {t.kinds.get(k, 0)}" for k in (*KINDS, "unknown") if t.kinds.get(k, 0))
+    kinds = ", ".join(f"{k} {t.kinds.get(k, 0)}" for k in (*KINDS, "unknown") if t.kinds.get(k, 0))
     conf = "—" if t.min_confidence is None else f"{t.min_confidence:.2f}"
     return (f"{t.obj_id:>4}  {t.name[:18]:<18} {t.masked:>6}/{num_frames:<6} {t.present:>7} "
             f"{t.reviewed:>6}/{t.masked:<6} {t.stale:>5} {len(t.doubtful):>8} {conf:>6}  {kinds}")

@@ -81,8 +81,8 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
         frame_idx, obj_ids, _low, video_res = _add_prompt(engine, state, prompt)
         # The answer to a prompt is that object's mask; the others are written by the propagation.
         mask = _binary_masks(list(obj_ids), video_res)[prompt.obj_id]
-        project.set_frame_masks(frame_idx, {prompt.obj_id: mask},
-                                infos=[MaskInfo(frame_idx, prompt.obj_id, prompt_origin(prompt, name, model))])
+        info = MaskInfo(frame_idx, prompt.obj_id, prompt_origin(prompt, name, model))
+        project.set_frame_masks(frame_idx, {prompt.obj_id: mask}, infos=[info])
         stored += 1
         if on_frame:
             on_frame("prompt", frame_idx, k + 1, len(prompts))
