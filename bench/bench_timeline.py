@@ -57,13 +57,15 @@ def make_lanes(frames: int, objects: int, seed: int = 0) -> tuple[list[StripRow]
         kinds = np.where(present, KIND_CODES["tracked"], 0).astype(np.uint8)
         kinds[list(prompts)] = KIND_CODES["prompted"]
         kinds[rng.integers(0, frames, 30)] = KIND_CODES["painted"]
-        confidence = np.where(present, np.clip(rng.normal(0.85, 0.12, frames), 0, 1), np.nan).astype(np.float32)
+        scores = np.clip(rng.normal(0.85, 0.12, frames), 0, 1)
+        confidence = np.where(present, scores, np.nan).astype(np.float32)
         reviewed = (rng.random(frames) < 0.3).astype(np.int8)
         layers[obj] = RowLayers(confidence, kinds, reviewed)
     return rows, layers
 
 
-def scrub_fps(app: QApplication, timeline: Timeline, steps: list[int], *, rerender: bool) -> tuple[float, int]:
+def scrub_fps(app: QApplication, timeline: Timeline, steps: list[int], *,
+              rerender: bool) -> tuple[float, int]:
     counter = PaintCounter()
     timeline.strips.installEventFilter(counter)
     samples = []
@@ -106,7 +108,8 @@ def main() -> int:
     base, base_paints = scrub_fps(app, timeline, steps[::-1][: max(20, args.steps // 5)], rerender=True)
     assert fast_paints >= len(steps) * 0.9, f"only {fast_paints} paints for {len(steps)} steps: nothing timed"
     assert cached_renders == 0, f"{cached_renders} lane renders while scrubbing: the cache did not hold"
-    print(f"timeline {args.width} px, {args.frames} frames x {args.objects} objects, {len(steps)} scrub steps")
+    print(f"timeline {args.width} px, {args.frames} frames x {args.objects} objects, "
+          f"{len(steps)} scrub steps")
     print(f"  first render of the lanes                  : {first_render * 1000:8.1f} ms")
     print(f"  scrub (cached lanes, playhead repaint)     : {fast:8.1f} fps  ({1000 / fast:.2f} ms/step)")
     print(f"  baseline (lanes re-rendered every frame)   : {base:8.1f} fps  ({1000 / base:.2f} ms/step)")
