@@ -199,7 +199,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     from app.domain.prompts_file import load_prompts
     from app.domain.provenance import model_label
     from app.domain.tracking import apply_specs, track
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
     from sam3core.video import VideoSource
 
     with VideoSource(args.video) as video:
@@ -279,7 +279,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     from app.domain.importers import ImportFormatError
     from app.domain.project import ProjectError
     from app.domain.prompts_file import PromptsError
-    from sam3core.engine import EngineError
+    from sam3core.errors import EngineError
     from sam3core.video import VideoError
 
     return (UsageError, ProjectError, PromptsError, ImportFormatError, VideoError, EngineError, ValueError,

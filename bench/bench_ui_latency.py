@@ -100,7 +100,7 @@ def run(width: int, height: int, frames: int, objects: int, delay: float,
     if engine_name == "fake":
         engine = SlowFakeEngine(delay_s=delay)
     else:
-        from sam3core.engine import build_engine
+        from sam3core.factory import build_engine
 
         engine = build_engine(engine_name)
     window = MainWindow(engine=EngineSpec(None, None, "cpu"), engine_factory=lambda spec: engine)

@@ -22,8 +22,9 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.domain.model import Prompt
-from sam3core.engine import Engine, build_engine
-from sam3core.heap import trim_heap
+from sam3core.engine import Engine
+from sam3core.factory import build_engine
+from sam3core.runtime.heap import trim_heap
 from sam3core.video import VideoSource
 
 log = logging.getLogger(__name__)
