@@ -16,6 +16,9 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
+from app.domain.provenance import TrackRecorder, prompt_origin, scores_from_output
+from app.domain.quality import MaskInfo
+from app.domain.review import mask_infos
 from sam3core.engine import Engine
 
 
@@ -105,10 +108,12 @@ def _add_prompt(engine: Engine, state: Any, prompt: Prompt) -> tuple:
 
 
 def track(project: Project, engine: Engine, *, direction: str = "forward",
-          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None,
+          model: str = "") -> int:
     """Run every prompt of ``project`` (in frame order) and propagate; returns frames stored.
 
     ``direction`` "both" runs forward from the earliest prompted frame, then backward from the latest.
+    Every stored mask is recorded with its provenance (engine name, ``model``) and the engine's score.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -116,10 +121,14 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
     if not prompts:
         raise ValueError("the project has no prompts to track from")
     state = engine.init_state(video=project.video)
+    name = str(getattr(engine, "name", "") or project.engine)
     stored = 0
     for k, prompt in enumerate(prompts):
         frame_idx, obj_ids, _low, video_res = _add_prompt(engine, state, prompt)
-        project.set_frame_masks(frame_idx, _binary_masks(list(obj_ids), video_res))
+        # The answer to a prompt is that object's mask; the others are written by the propagation.
+        mask = _binary_masks(list(obj_ids), video_res)[prompt.obj_id]
+        info = MaskInfo(frame_idx, prompt.obj_id, prompt_origin(prompt, name, model))
+        project.set_frame_masks(frame_idx, {prompt.obj_id: mask}, infos=[info])
         stored += 1
         if on_frame:
             on_frame("prompt", frame_idx, k + 1, len(prompts))
@@ -129,10 +138,16 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
         runs.append(("forward", first, False, project.num_frames - first))
     if direction in ("backward", "both"):
         runs.append(("backward", last, True, last + 1))
+    prompted = {(p.frame, p.obj_id) for p in prompts}
     for phase, start, reverse, total in runs:
+        existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in prompted})
+                    for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in prompted}
+        recorder = TrackRecorder(prompts, name, model, reverse=reverse, start=start, existing=existing)
         results = engine.propagate_in_video(state, start_frame_idx=start, reverse=reverse)
-        for done, (frame_idx, obj_ids, _low, video_res, *_) in enumerate(results, start=1):
-            project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res))
+        for done, (frame_idx, obj_ids, _low, video_res, obj_scores) in enumerate(results, start=1):
+            scores = scores_from_output(obj_ids, obj_scores)
+            project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res),
+                                    infos=recorder.infos(int(frame_idx), scores))
             stored += 1
             if on_frame:
                 on_frame(phase, int(frame_idx), done, total)
