@@ -30,6 +30,7 @@ from app.cluster.report import BatchProgress, ItemResult
 from app.cluster.resume import ItemProgress, is_finished, prompts_match, run_item, stored_progress
 from app.cluster.runtime import ClusterConnectionError, RemoteTarget
 from app.domain.project import Project
+from app.domain.provenance import model_label
 from app.domain.tracking import apply_specs
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class _Worker(threading.Thread):
                 apply_specs(project, list(item.specs))
                 project.engine = item.engine_name
                 run_item(project, engine, item.direction, task.progress, on_frame=on_frame,
-                         should_stop=run.stop.is_set)
+                         should_stop=run.stop.is_set, model=model_label(item.checkpoint))
                 result.objects = len(project.objects())
         except ConnectionLostError as exc:
             result.seconds += time.monotonic() - started

@@ -24,7 +24,7 @@ from pathlib import Path
 from app.domain.prompts_file import ObjectSpec, PromptsError, load_prompts, parse_prompts
 from app.domain.store import ProjectError, check_project_file
 from app.domain.tracking import DIRECTIONS
-from sam3core.engine import CLASSICAL, ENGINE_NAMES
+from sam3core.factory import CLASSICAL, ENGINE_NAMES
 from sam3core.video import VideoError, VideoSource
 
 REQUIRED = ("video", "prompts", "project")
@@ -89,7 +89,7 @@ def _engine_name(model: str | None, checkpoint: Path | None, names: dict[Path, s
     if checkpoint is None:
         return CLASSICAL
     if checkpoint not in names:
-        from sam3core.checkpoint import detect_model_name
+        from sam3core.sam.checkpoint import detect_model_name
 
         names[checkpoint] = detect_model_name(checkpoint)
     return names[checkpoint]

@@ -16,7 +16,7 @@ EngineFactory = Callable[[str | None, str | None, str], Any]
 
 def build_registry_engine(model: str | None, checkpoint: str | None, device: str) -> Any:
     """The default factory: :func:`sam3core.engine.build_engine`, exactly what ``masklet track`` builds."""
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
 
     return build_engine(model, checkpoint=checkpoint, device=device)
 

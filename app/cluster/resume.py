@@ -20,6 +20,8 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
+from app.domain.provenance import TrackRecorder, scores_from_output
+from app.domain.review import mask_infos
 from app.domain.tracking import FrameCallback, track
 from sam3core.engine import Engine
 
@@ -150,7 +152,8 @@ def _masks(obj_ids: list[int], video_res: Any) -> dict[int, np.ndarray]:
 
 
 def run_item(project: Project, engine: Engine, direction: str, progress: ItemProgress, *,
-             on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+             on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None,
+             model: str = "") -> int:
     """Track the project's prompts; fresh (``progress`` not started) through ``track``, else resumed.
     Returns the frame results stored by this call; ``progress`` is updated as each is committed."""
     def committed(phase: str, frame: int, done: int, total: int) -> None:
@@ -159,8 +162,11 @@ def run_item(project: Project, engine: Engine, direction: str, progress: ItemPro
             on_frame(phase, frame, done, total)
 
     if not progress.started:
-        return track(project, engine, direction=direction, on_frame=committed, should_stop=should_stop)
+        return track(project, engine, direction=direction, on_frame=committed, should_stop=should_stop,
+                     model=model)
     prompts = project.prompts()
+    name = str(getattr(engine, "name", "") or project.engine)
+    prompted = {(p.frame, p.obj_id) for p in prompts}
     runs = plan_runs(prompts, project.num_frames, direction)
     state = engine.init_state(video=project.video)
     for prompt in prompts:
@@ -175,15 +181,22 @@ def run_item(project: Project, engine: Engine, direction: str, progress: ItemPro
             for obj_id, mask in project.masks_on_frame(resume_at).items():
                 engine.add_new_mask(state, resume_at, obj_id, mask)
             start, skip = resume_at, resume_at
+        # Provenance as track records it: the same run, its start, the prompts' own records kept.
+        existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in prompted})
+                    for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in prompted}
+        recorder = TrackRecorder(prompts, name, model, reverse=run.reverse, start=run.start,
+                                 existing=existing)
         remaining = abs(run.last - start) + 1
         done = run.total - remaining + (skip is not None)
         frames = engine.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=remaining - 1,
                                            reverse=run.reverse)
         try:
-            for frame_idx, obj_ids, _low, video_res, *_ in frames:
+            for frame_idx, obj_ids, _low, video_res, obj_scores in frames:
                 if int(frame_idx) == skip:  # the seed frame: stored already
                     continue
-                project.set_frame_masks(int(frame_idx), _masks(list(obj_ids), video_res))
+                scores = scores_from_output(obj_ids, obj_scores)
+                project.set_frame_masks(int(frame_idx), _masks(list(obj_ids), video_res),
+                                        infos=recorder.infos(int(frame_idx), scores))
                 stored += 1
                 done += 1
                 committed(run.phase, int(frame_idx), done, run.total)

@@ -20,8 +20,8 @@ ENGINE_OVERRIDES = {"add_all_frames_to_correct_as_cond": True, "fill_hole_area":
 
 def write_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
     """A random tiny SAM 2.1 checkpoint whose objects are "present" (random heads would say absent)."""
-    from sam3core.build import build_sam2_tracker_model
-    from sam3core.configs import tiny_test_config
+    from sam3core.sam.network_config import tiny_test_config
+    from sam3core.sam.registry import build_sam2_tracker_model
 
     torch.manual_seed(seed)
     model = build_sam2_tracker_model(tiny_test_config())
@@ -35,12 +35,12 @@ def write_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
 def tiny_factory(model: str | None, checkpoint: str | None, device: str) -> Any:
     """The tiny SAM 2.1 from ``checkpoint`` when ``model`` is :data:`TINY_MODEL`, else the registry's."""
     if model == TINY_MODEL and checkpoint is not None:
-        from sam3core.build import build_tracker
-        from sam3core.configs import tiny_test_config
-        from sam3core.engine import resolve_device
+        from sam3core.factory import resolve_device
+        from sam3core.sam.network_config import tiny_test_config
+        from sam3core.sam.registry import build_tracker
 
         return build_tracker(TINY_MODEL, checkpoint=checkpoint, config=tiny_test_config(),
                              device=resolve_device(device), tracker_overrides=dict(ENGINE_OVERRIDES))
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
 
     return build_engine(model, checkpoint=checkpoint, device=device)

@@ -18,7 +18,7 @@ from app.cluster.host import EngineHost
 from app.cluster.recipe import EngineRecipe
 from app.cluster.remote_engine import RemoteEngine, connect_remote_engine
 from app.cluster.runtime import RemoteTarget
-from sam3core.engine import build_engine
+from sam3core.factory import build_engine
 from sam3core.video import VideoSource
 
 pytestmark = pytest.mark.slow
