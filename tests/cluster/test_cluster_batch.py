@@ -18,6 +18,7 @@ from app.cluster.batch import BatchOptions, run_batch
 from app.cluster.manifest import BatchItem, load_manifest
 from app.cluster.testing import TINY_MODEL, tiny_factory, write_tiny_checkpoint
 from app.domain.project import Project
+from app.domain.review import mask_infos
 from app.domain.tracking import apply_specs, track
 
 pytestmark = pytest.mark.slow
@@ -32,6 +33,9 @@ def content(path: Path) -> dict:
             "prompts": [(p.frame, p.obj_id, p.points, p.labels, p.box) for p in project.prompts()],
             "masks": {(r.frame, r.obj_id): (r.counts, r.area) for f in range(project.num_frames)
                       for r in project.mask_records(f)},
+            # provenance and scores, all but the time stamps
+            "infos": sorted((i.frame, i.obj_id, i.origin.kind, i.origin.engine, i.origin.model,
+                             i.origin.source_frame, i.origin.detail, i.score) for i in mask_infos(project)),
         }
 
 
@@ -44,7 +48,7 @@ def track_like_cli(item: BatchItem, out: Path, checkpoint: Path) -> Path:
         with Project.create(out, item.video, engine=item.engine_name) as project:
             apply_specs(project, list(item.specs))
             project.engine = item.engine_name
-            track(project, engine, direction=item.direction)
+            track(project, engine, direction=item.direction, model=checkpoint.name)
     finally:
         torch.set_num_threads(threads)
     return out
@@ -103,8 +107,9 @@ def test_a_killed_worker_loses_and_repeats_no_frame(ray_cluster, make_clips, tmp
             assert all(len(project.mask_records(f)) == 2 for f in range(item.num_frames))
     # Up to the kill the frames are those of an uninterrupted `masklet track`.
     reference = cli_track(items[0], items[0].video.with_suffix(".json"), tmp_path / "ref.masklet")
-    got, want = content(items[0].project)["masks"], content(reference)["masks"]
-    assert all(got[key] == want[key] for key in want if key[0] <= 6)
+    got, want = content(items[0].project), content(reference)
+    assert all(got["masks"][key] == want["masks"][key] for key in want["masks"] if key[0] <= 6)
+    assert [i[:3] for i in got["infos"]] == [i[:3] for i in want["infos"]]  # every mask has provenance
 
 
 def test_reruns_skip_finished_items_and_continue_a_stopped_one(ray_cluster, make_clips, capsys) -> None:
