@@ -180,15 +180,31 @@ def _join(address: str) -> Connection:
         # A cluster on this machine bound to loopback (another Masklet's local instance) is reached on
         # 127.0.0.1; Ray would otherwise try the machine's network address.
         with _loopback_only() if direct_loopback else contextlib.nullcontext():
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                     runtime_env=code_runtime_env())
     except Exception as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = ""
         if "auth" in text.lower() or "unauthenticated" in text.lower():
             hint = (" The cluster wants a token: copy the head node's ~/.ray/auth_token here or set "
                     "RAY_AUTH_TOKEN (see the README).")
-        raise ClusterConnectionError(f"cannot join the Ray cluster at {address}: {text}.{hint}") from exc
+        else:
+            hint = (" Is the head node running and its port reachable from here (an SSH tunnel up)? If the "
+                    "cluster uses token authentication, a missing or wrong token looks like this too: "
+                    "set RAY_AUTH_TOKEN or copy the head node's ~/.ray/auth_token here.")
+        raise ClusterConnectionError(f"cannot join the Ray cluster at {address}: {text.rstrip('.')}.{hint}") \
+            from exc
     return Connection(address, False)
+
+
+def code_runtime_env() -> dict[str, Any]:
+    """Masklet's own packages (app, sam3core: ~1 MB of Python) travel to the cluster with the connection,
+    so its workers run exactly this version; the cluster needs only the dependencies (torch, OpenCV,
+    PyAV, pycocotools ...: ``pip install`` Masklet there, see the README). Ray caches them by content."""
+    import app
+    import sam3core
+
+    modules = [str(Path(app.__file__).parent), str(Path(sam3core.__file__).parent)]
+    return {"py_modules": modules, "excludes": ["__pycache__", "*.pyc"]}
 
 
 def connect(address: str | None = None, *, num_cpus: int | None = None,
