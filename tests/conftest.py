@@ -46,14 +46,3 @@ def shared_clip(name: str) -> Path:
         pytest.skip(f"optional shared data {path} is absent")
     return path
 
-
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """A real local Ray instance (2 CPUs, loopback only, token authentication), shared by every test
-    that needs one and stopped at the end of the session."""
-    pytest.importorskip("ray")
-    from app.cluster import runtime
-
-    runtime.connect(None, num_cpus=2)
-    yield runtime
-    runtime.disconnect()

@@ -269,6 +269,11 @@ def run_batch(items: list[BatchItem], options: BatchOptions | None = None, *,
     if todo:
         with runtime.session(options.address, num_cpus=None if options.address else os.cpu_count()):
             count, target = _worker_count(options, len(todo))
+            connection = runtime.connect(options.address)
+            where = ("a local Ray instance on 127.0.0.1 (token authentication)" if connection.started_here
+                     else f"Ray at {options.address}" if options.address else "this process's Ray instance")
+            progress.note(f"{len(todo)} item(s) to run ({len(skipped)} finished earlier) with {count} "
+                          f"worker(s) of {target.num_cpus:g} CPU / {target.num_gpus:g} GPU on {where}")
             run = _BatchRun(options, target, progress, on_frame, stop)
             # Items that share a model run one after another on a worker, which keeps it loaded.
             ordered = sorted(todo, key=lambda it: (str(it.model), str(it.checkpoint), it.line))

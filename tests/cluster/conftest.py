@@ -1,12 +1,43 @@
-"""Clips, prompts and manifests for the Ray tests (made on the fly; the cluster fixture is in tests/)."""
+"""The Ray tests' cluster, clips, prompts and manifests (made on the fly).
+
+One real local Ray instance serves every test here and stops when they are done, so the rest of the
+suite runs without Ray's processes.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="package")
+def ray_cluster():
+    """A real local Ray instance (2 CPUs, loopback only, token authentication)."""
+    pytest.importorskip("ray")
+    from app.cluster import runtime
+
+    runtime.connect(None, num_cpus=2)
+    yield runtime
+    runtime.disconnect()
+
+
+@pytest.fixture
+def isolated_settings(tmp_path: Path, qapp: object):  # noqa: ANN201
+    """Its own QSettings file for a test that opens a dialog."""
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    QCoreApplication.setOrganizationName("MaskletTests")
+    QCoreApplication.setApplicationName("Masklet")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings().clear()
+    yield
 
 
 def clip_frames(num_frames: int, seed: int, height: int = 72, width: int = 96) -> list[np.ndarray]:
@@ -68,3 +99,22 @@ def make_video(tmp_path: Path):
         return write_video(tmp_path / name, clip_frames(frames, seed), fps=10)
 
     return make
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """240x320, 24 frames: a red disc (centre (70 + 3t, 120), radius 28) moving right and a cyan box
+    ((200, 40 + 2t) to (262, 94 + 2t)) moving down over a blurred noise background."""
+    import cv2
+
+    from sam3core.video import write_video
+
+    rng = np.random.default_rng(3)
+    background = cv2.GaussianBlur(rng.integers(30, 80, (240, 320, 3), dtype=np.uint8), (0, 0), 2)
+    frames = []
+    for t in range(24):
+        frame = background.copy()
+        cv2.circle(frame, (70 + 3 * t, 120), 28, (225, 40, 40), -1)
+        cv2.rectangle(frame, (200, 40 + 2 * t), (262, 94 + 2 * t), (40, 200, 230), -1)
+        frames.append(frame)
+    return write_video(tmp_path / "clip" / "shapes.mp4", frames, fps=12)

@@ -61,6 +61,33 @@ def test_engine_errors_keep_their_type_and_message(remote: RemoteEngine, make_vi
     remote.close(states[1])
 
 
+def test_session_calls_match_the_local_engine(remote: RemoteEngine, make_video) -> None:  # noqa: ANN001
+    video = make_video("s.avi", 6, 3)
+    square = np.pad(np.ones((10, 10), bool), ((5, 57), (5, 81)))
+    results = []
+    for engine in (build_engine(None), remote):
+        state = engine.init_state(video_path=video)
+        engine.add_new_points_or_box(state, 0, 1, points=[[19, 20]], labels=[1], rel_coordinates=False)
+        engine.add_new_points_or_box(state, 2, 2, box=[62, 44, 88, 70], rel_coordinates=False)
+        frame, ids, _, masks = engine.add_new_mask(state, 3, 3, square)
+        got = {"mask": (frame, ids, (masks > 0).numpy().tolist())}
+        remaining, updated = engine.remove_object(state, 1)
+        got["removed"] = (remaining, [(f, (m > 0).numpy().tolist()) for f, m in updated])
+        frames = engine.propagate_in_video(state, 2)
+        got["tracked"] = [(f, i, (m > 0).numpy().tolist()) for f, i, _, m, _ in frames]
+        engine.clear_all_points_in_video(state)
+        engine.add_new_points_or_box(state, 1, 5, points=[[19, 20]], labels=[1], rel_coordinates=False)
+        frames = engine.propagate_in_video(state, 1, max_frame_num_to_track=2)
+        got["cleared"] = [(f, i) for f, i, *_ in frames]
+        engine.reset_state(state)
+        getattr(engine, "close", lambda s: None)(state)
+        results.append(got)
+    local, far = results
+    assert len(local["tracked"]) == 4 and local["cleared"] == [(1, [5]), (2, [5]), (3, [5])]
+    for key in local:
+        assert local[key] == far[key], key
+
+
 def test_a_video_the_worker_cannot_read_goes_through_the_object_store(ray_cluster, tmp_path,  # noqa: ANN001
                                                                        make_video) -> None:  # noqa: ANN001
     import ray

@@ -138,7 +138,7 @@ def test_remote_sam_engine_matches_the_local_one(qtbot, ray_cluster, clip: Path,
         video.close()
 
 
-def test_engine_dialog_offers_a_remote_engine(qtbot, monkeypatch) -> None:  # noqa: ANN001
+def test_engine_dialog_offers_a_remote_engine(qtbot, monkeypatch, isolated_settings) -> None:  # noqa: ANN001
     import app.ui.remote_box as remote_box
     from app.ui.dialogs import EngineDialog
 
