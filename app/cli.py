@@ -214,7 +214,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from app.cluster.command import remote_track_engine
 
-        engine = remote_track_engine(args)
+        engine, leave_ray = remote_track_engine(args)
     else:
         engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
     engine_name = getattr(engine, "name", None) or args.model or "classical"
@@ -238,7 +238,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         if args.ray is not None:
             from app.cluster.command import release_remote_engine
 
-            release_remote_engine(engine)
+            release_remote_engine(engine, disconnect=leave_ray)
     return 0
 
 

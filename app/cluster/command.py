@@ -85,29 +85,37 @@ def cmd_batch(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     return 1 if failed else 0
 
 
-def remote_track_engine(args: argparse.Namespace):  # -> RemoteEngine
-    """The engine of ``masklet track --ray``: the same model, in an actor on the cluster."""
+def remote_track_engine(args: argparse.Namespace) -> tuple[Any, bool]:
+    """The engine of ``masklet track --ray``: the same model, in an actor on the cluster; and whether
+    this command made the Ray connection (and so leaves it at the end)."""
+    from app.cluster import runtime
     from app.cluster.remote_engine import connect_remote_engine
     from app.cluster.runtime import RemoteTarget
 
+    was_connected = runtime.is_connected()
     gpus = args.ray_gpus
     if gpus is None:
         gpus = 1.0 if args.device == "cuda" else 0.0
         if args.device == "auto":
-            from app.cluster import runtime
-
             runtime.connect(args.ray)
             gpus = 1.0 if runtime.cluster_resources().get("GPU", 0) >= 1 else 0.0
     device = args.device if args.device != "auto" else ("cuda" if gpus else "cpu")
-    return connect_remote_engine(RemoteTarget(args.ray, num_gpus=gpus), model=args.model,
-                                 checkpoint=args.checkpoint, device=device)
+    try:
+        engine = connect_remote_engine(RemoteTarget(args.ray, num_gpus=gpus), model=args.model,
+                                       checkpoint=args.checkpoint, device=device)
+    except BaseException:
+        if not was_connected:
+            runtime.disconnect()
+        raise
+    return engine, not was_connected
 
 
-def release_remote_engine(engine: Any) -> None:
-    """Stop the remote engine's worker and leave the cluster (a local instance stops with it)."""
+def release_remote_engine(engine: Any, *, disconnect: bool = True) -> None:
+    """Stop the remote engine's worker; leave the cluster (a local instance stops with it) if asked."""
     from app.cluster import runtime
 
     shutdown = getattr(engine, "shutdown", None)
     if shutdown is not None:
         shutdown()
-    runtime.disconnect()
+    if disconnect:
+        runtime.disconnect()

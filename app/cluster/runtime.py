@@ -213,11 +213,14 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     (``address`` None or "local") or join the cluster at ``address`` ("host:port" or "ray://host:port").
     """
     global _current
+    local = address is None or address.strip().lower() in LOCAL_NAMES
     if is_connected():
         if _current is None:  # someone else (a test fixture, a notebook) connected: use theirs
             _current = Connection("existing", False)
-        return _current
-    local = address is None or address.strip().lower() in LOCAL_NAMES
+        same = _current.started_here if local else _current.address == address.strip()
+        if same or _current.address == "existing":
+            return _current
+        disconnect()  # another cluster was asked for (the engine dialog's address changed)
     _current = _start_local(num_cpus, num_gpus) if local else _join(address.strip())
     return _current
 

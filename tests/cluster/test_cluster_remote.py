@@ -61,6 +61,28 @@ def test_engine_errors_keep_their_type_and_message(remote: RemoteEngine, make_vi
     remote.close(states[1])
 
 
+def test_masklet_track_on_the_cluster_writes_the_local_project(ray_cluster, make_clips, capsys) -> None:  # noqa: ANN001
+    from app.cli import main
+    from app.domain.project import Project
+
+    _, videos = make_clips(1, frames=8, inline=False)
+    video, prompts = str(videos[0]), str(videos[0].with_suffix(".json"))
+    out = {}
+    for name, extra in (("local", []), ("remote", ["--ray", "local"])):
+        out[name] = videos[0].with_name(f"{name}.masklet")
+        assert main(["track", video, "--prompts", prompts, "--project", str(out[name]), *extra]) == 0
+    with Project.open(out["local"]) as a, Project.open(out["remote"]) as b:
+        assert a.frames_stored() == b.frames_stored() == list(range(8))
+        assert all([r.counts for r in a.mask_records(f)] == [r.counts for r in b.mask_records(f)]
+                   for f in range(8))
+    capsys.readouterr()
+    assert main(["track", video, "--prompts", prompts, "--project", str(videos[0].with_name("gpu.masklet")),
+                 "--ray", "local", "--ray-gpus", "1"]) == 2
+    assert "the cluster has 0 GPU(s)" in capsys.readouterr().err
+    assert not videos[0].with_name("gpu.masklet").exists()
+    assert ray_cluster.is_connected()  # the command left the shared instance running
+
+
 def test_session_calls_match_the_local_engine(remote: RemoteEngine, make_video) -> None:  # noqa: ANN001
     video = make_video("s.avi", 6, 3)
     square = np.pad(np.ones((10, 10), bool), ((5, 57), (5, 81)))
