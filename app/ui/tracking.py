@@ -133,6 +133,10 @@ class TrackingController(QObject):
         self.device = ""
         self.last_progress = Progress(0, 0, 0.0)
         self.started_at = 0.0
+        # Set by the window (review mode, app/ui/review.py): asked before a run (False cancels it), and
+        # given each propagated frame's masks in the worker thread; it returns the masks to store.
+        self.before_run: Callable[[list[PropagationRequest]], bool] | None = None
+        self.store_filter: Callable[[int, dict[int, np.ndarray]], dict[int, np.ndarray]] | None = None
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -174,6 +178,15 @@ class TrackingController(QObject):
     def propagate(self, prompts: PromptSet, requests: list[PropagationRequest], store: MaskStore) -> bool:
         if self._running or not requests:
             return False
+        if self.before_run is not None and not self.before_run(list(requests)):
+            return False
+        if self.store_filter is not None:
+            keep = self.store_filter
+
+            def filtered(frame: int, masks: dict[int, np.ndarray], _store: MaskStore = store) -> None:
+                _store(frame, keep(frame, masks))
+
+            store = filtered
         self._worker.cancel_event.clear()
         self._worker.store = store
         self._running = True
