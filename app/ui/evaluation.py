@@ -81,6 +81,7 @@ class EvaluationDialog(QDialog):
         self.project = project
         self.result: object | None = None
         self.frames: list[int] = []
+        self.gt: Path | None = None
         self.task: BackgroundTask | None = None
         self.folder = QLineEdit(str(QSettings().value(LAST_GT_KEY, "") or ""), self)
         self.folder.setPlaceholderText("DAVIS annotation folder (PNGs named by frame) or dataset root")
@@ -131,6 +132,8 @@ class EvaluationDialog(QDialog):
             self.status.setText(f"{gt}: not a folder; choose the DAVIS annotation folder")
             return None
         QSettings().setValue(LAST_GT_KEY, str(gt))
+        self.folder.setText(str(gt))
+        self.gt = gt
         official = self.official.isChecked()
         project = self.project
         kwargs = protocol_kwargs(official)
@@ -195,7 +198,8 @@ class EvaluationDialog(QDialog):
 
     def _timeline_toggled(self, on: bool) -> None:
         if on and self.result is not None:
-            self.show_scores.emit(self.per_frame_j(), f"lanes: J vs {Path(self.folder.text()).name}")
+            name = self.gt.name if self.gt else ""
+            self.show_scores.emit(self.per_frame_j(), f"lanes: J vs {name} (red < 0.5)")
         elif not on:
             self.clear_scores.emit()
 

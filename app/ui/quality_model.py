@@ -253,6 +253,18 @@ class QualityModel(QObject):
             out[obj_id] = ReviewCount(obj_id, reviewed, int(np.count_nonzero(stored)), stale, doubtful)
         return out
 
+    def frame_counts(self) -> tuple[int, int]:
+        """(frames whose every stored mask has a current review, frames holding any stored mask)."""
+        if not self._layers:
+            return 0, 0
+        any_mask = np.zeros(self._n, bool)
+        open_mask = np.zeros(self._n, bool)
+        for obj_id, layers in self._layers.items():
+            stored = self._stored[obj_id]
+            any_mask |= stored
+            open_mask |= stored & (layers.reviewed != 1)
+        return int(np.count_nonzero(any_mask & ~open_mask)), int(np.count_nonzero(any_mask))
+
     def reviewed_in(self, frames: set[int] | range) -> int:
         """How many masks with a current review lie on ``frames`` (all objects)."""
         idx = np.fromiter((f for f in frames if 0 <= f < self._n), np.int64)

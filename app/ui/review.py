@@ -109,7 +109,7 @@ class ReviewController(QObject):
     def refresh_panel(self) -> None:
         objects = self.session.objects
         self._panel.set_threshold(self.model.threshold)
-        self._panel.set_counts(objects, self.model.counts())
+        self._panel.set_counts(objects, self.model.counts(), self.model.frame_counts())
         doubts, total = self.model.doubtful(limit=MAX_DOUBT_ROWS)
         self._panel.set_doubts(doubts, total, {o.id: o.name for o in objects})
         self._panel.set_mode_text(self.mode_text())

@@ -96,6 +96,8 @@ class ReviewPanel(QWidget):
         self.objects_table.setToolTip("Changed: reviewed masks that changed since their review")
         self.objects_table.cellClicked.connect(self._object_clicked)
         self.doubts_table = _table(["Frame", "Object", "Confidence", "Source", "Reviewed"], self)
+        # least confident first until the user clicks another column's header
+        self.doubts_table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.AscendingOrder)
         self.doubts_table.setSortingEnabled(True)
         self.doubts_table.cellClicked.connect(self._doubt_clicked)
         self.doubts_table.cellActivated.connect(self._doubt_clicked)
@@ -130,9 +132,10 @@ class ReviewPanel(QWidget):
         self.mode_label.setText(text)
         self.mode_label.setVisible(bool(text))
 
-    def set_counts(self, objects: list[ObjectInfo], counts: dict[int, ReviewCount]) -> None:
-        reviewed = sum(c.reviewed for c in counts.values())
-        masked = sum(c.masked for c in counts.values())
+    def set_counts(self, objects: list[ObjectInfo], counts: dict[int, ReviewCount],
+                   frames: tuple[int, int]) -> None:
+        """Per object, and ``frames`` = (fully reviewed frames, frames with masks) for the project."""
+        reviewed, masked = frames
         doubtful = sum(c.doubtful for c in counts.values())
         stale = sum(c.stale for c in counts.values())
         pct = f" ({100.0 * reviewed / masked:.0f} %)" if masked else ""
