@@ -79,7 +79,8 @@ def test_lanes_show_the_stored_confidence_provenance_and_reviews(qtbot: QtBot, w
     assert lane_color(window, 0, 4, BAND_PROVENANCE).name() == "#333333"  # tracked: no mark
     review_domain.review(project, 9, [1])
     window.quality.flush()
-    assert is_green(lane_color(window, 0, 9, BAND_REVIEW)) and not is_green(lane_color(window, 1, 9, BAND_REVIEW))
+    assert is_green(lane_color(window, 0, 9, BAND_REVIEW))
+    assert not is_green(lane_color(window, 1, 9, BAND_REVIEW))
     project.set_mask(9, 1, disc_mask(10))  # the reviewed mask changed: orange
     window.quality.flush()
     assert lane_color(window, 0, 9, BAND_REVIEW).name() == "#ff851b"
@@ -178,7 +179,8 @@ def test_repropagation_keeps_or_replaces_reviewed_masks_after_asking(qtbot: QtBo
     assert np.array_equal(project.mask(6, obj), person) and (6, obj) in review_domain.current_reviews(project)
     qtbot.waitUntil(lambda: getattr(window, "reviewed_changes", None) is not None, timeout=5000)
     table = window.reviewed_changes.table
-    assert table.rowCount() == 1 and table.item(0, 0).text() == "6" and table.item(0, 4).text() == "kept reviewed"
+    assert table.rowCount() == 1 and table.item(0, 0).text() == "6"
+    assert table.item(0, 4).text() == "kept reviewed"
     assert float(table.item(0, 2).text()) < 0.8
     policy["value"] = None  # cancel: nothing runs
     window.viewer.user_seek(0)
