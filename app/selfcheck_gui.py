@@ -101,7 +101,7 @@ def prompt_and_wait(window: Any, frame: int, obj_id: int, *, box: Sequence[float
 
 
 def propagate_and_wait(window: Any, frm: int, to: int) -> None:
-    from app.ui.tracking import Direction
+    from app.domain.tracking import Direction
 
     window.viewer.show_frame(frm)
     direction = Direction.FORWARD if to >= frm else Direction.BACKWARD

@@ -7,6 +7,8 @@ loses nothing that was reported done.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,51 @@ from app.domain.quality import MaskInfo
 from app.domain.review import mask_infos
 from sam3core.engine import Engine
 
-DIRECTIONS = ("forward", "backward", "both")
+
+class Direction(Enum):
+    """Which way a propagation runs from its start frame (the one vocabulary of the UI, CLI and domain)."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    BOTH = "both"
+
+
+DIRECTIONS = tuple(d.value for d in Direction)
+
+
+@dataclass(frozen=True)
+class PropagationRequest:
+    """One propagation run: from ``start`` forward or backward over at most ``max_frames`` more frames."""
+
+    start: int
+    reverse: bool
+    max_frames: int | None = None  # None = to the end (or start) of the video
+
+
+def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
+                     prompted: list[int] | None = None,
+                     until_prompt: bool = False) -> list[PropagationRequest]:
+    """Requests for one user command, always starting at ``current``.
+
+    ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
+    direction of travel (or the video's end when there is none).
+    """
+    if not 0 <= current < num_frames:
+        raise ValueError(f"frame {current} outside 0..{num_frames - 1}")
+    if target is not None:
+        if target == current:
+            return []
+        return [PropagationRequest(current, target < current, abs(target - current))]
+    frames = sorted(set(prompted or []))
+    requests = []
+    if direction in (Direction.FORWARD, Direction.BOTH):
+        ahead = [f for f in frames if f > current] if until_prompt else []
+        requests.append(PropagationRequest(current, False, (ahead[0] - current) if ahead else None))
+    if direction in (Direction.BACKWARD, Direction.BOTH):
+        behind = [f for f in frames if f < current] if until_prompt else []
+        requests.append(PropagationRequest(current, True, (current - behind[-1]) if behind else None))
+    return requests
+
 # callback(phase, frame, done, total): phase is "prompt", "forward" or "backward".
 FrameCallback = Callable[[str, int, int, int], None]
 
