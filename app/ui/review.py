@@ -28,11 +28,10 @@ from PySide6.QtWidgets import (
 
 from app.domain.review import ReviewedChange, ReviewGuard
 from app.domain.review_commands import ReviewFrame
+from app.domain.tracking import PropagationRequest
 from app.ui.quality_model import QualityModel
 from app.ui.review_panel import MAX_DOUBT_ROWS, ReviewPanel
 from app.ui.timeline import Timeline
-from app.ui.undo import DomainCommand
-from app.ui.worker import PropagationRequest
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +140,7 @@ class ReviewController(QObject):
         self.message.emit(self.mode_text())
 
     def _idle(self) -> bool:
-        if self.session.tracking.running:
-            self.message.emit("Propagation is running: cancel it (Esc) to review")
-            return False
-        return self.session.project is not None
+        return self.session.project is not None and self.session.idle("review")
 
     def _visible_ids(self) -> list[int]:
         return [o.id for o in self.session.objects if not o.hidden]
@@ -179,10 +175,8 @@ class ReviewController(QObject):
                                                                       else ""))
             return False
         command = ReviewFrame(frame, ids, self._edited.get(frame, set()) & set(ids))
-        wrapper = DomainCommand(project, command, s.error.emit)
-        if not wrapper.apply_first():
+        if s.push(command) is None:
             return False
-        s.undo_stack.push(wrapper)
         self._edited.pop(frame, None)
         self.model.flush()
         verdicts = ", ".join(f"{r.obj_id} {r.verdict}" for r in command.written)

@@ -18,12 +18,12 @@ from app.domain.evaluate import evaluate_project
 from app.domain.export_common import DAVIS_PALETTE
 from app.domain.project import Project
 from app.domain.quality import FrameScore, MaskInfo, Origin
+from app.domain.tracking import Direction
 from app.ui import review as review_ui
 from app.ui.evaluation import protocol_kwargs
 from app.ui.main_window import MainWindow
 from app.ui.strip_render import BAND_HEAT, BAND_PROVENANCE, BAND_REVIEW
 from app.ui.timeline import ROW_GAP, ROW_HEIGHT
-from app.ui.tracking import Direction
 from tests.ui.conftest import DISC_R, N, box_mask, disc_center, disc_mask
 
 DOUBTFUL = {1: (5, 17), 2: (11,)}
