@@ -246,3 +246,39 @@ def test_track_records_provenance_and_status_reports_it(tmp_path: Path, video: P
     assert obj["doubtful"] == obj["scored"]  # nothing is certain at threshold 1
     assert main(["status", str(path), "--threshold", "1.5"]) == 2
     assert main(["status", str(tmp_path / "missing.masklet")]) == 2
+
+
+def test_sam_tracking_stores_predicted_iou_and_object_score(tmp_path: Path, video: Path) -> None:
+    """The SAM decoder's predicted IoU reaches the store (it used to be dropped after the decoder)."""
+    import torch
+
+    from app.domain.tracking import track
+    from sam3core.sam.network_config import tiny_test_config
+    from sam3core.sam.registry import build_tracker
+
+    torch.manual_seed(0)
+    predictor = build_tracker("sam2.1_hiera_tiny", config=tiny_test_config())
+    with torch.no_grad():  # random weights call every object absent; make them "present"
+        predictor.model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(4.0)
+    with Project.create(tmp_path / "sam.masklet", video) as project:
+        project.add_object("sq")
+        project.set_prompt(Prompt(0, 1, ((10.0, 16.0),), (1,)))
+        seen = {}
+        original = predictor.frame_scores
+
+        def spy(state, frame_idx):  # noqa: ANN001, ANN202
+            seen[frame_idx] = original(state, frame_idx)
+            return seen[frame_idx]
+
+        predictor.frame_scores = spy
+        assert track(project, predictor, model="tiny.pt") == N + 1
+        infos = review.mask_infos(project)
+        assert [i.frame for i in infos] == list(range(N))
+        tracked = infos[1:]
+        assert {i.origin.kind for i in tracked} == {"tracked"} and tracked[0].origin.model == "tiny.pt"
+        assert tracked[0].origin.engine == predictor.name
+        for info in tracked:
+            assert info.score.iou == pytest.approx(seen[info.frame][1]["iou"], abs=1e-6)
+            assert info.score.memory_score is None  # SAM 2.1 has no memory selection
+            assert 0.0 <= info.score.iou <= 1.0 and info.confidence is not None
+        assert infos[0].origin.kind == "prompted" and infos[0].score is not None  # scored by propagation

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from app.domain.provenance import model_label
 from app.domain.tracking import PropagationRequest
 from app.ui.worker import (
     EngineFactory,
@@ -54,7 +55,8 @@ class _Bridge(QObject):
     prefetch = Signal(int)
 
 
-MaskStore = Callable[[int, dict[int, np.ndarray]], None]
+# store(frame, masks, scores {obj_id: FrameScore}, the request the frame belongs to), in the worker thread
+MaskStore = Callable[[int, dict[int, np.ndarray], dict, PropagationRequest], None]
 
 
 class TrackingController(QObject):
@@ -99,6 +101,8 @@ class TrackingController(QObject):
         self._pending_engine = 0
         self.engine_name = ""
         self.device = ""
+        self.model = ""  # the loaded checkpoint's file name (provenance); "" for the weight-free engine
+        self._loading: list[EngineSpec] = []
         self.last_progress = Progress(0, 0, 0.0)
         self.started_at = 0.0
         # Set by the window (review mode, app/ui/review.py): asked before a run (False cancels it), and
@@ -122,6 +126,7 @@ class TrackingController(QObject):
     # -- requests -----------------------------------------------------------------------------
     def load_engine(self, spec: EngineSpec) -> None:
         self._pending_engine += 1
+        self._loading.append(spec)
         self._worker.wanted_frame = -1  # a prefetch under way is for the old engine: stop it
         self._bridge.set_engine.emit(spec)
 
@@ -151,8 +156,9 @@ class TrackingController(QObject):
         if self.store_filter is not None:
             keep = self.store_filter
 
-            def filtered(frame: int, masks: dict[int, np.ndarray], _store: MaskStore = store) -> None:
-                _store(frame, keep(frame, masks))
+            def filtered(frame: int, masks: dict[int, np.ndarray], scores: dict, request: PropagationRequest,
+                         _store: MaskStore = store) -> None:
+                _store(frame, keep(frame, masks), scores, request)
 
             store = filtered
         self._worker.cancel_event.clear()
@@ -180,11 +186,15 @@ class TrackingController(QObject):
     def _on_engine_ready(self, name: str, device: str) -> None:
         self._pending_engine = max(0, self._pending_engine - 1)
         self.engine_name, self.device = name, device
+        spec = self._loading.pop(0) if self._loading else None
+        self.model = model_label(spec.checkpoint) if spec is not None else ""
         self.engine_ready.emit(name, device)
 
     @Slot(str)
     def _on_engine_failed(self, message: str) -> None:
         self._pending_engine = max(0, self._pending_engine - 1)
+        if self._loading:
+            self._loading.pop(0)
         self.engine_failed.emit(message)
 
     @Slot(int, int, float)

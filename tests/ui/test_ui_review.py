@@ -167,6 +167,13 @@ def test_repropagation_keeps_or_replaces_reviewed_masks_after_asking(qtbot: QtBo
     assert s.propagate(Direction.FORWARD)
     qtbot.waitUntil(lambda: not window.tracking.running, timeout=60_000)
     project, obj = s.project, s.active_id
+    infos = {i.frame: i for i in review_domain.mask_infos(project, obj_id=obj)}
+    assert sorted(infos) == list(range(N))  # the GUI's propagation stores who made each frame
+    assert infos[0].origin.kind == "prompted" and infos[0].origin.detail == "1 positive click"
+    assert infos[0].origin.engine == window.tracking.engine_name
+    assert {infos[t].origin.kind for t in range(1, N)} == {"tracked"}
+    assert {infos[t].origin.source_frame for t in range(1, N)} == {0}
+    assert all(infos[t].score is not None for t in range(N))
     person = disc_mask(6) & ~box_mask(6)
     person[:, :disc_center(6)[0]] = False  # a person's (odd) accepted shape: the right half only
     project.set_mask(6, obj, person)
