@@ -224,7 +224,7 @@ class Timeline(QWidget):
         self.heat_label = QLabel("", self)
         self.heat_label.setStyleSheet("color: gray")
         self.heat_label.setToolTip("Lanes, top to bottom: who made the frame (white prompted, pink painted, "
-                                   "cyan imported) · mask · reviewed (green; orange: changed since) · "
+                                   "violet imported) · mask · reviewed (light blue; orange: changed since) · "
                                    "confidence or J (red below the threshold)")
         self.strips = Strips(self)
         self.strips.frame_requested.connect(self.frame_requested)
