@@ -32,7 +32,8 @@ from app.domain.store import (
     create_file,
     initialise,
 )
-from sam3core.video import VideoError, VideoSource
+from app.domain.video_compat import VideoCheck, apply_remap, check_video
+from sam3core.video import READER, VideoError, VideoSource
 
 __all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
 
@@ -69,6 +70,7 @@ class Project:
         self.path = path
         self.video = video
         self.video_path = Path(video.path).resolve()
+        self.notes: list[str] = []  # what opening found that the user must know (e.g. renumbered frames)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -119,25 +121,41 @@ class Project:
                     f"{path}: its video {stored} was moved or deleted; give its new location", stored)
         video = _open_video(candidate)
         try:
-            fingerprint = video.fingerprint()
-            if fingerprint != meta["fingerprint"]:
-                raise ProjectError(
-                    f"{candidate}: is not the video of project {path.name} (it annotates {stored.name}, "
-                    f"{meta['num_frames']} frames of {meta['width']}x{meta['height']}; this one has "
-                    f"{video.num_frames} frames of {video.width}x{video.height}, and the content differs)")
+            # Confirms it is this project's video and maps masks numbered by an older frame reader.
+            check = check_video(path, meta, video)
             project = cls(connect(path), path, video)
         except BaseException:
             video.close()
             raise
+        if check.meta or check.remap:
+            project._adopt_reader(check)
+        project.notes = check.notes
+        for note in check.notes:
+            log.warning("%s", note)
         if Path(candidate).resolve() != stored:
             project._set_meta({"video_path": str(project.video_path),
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
 
+    def _adopt_reader(self, check: VideoCheck) -> None:
+        """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
+        if check.remap and self.path is not None:
+            backup = self.path.with_name(self.path.name + ".before-reader-update")
+            dest = sqlite3.connect(str(backup))
+            try:
+                self._conn.backup(dest)
+            finally:
+                dest.close()
+            check.notes.append(f"The project as it was is kept in {backup}.")
+        with self.batch():
+            apply_remap(self._conn, check.remap)
+            self._set_meta(check.meta)
+            self._event("reset", None, None)
+
     @staticmethod
     def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
         video_path = Path(video.path).resolve()
-        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(),
+        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(), "video_reader": READER,
                 "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
                 "engine": engine}
         if path is not None:
