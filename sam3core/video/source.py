@@ -36,7 +36,7 @@ from sam3core.video.writer import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-MIN_SIDE = 8            # smaller frames cannot be annotated (nor encoded by most codecs)
+MIN_SIDE = 16           # smaller frames cannot be annotated (nor tracked: optical flow needs 12+)
 MAX_SIDE = 16384        # FFmpeg's and the engines' practical limit
 MAX_CURSORS = 3         # decoders per video: the tracker, the GUI and one spare for exports/prefetch
 READER = "pyav-1"       # recorded in projects: which frame numbering their masks refer to
