@@ -103,7 +103,7 @@ def check_video(project: Path, meta: dict[str, str], video: VideoSource) -> Vide
 
 def _match(legacy: LegacyReader, video: VideoSource, used: list[int], check: VideoCheck) -> None:
     last = used[-1]
-    old = [thumbnail(rgb) for rgb in legacy.sequential(last + 1)]
+    old = [None if rgb is None else thumbnail(rgb) for rgb in legacy.sequential(last + 1)]
     new: dict[int, np.ndarray | None] = {}
 
     def new_thumb(j: int) -> np.ndarray | None:
@@ -120,7 +120,7 @@ def _match(legacy: LegacyReader, video: VideoSource, used: list[int], check: Vid
     unverified: list[int] = []
     for i in used:
         here = new_thumb(i) if i < video.num_frames else None
-        if i >= len(old):
+        if i >= len(old) or old[i] is None:
             unverified.append(i)
             continue
         if here is not None and same_picture(old[i], here):

@@ -48,30 +48,26 @@ class LegacyReader:
             self.num_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
             cap.release()
             if self.num_frames <= 0:
-                self.num_frames = sum(1 for _ in self.sequential())
+                self.num_frames = self._count_by_grabbing()
 
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
 
-    def sequential(self, stop: int | None = None) -> Iterator[np.ndarray]:
-        """RGB frames 0, 1, ... as a front-to-back pass of the old reader produced them."""
+    def sequential(self, stop: int | None = None) -> Iterator[np.ndarray | None]:
+        """RGB frames 0, 1, ... as the old reader returned them when asked in order (None where it
+        failed; after a failure it returned frame i+1 for i, which is what this reproduces)."""
         if self._files is not None:
             for path in self._files[:stop]:
                 yield self._image(path)
             return
-        cap = cv2.VideoCapture(str(self.path))
+        self.close()
         try:
-            count = 0
-            while stop is None or count < stop:
-                ok, bgr = cap.read()
-                if not ok or bgr is None:
-                    return
-                count += 1
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            for i in range(self.num_frames if stop is None else min(stop, self.num_frames)):
+                yield self.frame(i)
         finally:
-            cap.release()
+            self.close()
 
     def frame(self, index: int) -> np.ndarray | None:
         """Frame ``index`` as the old random access returned it (seeking as it did), None if unreadable."""
@@ -89,8 +85,10 @@ class LegacyReader:
                 break
             self._next += 1
         ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            return None  # the old reader raised here, leaving its position where it was
         self._next = index + 1
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def fingerprint(self, samples: int = 4) -> str | None:
         """The fingerprint the old reader stored in projects (None when it cannot be computed)."""
@@ -104,11 +102,17 @@ class LegacyReader:
             digest.update((thumbnail(rgb) // 16).tobytes())
         return digest.hexdigest()[:32]
 
+    def _count_by_grabbing(self) -> int:
+        cap = cv2.VideoCapture(str(self.path))
+        count = 0
+        while cap.grab():
+            count += 1
+        cap.release()
+        return count
+
     def _size(self) -> str:
         first = next(self.sequential(1), None)
-        if first is None:
-            return "0x0"
-        return f"{first.shape[0]}x{first.shape[1]}"
+        return "0x0" if first is None else f"{first.shape[0]}x{first.shape[1]}"
 
     @staticmethod
     def _image(path: Path) -> np.ndarray:
