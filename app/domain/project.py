@@ -84,10 +84,12 @@ class Project:
         video = _open_video(Path(video_path))
         try:
             create_file(path, cls._initial_meta(video, engine, path))
-            return cls(connect(path), path, video)
+            project = cls(connect(path), path, video)
         except BaseException:
             video.close()
             raise
+        project._record_count_when_known()
+        return project
 
     @classmethod
     def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
@@ -95,7 +97,9 @@ class Project:
         video = _open_video(Path(video_path))
         conn = connect(":memory:")
         initialise(conn, cls._initial_meta(video, engine, None))
-        return cls(conn, None, video)
+        project = cls(conn, None, video)
+        project._record_count_when_known()
+        return project
 
     @classmethod
     def open(cls, path: str | Path, *, video_path: str | Path | None = None) -> Project:
@@ -137,6 +141,16 @@ class Project:
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
 
+    def _record_count_when_known(self) -> None:
+        def record(video: VideoSource) -> None:
+            try:
+                if not self._meta("num_frames"):
+                    self._set_meta({"num_frames": str(video.num_frames)})
+            except (sqlite3.Error, VideoError) as exc:  # closed meanwhile, or the index failed
+                log.debug("frame count not recorded: %s", exc)
+
+        self.video.on_index_ready(record)
+
     def _adopt_reader(self, check: VideoCheck) -> None:
         """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
         if check.remap and self.path is not None:
@@ -155,9 +169,12 @@ class Project:
     @staticmethod
     def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
         video_path = Path(video.path).resolve()
+        # The frame count of a long video is known once its index is built (a second or so later):
+        # it is recorded then (_record_count_when_known), so creating a project never waits for it.
+        count, exact = video.frame_count_hint()
         meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(), "video_reader": READER,
-                "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
-                "engine": engine}
+                "num_frames": str(count) if exact else "", "height": str(video.height),
+                "width": str(video.width), "engine": engine}
         if path is not None:
             meta["video_relpath"] = os.path.relpath(video_path, path.parent)
         return meta

@@ -63,7 +63,7 @@ def not_this_video(project: Path, meta: dict[str, str], video: VideoSource) -> P
     count, exact = video.frame_count_hint()
     return ProjectError(
         f"{video.path}: is not the video of project {project.name} (it annotates {stored}, "
-        f"{meta.get('num_frames', '?')} frames of {meta.get('width', '?')}x{meta.get('height', '?')}; this "
+        f"{meta.get('num_frames') or '?'} frames of {meta.get('width', '?')}x{meta.get('height', '?')}; this "
         f"one has {'' if exact else 'about '}{count} frames of {video.width}x{video.height}, and the content "
         "differs)")
 

@@ -26,6 +26,8 @@ from sam3core.video.index import FrameIndex
 
 log = logging.getLogger(__name__)
 
+SEEK_COST = 12  # packets: what a seek costs beyond the packets it skips (pipeline refill, flush)
+
 # AVColorSpace values whose YUV->RGB matrix is BT.601, which is what cv2's I420 conversion implements
 # (2 = unspecified: FFmpeg's swscale assumes BT.601 for it too).
 _BT601 = {2, 5, 6}
@@ -91,15 +93,16 @@ class Cursor:
 
     # -- public ------------------------------------------------------------------------------------
     def reachable_without_seek(self, target: int) -> bool:
-        """Whether decoding on from here reaches ``target`` no later than a seek would."""
+        """Whether decoding on from here reaches ``target`` about as soon as a seek would."""
         if not self.started or target <= self.position:
             return False
         if not self.index.by_time:
             return True
         k = self.index.start_for(target)
-        # A seek would restart at keyframe k; if we are already past it, continuing is no worse.
-        here = self.index.decode_pos[self.position] if self.position >= 0 else -1
-        return k < 0 or int(self.index.key_pos[k]) <= int(here)
+        # A seek restarts at keyframe k. Decoding on costs the packets from here to the target, a seek
+        # those from k to it plus refilling the decoder's pipeline: continue unless k is well ahead.
+        here = int(self.index.decode_pos[self.position]) if self.position >= 0 else -1
+        return k < 0 or int(self.index.key_pos[k]) <= here + SEEK_COST
 
     def read(self, target: int) -> av.VideoFrame:
         """The decoded picture of frame ``target``.
@@ -118,11 +121,11 @@ class Cursor:
                 self._pending.appendleft((idx, frame))  # overshot: keep it for the next read
                 self.position = idx - 1
                 break
-            # The decoder skipped past ``target`` (or reached the end) without producing it. If that
-            # happened right after a seek, a second try from an earlier keyframe tells a late landing
-            # of the demuxer from a frame that is really damaged.
-            if attempt == 0 and self._first_after_seek > target and self.index.by_time:
-                self._seek_for(target, earlier=True)
+            # The decoder passed ``target`` (or reached the end) without producing it. Right after a
+            # seek that may be a demuxer landing after the keyframe asked for: try from the keyframe
+            # before it, then from the start of the stream, before calling the frame damaged.
+            if attempt < 2 and self._first_after_seek > target and self.index.by_time:
+                self._seek_for(target, retry=attempt + 1)
                 continue
             break
         detail = self.errors[-1] if self.errors else "the decoder produced no picture for it"
@@ -146,19 +149,23 @@ class Cursor:
         self._container = container
         return container
 
-    def _seek_for(self, target: int, *, earlier: bool = False) -> None:
+    def _seek_for(self, target: int, *, retry: int = 0) -> None:
         index = self.index
         k = index.start_for(target) if index.by_time else -1
-        if earlier and k >= 0:
+        if retry == 1 and k >= 0:
             k -= 1
+        if retry == 2:
+            k = -1
         if k < 0:
             container = self._open()
             self.position = -1
             self._expected = 0
         else:
             container = self._container or self._open()
-            container.seek(int(index.key_seek[k]), stream=container.streams[self._stream_index],
-                           backward=True, any_frame=False)
+            # MP4 and Matroska seek to the keyframe shown at or before a time: the keyframe's own pts
+            # lands on it (its dts would land a GOP early). A retry seeks to the earliest time it has.
+            when = int(index.key_pts[k]) if retry == 0 else int(index.key_seek[k])
+            container.seek(when, stream=container.streams[self._stream_index], backward=True, any_frame=False)
             container.streams[self._stream_index].codec_context.flush_buffers()
             self._pending.clear()
             # Pictures shown before the keyframe (an open GOP's leading frames) lack their references

@@ -196,6 +196,8 @@ class VideoSource:
             self._index_error = exc
         finally:
             self._index_done.set()
+        if self._closed or self._index_error is not None:
+            return  # nobody is waiting for a count that will not come
         for listener in list(self._index_listeners):
             try:
                 listener(self)
@@ -218,6 +220,11 @@ class VideoSource:
     def info(self) -> VideoInfo:
         return VideoInfo(str(self.path), self.num_frames, self._dims[0], self._dims[1], self._fps,
                          self._codec, self._rotation)
+
+    @property
+    def fps(self) -> float:
+        """Nominal frame rate (the stream's average; 30 for an image folder); never waits."""
+        return self._fps
 
     @property
     def num_frames(self) -> int:
@@ -243,7 +250,7 @@ class VideoSource:
 
     def frame_count_hint(self) -> tuple[int, bool]:
         """(count, exact): the exact count once the index is built, else the container's estimate."""
-        if self.index_ready:
+        if self.index_ready and self._index_error is None:
             return self.num_frames, True
         return max(1, self._estimate), False
 
