@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app import __version__
 
-SUBCOMMANDS = ("track", "export", "import", "eval")
+SUBCOMMANDS = ("track", "export", "import", "eval", "status")
 MODEL_NAMES = ("classical", "sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus",
                "sam2.1_hiera_large", "sam3")
 
@@ -31,6 +31,7 @@ Headless:
   masklet export PROJECT --format coco|davis|ytvis|video --out PATH  write annotations
   masklet import PROJECT --format davis|coco --path PATH             read another tool's masks
   masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F against ground truth
+  masklet status PROJECT                                             coverage, doubtful, reviewed frames
   masklet --self-check                                               check the installation
 Run "masklet SUBCOMMAND --help" for the details of each.
 
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--polygons", action="store_true", help="coco/ytvis: polygons instead of RLE")
     export.add_argument("--with-images", action="store_true", help="davis: also write JPEGImages/<video>/")
     export.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+    export.add_argument("--reviewed-only", action="store_true",
+                        help="only masks a person reviewed (davis: only frames whose masks are all reviewed)")
 
     imp = sub.add_parser("import", help="add masks from a DAVIS folder or a COCO JSON to a project",
                          formatter_class=_formatter, description=(
@@ -135,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--exclude-first-last", action="store_true",
                     help="skip the first and last annotated frame (official DAVIS semi-supervised protocol)")
     ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
+    st = sub.add_parser("status", help="per object: coverage, provenance, doubtful and reviewed frames",
+                        formatter_class=_formatter, description=(
+                            "masked: frames with a stored mask (present or absent); reviewed: masks a person "
+                            "accepted or fixed\nthat are unchanged since; stale: reviewed masks changed "
+                            "since; doubtful: engine confidence\nbelow the threshold; provenance: who made "
+                            "the masks (prompted, painted, imported, tracked)."))
+    st.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    st.add_argument("--threshold", type=float, default=None, metavar="T",
+                    help="confidence below which a frame is doubtful, 0..1 (default 0.6)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
     return parser
 
 
@@ -190,8 +205,9 @@ def _print_notes(project) -> None:  # noqa: ANN001 - Project, imported lazily
 def cmd_track(args: argparse.Namespace) -> int:
     from app.domain.project import Project
     from app.domain.prompts_file import load_prompts
+    from app.domain.provenance import model_label
     from app.domain.tracking import apply_specs, track
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
     from sam3core.video import VideoSource
 
     with VideoSource(args.video) as video:
@@ -209,7 +225,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         apply_specs(project, specs)
         project.engine = engine_name
         progress = _Progress("tracking")
-        stored = track(project, engine, direction=args.direction,
+        stored = track(project, engine, direction=args.direction, model=model_label(args.checkpoint),
                        on_frame=lambda phase, frame, done, total: progress(done, total, phase))
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
     return 0
@@ -220,7 +236,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _open_project(args.project, args.video) as project:
         out = export_project(project, args.format, args.out, polygons=args.polygons,
-                             with_images=args.with_images, progress=_Progress(f"export {args.format}"))
+                             with_images=args.with_images, reviewed_only=args.reviewed_only,
+                             progress=_Progress(f"export {args.format}"))
     print(out)
     return 0
 
@@ -252,11 +269,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from app.domain.quality import DEFAULT_DOUBT_THRESHOLD
+    from app.domain.status import format_status, status_data
+
+    threshold = DEFAULT_DOUBT_THRESHOLD if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:  # NaN fails this too
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    with _open_project(args.project, args.video) as project:
+        print(json.dumps(status_data(project, threshold), indent=1) if args.json
+              else format_status(project, threshold))
+    return 0
+
+
 def _input_errors() -> tuple[type[BaseException], ...]:
     from app.domain.importers import ImportFormatError
     from app.domain.project import ProjectError
     from app.domain.prompts_file import PromptsError
-    from sam3core.engine import EngineError
+    from sam3core.errors import EngineError
     from sam3core.video import VideoError
 
     return (UsageError, ProjectError, PromptsError, ImportFormatError, VideoError, EngineError, ValueError,
@@ -294,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(build_parser(), argv)
         if isinstance(args, int):
             return args
-        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval,
+                    "status": cmd_status}
         return _run_guarded(commands[args.command], args)
     args = _parse(build_gui_parser(), argv)
     if isinstance(args, int):

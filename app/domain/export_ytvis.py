@@ -17,6 +17,7 @@ from app.domain.export_common import (
     frame_times,
     sequence_name,
 )
+from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -36,6 +37,7 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
         video["timestamps"] = times
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     steps, done = max(1, total * len(objects)), 0
+    provenance = ProvenanceReader(project)
     with atomic_text(out) as fh:
         fh.write('{"info":{"description":' + dumps(f"Masklet export of {name}") + '},"licenses":[],')
         fh.write('"videos":[' + dumps(video) + '],"categories":' + dumps(categories) + ',"annotations":[')
@@ -58,7 +60,8 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
                 done += 1
                 if progress and (done % 16 == 0 or done == steps):
                     progress(done, steps)
-            fh.write('],"bboxes":' + dumps(bboxes) + ',"areas":' + dumps(areas) + "}")
+            fh.write('],"bboxes":' + dumps(bboxes) + ',"areas":' + dumps(areas) + ","
+                     + provenance.ytvis_fields(obj.id, total, [a is not None for a in areas]) + "}")
         fh.write("]}")
     if progress:
         progress(steps, steps)

@@ -22,8 +22,11 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.domain.model import Prompt
-from sam3core.engine import Engine, build_engine
-from sam3core.heap import trim_heap
+from app.domain.provenance import engine_scores
+from app.domain.tracking import PropagationRequest
+from sam3core.engine import Engine
+from sam3core.factory import build_engine
+from sam3core.runtime.heap import trim_heap
 from sam3core.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -39,15 +42,6 @@ class EngineSpec:
     name: str | None = None
     checkpoint: str | None = None
     device: str | None = "cpu"
-
-
-@dataclass(frozen=True)
-class PropagationRequest:
-    """One propagation run: from ``start`` forward or backward over at most ``max_frames`` more frames."""
-
-    start: int
-    reverse: bool
-    max_frames: int | None = None  # None = to the end (or start) of the video
 
 
 EngineFactory = Callable[[EngineSpec], Engine]
@@ -116,7 +110,8 @@ class TrackingWorker(QObject):
         # Set from the UI thread; checked between frames (the worker's event loop is busy then).
         self.cancel_event = threading.Event()
         # Called in this thread with each propagated frame before it is announced; the owner sets it.
-        self.store: Callable[[int, dict[int, np.ndarray]], None] | None = None
+        # store(frame, masks, scores, request): scores {obj_id: FrameScore}, request the run it belongs to.
+        self.store: Callable[[int, dict[int, np.ndarray], dict, PropagationRequest], None] | None = None
         # The frame the user is looking at, set from the UI thread (-1: none); a prefetch of any other
         # frame is stale and stops between two encoder blocks.
         self.wanted_frame = -1
@@ -256,10 +251,13 @@ class TrackingWorker(QObject):
                     max_frame_num_to_track=request.max_frames if request.max_frames is not None else n,
                     reverse=request.reverse)
                 try:
-                    for frame_idx, obj_ids, _, video_res, _ in frames:
+                    for frame_idx, obj_ids, _, video_res, obj_scores in frames:
                         masks = _rows_to_masks(list(obj_ids), video_res)
                         if self.store is not None:
-                            self.store(int(frame_idx), masks)
+                            # the engine's confidence is stored with the masks (app/domain/provenance.py)
+                            scores = engine_scores(self._engine, self._state, int(frame_idx), obj_ids,
+                                                   obj_scores)
+                            self.store(int(frame_idx), masks, scores, request)
                         self.mask_ready.emit(int(frame_idx), masks)
                         done += 1
                         elapsed = max(time.perf_counter() - started, 1e-6)
