@@ -136,8 +136,8 @@ def test_long_thin_strip_opens_and_tracks(tmp_path: Path) -> None:
         {"frame": 0, "points": [[3000, 24]], "labels": [1]}]}]}))
     assert main(["track", str(path), "--prompts", str(prompts), "--project", str(tmp_path / "s.masklet"),
                  "--model", "classical"]) == 0
-    from sam3core.preprocess import Preprocessor
-    from sam3core.tracker_config import PreprocessConfig
+    from sam3core.sam.preprocess import Preprocessor
+    from sam3core.sam.tracking_config import PreprocessConfig
 
     with VideoSource(path) as video:
         tensor = Preprocessor(PreprocessConfig())(video[0])  # SAM's input: the strip squashed to a square
