@@ -142,11 +142,23 @@ class EngineHost:
         for rid in [r for r, run in self._runs.items() if run.sid == sid]:
             self.end_run(rid)
 
-    def _mask_result(self, session: _Session, result: Any) -> tuple[int, tuple[int, ...], wire.FramePayload]:
+    @staticmethod
+    def _extra(engine: Any, session: _Session, frame: int) -> dict[int, dict[str, float | None]] | None:
+        """The engine's optional ``frame_scores`` for a frame just computed (sent with its masks, so the
+        client answers ``frame_scores`` without another round trip)."""
+        frame_scores = getattr(engine, "frame_scores", None)
+        return None if frame_scores is None else frame_scores(session.state, int(frame))
+
+    def _mask_result(self, engine: Any, session: _Session, result: Any) -> tuple:
         frame, obj_ids, low_res, video_res = result[:4]
         payload = wire.encode_result(frame, obj_ids, video_res, low_res_masks=low_res,
-                                     want_low_res=session.want_low_res)
+                                     want_low_res=session.want_low_res,
+                                     extra=self._extra(engine, session, frame))
         return int(frame), payload.obj_ids, payload
+
+    def frame_scores(self, sid: int, frame: int) -> dict[int, dict[str, float | None]]:
+        engine, session = self._session(sid)
+        return self._extra(engine, session, frame) or {}
 
     def add_points_or_box(self, sid: int, frame: int, obj_id: int, points: Any, labels: Any, box: Any,
                           clear_old_points: bool = True, rel_coordinates: bool = True) -> tuple:
@@ -157,13 +169,13 @@ class EngineHost:
             labels=None if labels is None else np.asarray(labels, np.int32),
             box=None if box is None else np.asarray(box, np.float32), clear_old_points=clear_old_points,
             rel_coordinates=rel_coordinates)
-        return self._mask_result(session, result)
+        return self._mask_result(engine, session, result)
 
     def add_mask(self, sid: int, frame: int, obj_id: int, counts: bytes, height: int, width: int) -> tuple:
         engine, session = self._session(sid)
         self._end_runs_of(sid)
         result = engine.add_new_mask(session.state, frame, obj_id, wire.decode_mask(counts, height, width))
-        return self._mask_result(session, result)
+        return self._mask_result(engine, session, result)
 
     def clear_all(self, sid: int) -> None:
         engine, session = self._session(sid)
@@ -219,7 +231,7 @@ class EngineHost:
         run = self._runs.get(rid)
         if run is None:
             raise EngineError(f"propagation run {rid} is not active on this worker")
-        session = self._sessions[run.sid]
+        engine, session = self._session(run.sid)
         out: list[tuple[wire.FramePayload, float]] = []
         started = time.perf_counter()
         while len(out) < max(1, max_frames):
@@ -230,7 +242,8 @@ class EngineHost:
                 run.finished = True
                 break
             out.append((wire.encode_result(frame, obj_ids, video_res, obj_scores=scores,
-                                           low_res_masks=low_res, want_low_res=session.want_low_res),
+                                           low_res_masks=low_res, want_low_res=session.want_low_res,
+                                           extra=self._extra(engine, session, frame)),
                         time.perf_counter() - t0))
             run.done += 1
             if time.perf_counter() - started >= budget_s:

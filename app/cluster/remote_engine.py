@@ -108,6 +108,8 @@ class RemoteEngine:
         # Object-store copies of files already sent; shared by a batch's workers so each file is put once.
         self._put_cache = put_cache
         self._lost: str | None = None
+        # frame_scores of the results just received, {(sid, frame): {obj_id: {...}}}: answered locally
+        self._scores: dict[tuple[int, int], dict[int, dict[str, float | None]]] = {}
         self.name = recipe.describe()
         self.device = f"{recipe.device} (Ray)"
         self.worker: dict[str, Any] = {}
@@ -221,8 +223,12 @@ class RemoteEngine:
         return RemoteSession(info["sid"], self.generation, info["num_frames"], info["height"],
                              info["width"], ref)
 
-    def _mask_result(self, reply: tuple) -> tuple[int, list[int], torch.Tensor, torch.Tensor]:
+    def _remember_scores(self, sid: int, payloads: list[wire.FramePayload]) -> None:
+        self._scores = {(sid, p.frame): p.extra for p in payloads if p.extra is not None}
+
+    def _mask_result(self, sid: int, reply: tuple) -> tuple[int, list[int], torch.Tensor, torch.Tensor]:
         frame, obj_ids, payload = reply
+        self._remember_scores(sid, [payload])
         self.stats.mask_bytes += payload.nbytes
         return frame, list(obj_ids), wire.low_res_tensor(payload), wire.to_logits(payload)
 
@@ -230,8 +236,9 @@ class RemoteEngine:
                               points: Any = None, labels: Any = None, box: Any = None,
                               clear_old_points: bool = True, rel_coordinates: bool = True) -> tuple:
         sid = self._check(inference_state)
-        return self._mask_result(self._call("add_points_or_box", sid, frame_idx, obj_id, _plain(points),
-                                            _plain(labels), _plain(box), clear_old_points, rel_coordinates))
+        return self._mask_result(sid, self._call("add_points_or_box", sid, frame_idx, obj_id, _plain(points),
+                                                 _plain(labels), _plain(box), clear_old_points,
+                                                 rel_coordinates))
 
     def add_new_points(self, inference_state: RemoteSession, frame_idx: int, obj_id: int, points: Any,
                        labels: Any, clear_old_points: bool = True, rel_coordinates: bool = True) -> tuple:
@@ -241,7 +248,7 @@ class RemoteEngine:
     def add_new_mask(self, inference_state: RemoteSession, frame_idx: int, obj_id: int, mask: Any) -> tuple:
         sid = self._check(inference_state)
         counts, height, width = wire.encode_mask(mask)
-        return self._mask_result(self._call("add_mask", sid, frame_idx, obj_id, counts, height, width))
+        return self._mask_result(sid, self._call("add_mask", sid, frame_idx, obj_id, counts, height, width))
 
     def propagate_in_video(self, inference_state: RemoteSession, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
@@ -250,9 +257,9 @@ class RemoteEngine:
         del propagate_preflight  # the engines merge prompts first anyway
         sid = self._check(inference_state)
         rid = self._call("start_run", sid, start_frame_idx, max_frame_num_to_track, reverse)
-        return self._frames(rid)
+        return self._frames(sid, rid)
 
-    def _frames(self, rid: int) -> Iterator[tuple]:
+    def _frames(self, sid: int, rid: int) -> Iterator[tuple]:
         finished = False
         pending = None
         try:
@@ -264,6 +271,7 @@ class RemoteEngine:
                     payloads, finished = self._call("step", rid, self.step_frames, self.step_budget_s)
                 if self.readahead and not finished:  # the worker computes on while these are stored
                     pending = self._actor.step.remote(rid, self.step_frames, self.step_budget_s)
+                self._remember_scores(sid, [payload for payload, _ in payloads])
                 for payload, _seconds in payloads:
                     self.stats.frames += 1
                     self.stats.mask_bytes += payload.nbytes
@@ -292,17 +300,30 @@ class RemoteEngine:
             self.stats.call_seconds.append(time.perf_counter() - started)
 
     def clear_all_points_in_video(self, inference_state: RemoteSession) -> None:
+        self._scores = {}
         self._call("clear_all", self._check(inference_state))
 
     def reset_state(self, inference_state: RemoteSession) -> None:
+        self._scores = {}
         self._call("reset", self._check(inference_state))
 
     def remove_object(self, inference_state: RemoteSession, obj_id: int, strict: bool = False,
                       need_output: bool = True) -> tuple[list[int], list[tuple[int, torch.Tensor]]]:
+        self._scores = {}
         obj_ids, frames = self._call("remove_object", self._check(inference_state), obj_id, strict)
         if not need_output:
             return obj_ids, []
         return obj_ids, [(frame, wire.to_logits(payload)) for frame, payload in frames]
+
+    def frame_scores(self, inference_state: RemoteSession,
+                     frame_idx: int) -> dict[int, dict[str, float | None]]:
+        """The engine's optional per-object confidence on a frame (empty if the remote engine has none);
+        for a result just received it came along with the masks."""
+        sid = self._check(inference_state)
+        cached = self._scores.get((sid, int(frame_idx)))
+        if cached is not None:
+            return cached
+        return self._call("frame_scores", sid, int(frame_idx))
 
     def prefetch_features(self, inference_state: RemoteSession, frame_idx: int,
                           should_stop: Callable[[], bool] | None = None) -> bool:

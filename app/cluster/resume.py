@@ -20,9 +20,8 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
-from app.domain.provenance import TrackRecorder, scores_from_output
-from app.domain.review import mask_infos
-from app.domain.tracking import FrameCallback, track
+from app.domain.provenance import engine_scores, tracked_provenance
+from app.domain.tracking import FrameCallback, PropagationRequest, track
 from sam3core.engine import Engine
 
 
@@ -166,7 +165,6 @@ def run_item(project: Project, engine: Engine, direction: str, progress: ItemPro
                      model=model)
     prompts = project.prompts()
     name = str(getattr(engine, "name", "") or project.engine)
-    prompted = {(p.frame, p.obj_id) for p in prompts}
     runs = plan_runs(prompts, project.num_frames, direction)
     state = engine.init_state(video=project.video)
     for prompt in prompts:
@@ -181,11 +179,9 @@ def run_item(project: Project, engine: Engine, direction: str, progress: ItemPro
             for obj_id, mask in project.masks_on_frame(resume_at).items():
                 engine.add_new_mask(state, resume_at, obj_id, mask)
             start, skip = resume_at, resume_at
-        # Provenance as track records it: the same run, its start, the prompts' own records kept.
-        existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in prompted})
-                    for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in prompted}
-        recorder = TrackRecorder(prompts, name, model, reverse=run.reverse, start=run.start,
-                                 existing=existing)
+        # Provenance as track records it: the same run and start, the prompts' own records kept.
+        (recorder,) = tracked_provenance(project, prompts, [PropagationRequest(run.start, run.reverse)],
+                                         name, model).values()
         remaining = abs(run.last - start) + 1
         done = run.total - remaining + (skip is not None)
         frames = engine.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=remaining - 1,
@@ -194,7 +190,7 @@ def run_item(project: Project, engine: Engine, direction: str, progress: ItemPro
             for frame_idx, obj_ids, _low, video_res, obj_scores in frames:
                 if int(frame_idx) == skip:  # the seed frame: stored already
                     continue
-                scores = scores_from_output(obj_ids, obj_scores)
+                scores = engine_scores(engine, state, int(frame_idx), obj_ids, obj_scores)
                 project.set_frame_masks(int(frame_idx), _masks(list(obj_ids), video_res),
                                         infos=recorder.infos(int(frame_idx), scores))
                 stored += 1

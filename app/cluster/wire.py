@@ -32,6 +32,8 @@ class FramePayload:
     scores: bytes | None = None           # (N, 1) float32 object-presence logits, or None
     low_res: bytes | None = None          # (N, 1, h, w) float16 logits, only when asked for
     low_res_shape: tuple[int, ...] = ()
+    # the engine's optional frame_scores(state, frame) for this result: {obj_id: {"iou": ..., ...}}
+    extra: dict[int, dict[str, float | None]] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -46,7 +48,8 @@ def _numpy(value: Any) -> np.ndarray:
 
 
 def encode_result(frame: int, obj_ids: Any, video_res_masks: Any, *, obj_scores: Any = None,
-                  low_res_masks: Any = None, want_low_res: bool = False) -> FramePayload:
+                  low_res_masks: Any = None, want_low_res: bool = False,
+                  extra: dict[int, dict[str, float | None]] | None = None) -> FramePayload:
     """Engine output ``(N, 1, H, W)`` logits -> payload (binary masks, RLE-compressed)."""
     ids = tuple(int(i) for i in obj_ids)
     logits = _numpy(video_res_masks)
@@ -59,7 +62,7 @@ def encode_result(frame: int, obj_ids: Any, video_res_masks: Any, *, obj_scores:
     if want_low_res and low_res_masks is not None:
         array = _numpy(low_res_masks).astype(np.float16)
         low, low_shape = array.tobytes(), tuple(int(s) for s in array.shape)
-    return FramePayload(int(frame), ids, height, width, counts, scores, low, low_shape)
+    return FramePayload(int(frame), ids, height, width, counts, scores, low, low_shape, extra)
 
 
 def decode_masks(payload: FramePayload) -> np.ndarray:

@@ -45,11 +45,16 @@ def drive(qtbot, worker: TrackingWorker, video: VideoSource) -> dict:  # noqa: A
             worker.segment(prompts, target, 1)
         out[key] = got.args[2]
     stored: dict[int, dict] = {}
-    worker.store = lambda frame, masks: stored.__setitem__(frame, masks)
+    scores: dict[int, dict] = {}
+
+    def store(frame: int, masks: dict, frame_scores: dict, request: PropagationRequest) -> None:
+        stored[frame], scores[frame] = masks, frame_scores
+
+    worker.store = store
     with qtbot.waitSignal(worker.finished, timeout=120_000) as done:
         worker.propagate({(0, 1): CLICK, (0, 2): BOX}, [PropagationRequest(0, False, SPAN)])
     assert done.args == [SPAN + 1, False]
-    out["propagated"] = stored.copy()
+    out["propagated"], out["scores"] = stored.copy(), scores.copy()
     shown: list[int] = []
 
     def cancel_after_first(frame: int, masks: dict) -> None:
@@ -75,6 +80,7 @@ def assert_same(local: dict, remote: dict) -> None:
         assert masks.keys() == remote["propagated"][frame].keys() == {1, 2}
         for obj_id, mask in masks.items():
             assert np.array_equal(mask, remote["propagated"][frame][obj_id]), (frame, obj_id)
+    assert local["scores"] == remote["scores"]  # object scores and any predicted IoU, as stored
 
 
 def test_remote_classical_engine_matches_the_local_one(qtbot, ray_cluster, clip: Path) -> None:  # noqa: ANN001
@@ -96,7 +102,7 @@ def test_remote_classical_engine_matches_the_local_one(qtbot, ray_cluster, clip:
             if len(stored) == 2:
                 os.kill(engine.worker["pid"], signal.SIGKILL)
 
-        remote_worker.store = lambda frame, masks: None
+        remote_worker.store = lambda *args: None
         remote_worker.mask_ready.connect(kill_after_two)
         with qtbot.waitSignal(remote_worker.failed, timeout=60_000) as failed, \
                 qtbot.waitSignal(remote_worker.finished, timeout=60_000) as finished:
