@@ -142,6 +142,9 @@ class _Worker(threading.Thread):
                 except (ConnectionLostError, ClusterConnectionError) as exc:
                     failures_to_start += 1
                     self.engine = None
+                    if run.stop.is_set():
+                        self._stopped(task)
+                        return
                     self._lost(task, exc)
                     continue
                 except Exception as exc:  # the model cannot be built: this item fails, others go on
@@ -155,6 +158,11 @@ class _Worker(threading.Thread):
 
     def _fail(self, task: _Task, reason: str) -> None:
         task.result.status, task.result.error = "failed", reason
+        self.run_.progress.finished(task.result)
+        self.queue.close_one()
+
+    def _stopped(self, task: _Task) -> None:
+        task.result.status = "stopped"
         self.run_.progress.finished(task.result)
         self.queue.close_one()
 
@@ -195,6 +203,9 @@ class _Worker(threading.Thread):
                 result.objects = len(project.objects())
         except ConnectionLostError as exc:
             result.seconds += time.monotonic() - started
+            if run.stop.is_set():  # interrupted: the worker went down with the batch
+                self._stopped(task)
+                return False
             self._lost(task, exc)
             try:
                 engine.reconnect()
@@ -243,7 +254,7 @@ class _BatchRun:
     def new_engine(self, recipe: EngineRecipe) -> RemoteEngine:
         return RemoteEngine(self.target, recipe, put_cache=self.put_cache,
                             step_frames=self.options.step_frames, step_budget_s=self.options.step_budget_s,
-                            readahead=True, actor_factory=lambda: make_actor(self.target))
+                            readahead=True, actor_factory=lambda: make_actor(self.target), may_connect=False)
 
 
 def _worker_count(options: BatchOptions, todo: int) -> tuple[int, RemoteTarget]:
@@ -258,7 +269,8 @@ def _worker_count(options: BatchOptions, todo: int) -> tuple[int, RemoteTarget]:
 def run_batch(items: list[BatchItem], options: BatchOptions | None = None, *,
               progress: BatchProgress | None = None, on_frame: FrameHook | None = None,
               stop: threading.Event | None = None) -> list[ItemResult]:
-    """Run every unfinished item; results in manifest order. Ctrl+C stops between frames."""
+    """Run every unfinished item; results in manifest order. Ctrl+C (or ``stop``) stops between frames:
+    the items cut short are "stopped", and a rerun continues them."""
     options = options or BatchOptions()
     stop = stop or threading.Event()
     skipped, todo = skip_finished(items)
@@ -287,11 +299,11 @@ def run_batch(items: list[BatchItem], options: BatchOptions | None = None, *,
                 for worker in workers:
                     while worker.is_alive():
                         worker.join(0.2)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # stop between frames; the summary says what was stored
                 stop.set()
+                progress.note("interrupted: stopping after the frames in flight (run again to continue)")
                 for worker in workers:
                     worker.join()
-                raise
             finally:
                 for task in queue.leftovers():
                     if task.result.status == "pending":

@@ -95,7 +95,7 @@ class RemoteEngine:
     def __init__(self, target: RemoteTarget, recipe: EngineRecipe, *, actor: Any = None,
                  want_low_res: bool = False, step_frames: int = 1, step_budget_s: float = 0.0,
                  readahead: bool = False, put_cache: dict[str, Any] | None = None,
-                 actor_factory: Callable[[], Any] | None = None) -> None:
+                 actor_factory: Callable[[], Any] | None = None, may_connect: bool = True) -> None:
         self.target = target
         self.recipe = recipe
         self.want_low_res = want_low_res
@@ -103,6 +103,8 @@ class RemoteEngine:
         self.stats = RemoteStats()
         self.generation = 0
         self._actor_factory = actor_factory or (lambda: make_actor(target))
+        # False (the batch): never start or join Ray here; the caller's connection must still be up.
+        self._may_connect = may_connect
         self._actor = actor
         self._placed: set[str] = set()
         # Object-store copies of files already sent; shared by a batch's workers so each file is put once.
@@ -121,7 +123,10 @@ class RemoteEngine:
         return self._actor
 
     def _start(self) -> None:
-        runtime.connect(None if self.target.is_local else self.target.address)
+        if self._may_connect:
+            runtime.connect(None if self.target.is_local else self.target.address)
+        elif not runtime.is_connected():
+            raise ConnectionLostError(f"the connection to {self.target.describe()} is gone")
         if self._actor is None:
             self._actor = self._actor_factory()
         self.generation += 1

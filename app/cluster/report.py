@@ -123,7 +123,9 @@ def summary_table(results: list[ItemResult]) -> str:
         lines.append(f"{r.item.label:<{width}}  {r.frames:>7}  {r.objects:>7}  {r.seconds:>8.1f}  {status}")
     done = sum(r.status == "done" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
-    failed = [r for r in results if not r.ok]
-    lines.append(f"{done} done, {skipped} skipped, {len(failed)} failed, "
-                 f"{sum(r.frames for r in results)} frames stored")
+    stopped = sum(r.status == "stopped" for r in results)
+    failed = sum(not r.ok for r in results) - stopped
+    lines.append(f"{done} done, {skipped} skipped, {failed} failed, "
+                 + (f"{stopped} stopped (run again to continue), " if stopped else "")
+                 + f"{sum(r.frames for r in results)} frames stored")
     return "\n".join(lines)
