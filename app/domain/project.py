@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from app.domain import rle
-from app.domain.model import ObjectInfo, Prompt, default_color
+from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
 from app.domain.rle import MaskRecord
 from app.domain.store import (
     ProjectError,
@@ -32,6 +32,8 @@ from app.domain.store import (
     create_file,
     initialise,
 )
+from sam3core.errors import FrameIndexError
+from sam3core.validate import check_mask, check_prompt
 from sam3core.video import VideoError, VideoSource
 
 __all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
@@ -290,8 +292,9 @@ class Project:
         with self.batch():
             if obj_id is None:
                 obj_id = self.next_object_id()
-            elif not isinstance(obj_id, int) or obj_id < 1:
-                raise ValueError(f"object id must be a positive integer, got {obj_id!r}")
+            elif isinstance(obj_id, bool) or not isinstance(obj_id, int) or not 1 <= obj_id <= MAX_OBJECT_ID:
+                raise ValueError(f"object id must be a positive integer (at most {MAX_OBJECT_ID}), "
+                                 f"got {obj_id!r}")
             elif self.has_object(obj_id):
                 raise ValueError(f"an object with id {obj_id} already exists")
             info = ObjectInfo(obj_id, name or f"Object {obj_id}", category or "object",
@@ -375,9 +378,13 @@ class Project:
             self.clear_prompt(prompt.frame, prompt.obj_id)
             return
         self._check_frame(prompt.frame)
-        mask = None if prompt.mask is None else rle.encode(self._check_mask(prompt.mask))[0]
-        if prompt.box is not None and len(prompt.box) != 4:
-            raise ValueError(f"box must be (x0, y0, x1, y1), got {prompt.box!r}")
+        height, width = self.size
+        mask = None if prompt.mask is None else rle.encode(check_mask(prompt.mask, height=height,
+                                                                      width=width))[0]
+        if prompt.points or prompt.box is not None:
+            # The one prompt check shared with the CLI, the GUI and the engines (PromptError).
+            check_prompt(prompt.points or None, prompt.labels or None, prompt.box, width=width,
+                         height=height)
         with self.batch():
             self._require_object(prompt.obj_id)
             self._conn.execute(
@@ -474,8 +481,10 @@ class Project:
 
     # -- checks ---------------------------------------------------------------------------------
     def _check_frame(self, frame: int) -> None:
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise FrameIndexError(f"frame must be an integer, got {frame!r}")
         if not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
+            raise FrameIndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
 
     def _check_mask(self, mask: np.ndarray) -> np.ndarray:
         mask = np.asarray(mask)
