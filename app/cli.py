@@ -170,11 +170,11 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _open_project(path: str, video: str | None):  # -> Project
+def _open_project(path: str, video: str | None, *, read_only: bool = False):  # -> Project
     from app.domain.project import Project, VideoMissingError
 
     try:
-        return Project.open(path, video_path=video)
+        return Project.open(path, video_path=video, read_only=read_only)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
 
@@ -194,14 +194,14 @@ def cmd_track(args: argparse.Namespace) -> int:
     engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
     engine_name = getattr(engine, "name", None) or args.model or "classical"
     target = Path(args.project)
-    project = Project.open(target, video_path=args.video) if target.exists() else Project.create(
-        target, args.video, engine=engine_name)
+    project = Project.open_or_create(target, args.video, engine=engine_name)
     with project:
         apply_specs(project, specs)
         project.engine = engine_name
         progress = _Progress("tracking")
         stored = track(project, engine, direction=args.direction,
-                       on_frame=lambda phase, frame, done, total: progress(done, total, phase))
+                       on_frame=lambda phase, frame, done, total: progress(done, total, phase),
+                       on_warning=lambda message: print(f"masklet: warning: {message}", file=sys.stderr))
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
     return 0
 
@@ -209,7 +209,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from app.domain.export import export_project
 
-    with _open_project(args.project, args.video) as project:
+    with _open_project(args.project, args.video, read_only=True) as project:  # works beside a writer
         out = export_project(project, args.format, args.out, polygons=args.polygons,
                              with_images=args.with_images, progress=_Progress(f"export {args.format}"))
     print(out)
@@ -229,7 +229,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from app.domain.evaluate import evaluate_project
 
-    with _open_project(args.project, args.video) as project:
+    with _open_project(args.project, args.video, read_only=True) as project:
         scores = evaluate_project(project, args.gt, progress=_Progress("eval"),
                                   exclude_first_last=args.exclude_first_last)
         names = {o.id: o.name for o in project.objects()}
@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(args, int):
             return args
         commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        from app.domain.lock import set_program_name
+
+        set_program_name(f"masklet {args.command}")
         return _run_guarded(commands[args.command], args)
     args = _parse(build_gui_parser(), argv)
     if isinstance(args, int):

@@ -83,7 +83,8 @@ def project(tmp_path: Path) -> Project:
     (Prompt(99, 1, ((3.0, 3.0),), (1,)), "outside 0..9"),
     (Prompt("0", 1, ((3.0, 3.0),), (1,)), "integer"),  # type: ignore[arg-type]
 ])
-def test_project_set_prompt_refuses_what_the_cli_refuses(project: Project, prompt: Prompt, message: str) -> None:
+def test_project_set_prompt_refuses_what_the_cli_refuses(project: Project, prompt: Prompt,
+                                                         message: str) -> None:
     with pytest.raises(ValueError, match=message):
         project.set_prompt(prompt)
     assert project.prompts() == []

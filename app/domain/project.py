@@ -22,21 +22,36 @@ from pathlib import Path
 import numpy as np
 
 from app.domain import rle
+from app.domain.keeper import Keeper
+from app.domain.lock import ProjectLockedError, WriterLock
 from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
+from app.domain.project_io import (
+    backup_into,
+    check_copy_target,
+    check_fingerprint,
+    create_new,
+    initial_meta,
+    locate_video,
+    open_video,
+    read_meta,
+)
 from app.domain.rle import MaskRecord
 from app.domain.store import (
     ProjectError,
+    ProjectReadOnlyError,
     VideoMissingError,
     check_project_file,
     connect,
-    create_file,
+    connect_readonly,
     initialise,
+    read_only_reason,
 )
 from sam3core.errors import FrameIndexError
 from sam3core.validate import check_mask, check_prompt
-from sam3core.video import VideoError, VideoSource
+from sam3core.video import VideoSource
 
-__all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
+__all__ = ["ObjectSnapshot", "Project", "ProjectError", "ProjectLockedError", "ProjectReadOnlyError",
+           "VideoMissingError"]
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, "int | None", "int | None"], None]
@@ -52,25 +67,30 @@ class ObjectSnapshot:
     mask_rows: tuple[tuple, ...]
 
 
-def _open_video(path: Path) -> VideoSource:
-    try:
-        return VideoSource(path)
-    except VideoError as exc:
-        raise ProjectError(str(exc)) from exc
-
-
 class Project:
-    """Use :meth:`create`, :meth:`open` or :meth:`in_memory`; never the constructor directly."""
+    """Use :meth:`create`, :meth:`open`, :meth:`open_or_create` or :meth:`in_memory`, not the constructor.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource) -> None:
+    A project opened for writing holds its file's writer lock (:mod:`app.domain.lock`) until
+    :meth:`close`; one opened read-only (on request, in a read-only folder, or beside another writer)
+    refuses every change with :class:`ProjectReadOnlyError` and says why in :attr:`read_only_reason`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource, *,
+                 writer_lock: WriterLock | None = None, read_only_reason: str | None = None) -> None:
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
         self._pending: list[tuple[str, int | None, int | None]] = []
         self._listeners: list[Listener] = []
+        self._dirty = False
+        self._lost: str | None = None
+        self._writer_lock = writer_lock
+        self._keeper: Keeper | None = None
+        self.read_only_reason = read_only_reason
         self.path = path
         self.video = video
         self.video_path = Path(video.path).resolve()
+        self._start_keeper()
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -81,112 +101,186 @@ class Project:
             raise ProjectError(f"{path}: already exists; open it or choose another name")
         if not path.parent.is_dir():
             raise ProjectError(f"{path.parent}: no such folder")
-        video = _open_video(Path(video_path))
+        lock = WriterLock.acquire(path)
         try:
-            create_file(path, cls._initial_meta(video, engine, path))
-            return cls(connect(path), path, video)
+            return cls._create_locked(path, video_path, engine, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create_locked(cls, path: Path, video_path: str | Path, engine: str, lock: WriterLock) -> Project:
+        video = open_video(Path(video_path))
+        try:
+            create_new(path, initial_meta(video, engine, path))
+            return cls(connect(path), path, video, writer_lock=lock)
         except BaseException:
             video.close()
+            raise
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, video_path: str | Path, *,
+                       engine: str = "classical") -> Project:
+        """The project at ``path`` for writing: opened if it exists (it must be of ``video_path``), else
+        created; decided under the writer lock, so two programs starting at once cannot both create it."""
+        path = Path(path).resolve()
+        if not path.parent.is_dir():
+            raise ProjectError(f"{path.parent}: no such folder")
+        lock = WriterLock.acquire(path)
+        try:
+            if path.exists():
+                return cls._open_checked(path, video_path, None, lock)
+            return cls._create_locked(path, video_path, engine, lock)
+        except BaseException:
+            lock.release()
             raise
 
     @classmethod
     def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
         """An unsaved project (SQLite ``:memory:``); :meth:`save_as` gives it a file."""
-        video = _open_video(Path(video_path))
+        video = open_video(Path(video_path))
         conn = connect(":memory:")
-        initialise(conn, cls._initial_meta(video, engine, None))
+        initialise(conn, initial_meta(video, engine, None))
         return cls(conn, None, video)
 
     @classmethod
-    def open(cls, path: str | Path, *, video_path: str | Path | None = None) -> Project:
+    def open(cls, path: str | Path, *, video_path: str | Path | None = None,
+             read_only: bool = False) -> Project:
         """Open a project. The file is checked read-only first: a foreign or newer file is never modified.
 
-        Raises :class:`VideoMissingError` when the video is not where it was (pass ``video_path``),
-        :class:`ProjectError` when ``video_path`` is a different video or the file is no project.
+        Opened for writing unless ``read_only`` or the file or its folder is not writable (then it opens
+        read-only and :attr:`read_only_reason` says why). Raises :class:`ProjectLockedError` when another
+        program writes it, :class:`VideoMissingError` when the video is not where it was (pass
+        ``video_path``), :class:`ProjectError` when ``video_path`` is a different video or the file is
+        no project.
         """
         path = Path(path).resolve()
         check_project_file(path)
-        meta = cls._read_meta_readonly(path)
-        stored = Path(meta["video_path"])
-        if video_path is not None:
-            candidate = Path(video_path)
-            if not candidate.exists():
-                raise ProjectError(f"{candidate}: no such video file or folder")
-        else:
-            relative = (path.parent / meta.get("video_relpath", "")).resolve() if meta.get("video_relpath") \
-                else None
-            candidate = stored if stored.exists() else relative if relative and relative.exists() else None
-            if candidate is None:
-                raise VideoMissingError(
-                    f"{path}: its video {stored} was moved or deleted; give its new location", stored)
-        video = _open_video(candidate)
+        reason = "opened read-only on request" if read_only else read_only_reason(path)
+        lock = None
+        if reason is None:
+            try:
+                lock = WriterLock.acquire(path)
+            except ProjectLockedError:
+                raise
+            except ProjectError as exc:  # no lock file can be made there: nobody can write it safely
+                reason = str(exc)
         try:
-            fingerprint = video.fingerprint()
-            if fingerprint != meta["fingerprint"]:
-                raise ProjectError(
-                    f"{candidate}: is not the video of project {path.name} (it annotates {stored.name}, "
-                    f"{meta['num_frames']} frames of {meta['width']}x{meta['height']}; this one has "
-                    f"{video.num_frames} frames of {video.width}x{video.height}, and the content differs)")
-            project = cls(connect(path), path, video)
+            return cls._open_checked(path, video_path, reason, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    @classmethod
+    def _open_checked(cls, path: Path, video_path: str | Path | None, reason: str | None,
+                      lock: WriterLock | None) -> Project:
+        check_project_file(path)
+        meta = read_meta(path)
+        candidate = locate_video(path, meta, video_path)
+        video = open_video(candidate)
+        try:
+            check_fingerprint(path, meta, video, candidate)
+            conn = connect(path) if lock is not None else connect_readonly(path)
+            project = cls(conn, path, video, writer_lock=lock, read_only_reason=reason)
         except BaseException:
             video.close()
             raise
-        if Path(candidate).resolve() != stored:
+        if Path(candidate).resolve() != Path(meta["video_path"]) and not project.read_only:
             project._set_meta({"video_path": str(project.video_path),
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
 
-    @staticmethod
-    def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
-        video_path = Path(video.path).resolve()
-        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(),
-                "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
-                "engine": engine}
-        if path is not None:
-            meta["video_relpath"] = os.path.relpath(video_path, path.parent)
-        return meta
+    # -- read-only mode, copies, closing --------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
 
-    @staticmethod
-    def _read_meta_readonly(path: Path) -> dict[str, str]:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    def save_copy(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """A consistent, self-contained copy of the project at ``path`` (SQLite's online backup), taken
+        while work goes on; this project keeps its own file. Returns the copy's path."""
+        path = Path(path).absolute()
+        check_copy_target(path, self.path, self.video_path)
+        if path.exists() and not overwrite:
+            raise ProjectError(f"{path}: already exists; choose another name")
+        target_lock = WriterLock.acquire(path)  # nobody may be writing the file the copy replaces
         try:
-            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.Error as exc:
-            raise ProjectError(f"{path}: damaged project ({exc})") from exc
+            with self._lock:
+                if self._depth:
+                    raise RuntimeError("save_copy inside a batch")
+                backup_into(self._conn, path, self.video_path)
         finally:
-            conn.close()
+            target_lock.release()
+        return path
 
     def save_as(self, path: str | Path) -> None:
-        """Copy the project to ``path`` (replacing what is there) and continue working in that file."""
+        """Copy the project to ``path`` (replacing what is there) and continue working in that file.
+
+        Also the way out of read-only mode: the new file is opened for writing.
+        """
         path = Path(path).resolve()
         with self._lock:
             if self._depth:
                 raise RuntimeError("save_as inside a batch")
-            if path == self.path:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if self.path is not None and path == self.path:
+                self.checkpoint()
                 return
-            tmp = path.with_name(path.name + ".saving")
-            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-                leftover.unlink(missing_ok=True)
-            dest = sqlite3.connect(str(tmp), isolation_level=None)
+            check_copy_target(path, self.path, self.video_path)
+            new_lock = WriterLock.acquire(path)
             try:
-                self._conn.backup(dest)
-                dest.execute("UPDATE meta SET value = ? WHERE key = 'video_relpath'",
-                             (os.path.relpath(self.video_path, path.parent),))
-                dest.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('video_relpath', ?)",
-                             (os.path.relpath(self.video_path, path.parent),))
-            finally:
-                dest.close()
-            for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-                stale.unlink(missing_ok=True)
-            os.replace(tmp, path)
-            old, self._conn = self._conn, connect(path)
+                backup_into(self._conn, path, self.video_path)
+                conn = connect(path)
+            except BaseException:
+                new_lock.release()
+                raise
+            self._stop_keeper()
+            old, self._conn = self._conn, conn
             old.close()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            self._writer_lock, self.read_only_reason, self._lost = new_lock, None, None
             self.path = path
+            self._start_keeper()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file now (after a propagation); never waits for readers."""
+        with self._lock:
+            if self._depth == 0 and self.path is not None and not self.read_only:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._dirty = False
+
+    def _checkpoint_if_dirty(self) -> None:  # the keeper's thread
+        if self._dirty and self._lock.acquire(timeout=0.2):
+            try:
+                if self._dirty:
+                    self.checkpoint()
+            finally:
+                self._lock.release()
+
+    def _lock_lost(self, reason: str) -> None:
+        self._lost = reason
+        log.error("%s: stopped writing: %s", self.path, reason)
+
+    def _start_keeper(self) -> None:
+        if self.path is not None and not self.read_only:
+            self._keeper = Keeper(self.path.name, self._checkpoint_if_dirty, self._writer_lock,
+                                  self._lock_lost)
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
 
     def close(self) -> None:
+        self._stop_keeper()
         with self._lock:
+            if not self.read_only and self.path is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             self._conn.close()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+                self._writer_lock = None
             self.video.close()
 
     def __enter__(self) -> Project:
@@ -201,6 +295,12 @@ class Project:
         """Group changes into one transaction; listeners hear of them after the commit."""
         with self._lock:
             if self._depth == 0:
+                if self.read_only_reason is not None:
+                    raise ProjectReadOnlyError(f"{self.path}: is open read-only ({self.read_only_reason}); "
+                                               "nothing can be changed (File ▸ Save project as… makes a "
+                                               "writable copy)")
+                if self._lost is not None:
+                    raise ProjectError(f"{self.path}: stopped writing: {self._lost}")
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
@@ -214,6 +314,7 @@ class Project:
             self._depth -= 1
             if self._depth == 0:
                 self._conn.execute("COMMIT")
+                self._dirty = True
                 events, self._pending = self._pending, []
                 self._notify(events)
 

@@ -87,7 +87,8 @@ def _parse_object(obj: object, index: int, num_frames: int, height: int, width: 
         raise PromptsError(f"{where}: must be an object with 'id' and 'prompts'")
     obj_id = obj.get("id")
     if not isinstance(obj_id, int) or isinstance(obj_id, bool) or not 1 <= obj_id <= MAX_OBJECT_ID:
-        raise PromptsError(f"{where}: 'id' must be a positive integer (at most {MAX_OBJECT_ID}), got {_short(obj_id)}")
+        raise PromptsError(f"{where}: 'id' must be a positive integer (at most {MAX_OBJECT_ID}), "
+                           f"got {_short(obj_id)}")
     name = obj.get("name")
     where = f"{source}: object {obj_id}" + (f" ({name})" if isinstance(name, str) else "")
     unknown = set(obj) - OBJECT_KEYS

@@ -6,6 +6,7 @@ loses nothing that was reported done.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,10 @@ from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
 from sam3core.engine import Engine
+from sam3core.errors import PromptError
+from sam3core.validate import check_prompt
+
+log = logging.getLogger(__name__)
 
 DIRECTIONS = ("forward", "backward", "both")
 # callback(phase, frame, done, total): phase is "prompt", "forward" or "backward".
@@ -59,14 +64,18 @@ def _add_prompt(engine: Engine, state: Any, prompt: Prompt) -> tuple:
 
 
 def track(project: Project, engine: Engine, *, direction: str = "forward",
-          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None,
+          on_warning: Callable[[str], None] | None = None) -> int:
     """Run every prompt of ``project`` (in frame order) and propagate; returns frames stored.
 
     ``direction`` "both" runs forward from the earliest prompted frame, then backward from the latest.
+    A stored prompt that fails the shared check (written by an older version) is skipped with a
+    warning naming it, so the other objects still track. After each run the WAL is checkpointed, so the
+    project file copied alone holds every stored frame.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    prompts = project.prompts()
+    prompts = _valid_prompts(project, on_warning or log.warning)
     if not prompts:
         raise ValueError("the project has no prompts to track from")
     state = engine.init_state(video=project.video)
@@ -85,11 +94,30 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
         runs.append(("backward", last, True, last + 1))
     for phase, start, reverse, total in runs:
         results = engine.propagate_in_video(state, start_frame_idx=start, reverse=reverse)
-        for done, (frame_idx, obj_ids, _low, video_res, *_) in enumerate(results, start=1):
-            project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res))
-            stored += 1
-            if on_frame:
-                on_frame(phase, int(frame_idx), done, total)
-            if should_stop and should_stop():
-                return stored
+        try:
+            for done, (frame_idx, obj_ids, _low, video_res, *_) in enumerate(results, start=1):
+                project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res))
+                stored += 1
+                if on_frame:
+                    on_frame(phase, int(frame_idx), done, total)
+                if should_stop and should_stop():
+                    return stored
+        finally:
+            project.checkpoint()
     return stored
+
+
+def _valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]:
+    height, width = project.size
+    kept = []
+    for prompt in project.prompts():
+        if prompt.points or prompt.box is not None:
+            try:
+                check_prompt(prompt.points or None, prompt.labels or None, prompt.box, width=width,
+                             height=height)
+            except PromptError as exc:
+                warn(f"{project.path}: skipping the stored prompt of object {prompt.obj_id} on frame "
+                     f"{prompt.frame}: {exc}")
+                continue
+        kept.append(prompt)
+    return kept
