@@ -171,10 +171,16 @@ class _Progress:
 
 
 def _open_project(path: str, video: str | None, *, read_only: bool = False):  # -> Project
-    from app.domain.project import Project, VideoMissingError
+    """Open for writing; with ``read_only``, a project another program is writing opens read-only."""
+    from app.domain.project import Project, ProjectLockedError, VideoMissingError
 
     try:
-        return Project.open(path, video_path=video, read_only=read_only)
+        try:
+            return Project.open(path, video_path=video)
+        except ProjectLockedError:
+            if not read_only:
+                raise
+            return Project.open(path, video_path=video, read_only=True)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
 
@@ -207,12 +213,12 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from app.domain.export import export_project
+    from app.domain.export import export_with_report
 
-    with _open_project(args.project, args.video, read_only=True) as project:  # works beside a writer
-        out = export_project(project, args.format, args.out, polygons=args.polygons,
-                             with_images=args.with_images, progress=_Progress(f"export {args.format}"))
-    print(out)
+    with _open_project(args.project, args.video, read_only=True) as project:  # also beside a writer
+        report = export_with_report(project, args.format, args.out, polygons=args.polygons,
+                                    with_images=args.with_images, progress=_Progress(f"export {args.format}"))
+    print(f"{args.format}: {report.describe()}")
     return 0
 
 

@@ -335,7 +335,7 @@ def test_unexpected_failure_exits_1_with_one_line(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("app.domain.export.export_project", broken)
+    monkeypatch.setattr("app.domain.export.export_with_report", broken)
     assert main(["export", str(tracked), "--format", "coco", "--out", str(tmp_path / "c.json")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RuntimeError: disk on fire" in err

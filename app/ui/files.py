@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from app.domain.export import export_project, import_annotations
+from app.domain.export import export_with_report, import_annotations
 from app.ui import dialogs
 from app.ui.project_files import PROJECT_SUFFIX
 from app.ui.session import SessionController
@@ -179,8 +179,8 @@ class FileController(QObject):
         if project is None or not self._no_task():
             return None
         return self._run(f"Exporting {fmt.upper()}",
-                         lambda progress: export_project(project, fmt, out, progress=progress),
-                         lambda result: f"Exported to {result}")
+                         lambda progress: export_with_report(project, fmt, out, progress=progress),
+                         lambda report: f"Exported {fmt.upper()}: {report.describe()}")
 
     def import_dialog(self) -> None:
         if self.session.project is None:
