@@ -253,7 +253,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     from app.domain.importers import ImportFormatError
     from app.domain.project import ProjectError
     from app.domain.prompts_file import PromptsError
-    from sam3core.engine import EngineError
+    from sam3core.errors import EngineError
     from sam3core.video import VideoError
 
     return (UsageError, ProjectError, PromptsError, ImportFormatError, VideoError, EngineError, ValueError,
