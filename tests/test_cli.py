@@ -349,8 +349,8 @@ def test_everything_else_launches_the_gui(monkeypatch: pytest.MonkeyPatch) -> No
     assert main([]) == 0
     assert main(["clip.mp4", "--device", "cpu", "--model", "sam3", "--checkpoint", "w.pt"]) == 0
     assert calls == [
-        (None, {"checkpoint": None, "device": None, "model": None}),
-        ("clip.mp4", {"checkpoint": "w.pt", "device": "cpu", "model": "sam3"}),
+        (None, {"checkpoint": None, "device": None, "model": None, "random_weights": False}),
+        ("clip.mp4", {"checkpoint": "w.pt", "device": "cpu", "model": "sam3", "random_weights": False}),
     ]
     assert main(["clip.mp4", "--bogus"]) == 2
     monkeypatch.setattr("app.selfcheck.run_self_check", lambda: 0)

@@ -96,7 +96,7 @@ def initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str
 def read_meta(path: Path) -> dict[str, str]:
     """The project's key/value metadata, read through a connection that cannot write."""
     try:
-        conn = connect_readonly(path)
+        conn = connect_readonly(path, brief=True)
     except sqlite3.Error as exc:
         raise ProjectError(f"{path}: cannot be read as a project ({exc})") from exc
     try:

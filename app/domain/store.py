@@ -95,7 +95,7 @@ def check_project_file(path: Path) -> None:
 
 def _read_table_version(path: Path) -> int:
     try:
-        conn = connect_readonly(path)
+        conn = connect_readonly(path, brief=True)
     except ProjectError:
         raise
     except sqlite3.Error as exc:
@@ -111,14 +111,21 @@ def _read_table_version(path: Path) -> int:
     return int(row[0])
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
+def connect_readonly(path: Path, *, brief: bool = False) -> sqlite3.Connection:
     """A connection that can never write ``path``, also in a read-only folder.
 
     SQLite's ``mode=ro`` still needs to create the ``-shm`` file of a WAL database; where the folder
     forbids that and no ``-wal`` file holds unsaved changes, the file is opened ``immutable`` instead.
     A ``-wal`` with changes that cannot be read is an error: opening without it would show old data.
+    ``brief`` (a look at the header tables before opening) reads a cleanly closed file as immutable, so
+    that refusing a file leaves no ``-wal``/``-shm`` beside it.
     """
     uri = path.resolve().as_uri()
+    if brief and not Path(f"{path}-wal").exists():
+        try:
+            return _immutable(uri)
+        except sqlite3.Error:
+            pass
     conn = sqlite3.connect(uri + "?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
     try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
@@ -130,6 +137,10 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
             raise ProjectError(
                 f"{path}: its recent changes are in {wal.name}, which cannot be read here ({exc}); open it "
                 "where the folder is writable, or copy the project together with its -wal file") from exc
+    return _immutable(uri)
+
+
+def _immutable(uri: str) -> sqlite3.Connection:
     conn = sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False, isolation_level=None)
     try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()

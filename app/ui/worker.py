@@ -39,6 +39,7 @@ class EngineSpec:
     name: str | None = None
     checkpoint: str | None = None
     device: str | None = "cpu"
+    random_weights: bool = False  # tests and benchmarks only (masklet --random-weights)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ EngineFactory = Callable[[EngineSpec], Engine]
 
 
 def default_engine_factory(spec: EngineSpec) -> Engine:
-    return build_engine(spec.name, checkpoint=spec.checkpoint, device=spec.device)
+    return build_engine(spec.name, checkpoint=spec.checkpoint, device=spec.device,
+                        random_weights=spec.random_weights)
 
 
 def describe_error(exc: BaseException, device: str) -> str:
@@ -142,7 +144,10 @@ class TrackingWorker(QObject):
         self._engine = engine
         self._device = str(getattr(engine, "device", spec.device or "cpu"))
         self._drop_state()
-        self.engine_ready.emit(str(getattr(engine, "name", spec.name or "engine")), self._device)
+        name = str(getattr(engine, "name", spec.name or "engine"))
+        if spec.random_weights and not spec.checkpoint and name != "classical":
+            name += " (random weights)"  # the project records that its masks came from no real model
+        self.engine_ready.emit(name, self._device)
 
     @Slot(object)
     def set_video(self, video: VideoSource | None) -> None:
