@@ -195,7 +195,7 @@ def test_random_weights_only_when_asked_and_recorded(world: dict[str, Path], tmp
     assert main(args) == 2 and not out.exists()
     assert "needs its checkpoint" in capsys.readouterr().err
     # A full-size untrained SAM 2.1 is too slow for CI on a CPU: stand in for it, checking what is asked.
-    from sam3core import engine as engine_module
+    from sam3core import factory as engine_module
     from sam3core.classical import ClassicalEngine
 
     asked: list[dict] = []

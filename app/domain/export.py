@@ -7,6 +7,7 @@ from pathlib import Path
 from app.domain.export_coco import export_coco
 from app.domain.export_common import Progress
 from app.domain.export_davis import export_davis
+from app.domain.export_quality import ReviewedOnly
 from app.domain.export_video import export_video
 from app.domain.export_ytvis import export_ytvis
 from app.domain.importers import ImportFormatError, ImportSummary, import_coco, import_davis
@@ -25,16 +26,18 @@ OUTPUT_KIND = {"coco": "file", "davis": "folder", "ytvis": "file", "video": "fil
 
 
 def export_project(project: Project, fmt: str, out: str | Path, *, polygons: bool = False,
-                   with_images: bool = False, progress: Progress = None) -> Path:
+                   with_images: bool = False, reviewed_only: bool = False, progress: Progress = None) -> Path:
     """Write ``project`` as ``fmt`` to ``out`` (a .json file for coco/ytvis, a folder for davis, an
-    .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis (JPEGImages/).
+    .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis (JPEGImages/);
+    ``reviewed_only`` writes only masks a person reviewed (DAVIS: only fully reviewed frames).
     Returns the output path; :func:`export_with_report` also says what was written."""
     return export_with_report(project, fmt, out, polygons=polygons, with_images=with_images,
-                              progress=progress).path
+                              reviewed_only=reviewed_only, progress=progress).path
 
 
 def export_with_report(project: Project, fmt: str, out: str | Path, *, polygons: bool = False,
-                       with_images: bool = False, progress: Progress = None) -> WriteReport:
+                       with_images: bool = False, reviewed_only: bool = False,
+                       progress: Progress = None) -> WriteReport:
     """:func:`export_project`, safely, for every format (:mod:`app.domain.safe_output`): an output that is
     the project, its side files, the video or inside its frame folder is refused before any work; the
     exporter writes beside the output, which is replaced only when the export is complete."""
@@ -43,8 +46,10 @@ def export_with_report(project: Project, fmt: str, out: str | Path, *, polygons:
     final = check_output(out, project_path=project.path, video_path=project.video_path,
                          kind=OUTPUT_KIND.get(fmt))
     marker = {"format": fmt, "project": str(project.path or ""), "video": str(project.video_path)}
+    source = ReviewedOnly(project) if reviewed_only else project  # the exporters read through it
     with staged_output(final, marker=marker) as staging:
-        _write(project, fmt, staging.path, polygons=polygons, with_images=with_images, progress=progress)
+        _write(source, fmt, staging.path, polygons=polygons, with_images=with_images,  # type: ignore[arg-type]
+               progress=progress)
     assert staging.report is not None
     return staging.report
 

@@ -15,19 +15,17 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.domain import rle
-from app.domain.keeper import Keeper
+from app.domain import quality, rle
 from app.domain.lock import ProjectLockedError, WriterLock
 from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
+from app.domain.project_file import ProjectFile
 from app.domain.project_io import (
-    backup_into,
-    check_copy_target,
     check_fingerprint,
     create_new,
     initial_meta,
@@ -35,6 +33,7 @@ from app.domain.project_io import (
     open_video,
     read_meta,
 )
+from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
 from app.domain.store import (
     ProjectError,
@@ -44,6 +43,7 @@ from app.domain.store import (
     connect,
     connect_readonly,
     initialise,
+    migrate,
     read_only_reason,
 )
 from sam3core.errors import FrameIndexError
@@ -65,6 +65,8 @@ class ObjectSnapshot:
     info: ObjectInfo
     prompt_rows: tuple[tuple, ...]
     mask_rows: tuple[tuple, ...]
+    info_rows: tuple[tuple, ...] = ()     # provenance / confidence (app/domain/quality.py)
+    review_rows: tuple[tuple, ...] = ()
 
 
 class Project:
@@ -77,20 +79,27 @@ class Project:
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource, *,
                  writer_lock: WriterLock | None = None, read_only_reason: str | None = None) -> None:
-        self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
         self._pending: list[tuple[str, int | None, int | None]] = []
         self._listeners: list[Listener] = []
-        self._dirty = False
-        self._lost: str | None = None
-        self._writer_lock = writer_lock
-        self._keeper: Keeper | None = None
-        self.read_only_reason = read_only_reason
-        self.path = path
+        self._file = ProjectFile(conn, path, guard=self._lock, idle=lambda: self._depth == 0,
+                                 writer_lock=writer_lock, read_only_reason=read_only_reason)
         self.video = video
         self.video_path = Path(video.path).resolve()
-        self._start_keeper()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._file.conn
+
+    @property
+    def path(self) -> Path | None:
+        return self._file.path
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why the project is read-only (read-only file or folder, another writer, asked), else None."""
+        return self._file.read_only_reason
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -182,6 +191,12 @@ class Project:
         try:
             check_fingerprint(path, meta, video, candidate)
             conn = connect(path) if lock is not None else connect_readonly(path)
+            try:
+                if lock is not None:
+                    migrate(conn)  # schema 1 -> 2 adds the provenance/review tables, nothing else
+            except BaseException:
+                conn.close()
+                raise
             project = cls(conn, path, video, writer_lock=lock, read_only_reason=reason)
         except BaseException:
             video.close()
@@ -199,89 +214,22 @@ class Project:
     def save_copy(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """A consistent, self-contained copy of the project at ``path`` (SQLite's online backup), taken
         while work goes on; this project keeps its own file. Returns the copy's path."""
-        path = Path(path).absolute()
-        check_copy_target(path, self.path, self.video_path)
-        if path.exists() and not overwrite:
-            raise ProjectError(f"{path}: already exists; choose another name")
-        target_lock = WriterLock.acquire(path)  # nobody may be writing the file the copy replaces
-        try:
-            with self._lock:
-                if self._depth:
-                    raise RuntimeError("save_copy inside a batch")
-                backup_into(self._conn, path, self.video_path)
-        finally:
-            target_lock.release()
-        return path
+        return self._file.save_copy(Path(path).absolute(), self.video_path, overwrite=overwrite)
 
     def save_as(self, path: str | Path) -> None:
         """Copy the project to ``path`` (replacing what is there) and continue working in that file.
 
         Also the way out of read-only mode: the new file is opened for writing.
         """
-        path = Path(path).resolve()
-        with self._lock:
-            if self._depth:
-                raise RuntimeError("save_as inside a batch")
-            if self.path is not None and path == self.path:
-                self.checkpoint()
-                return
-            check_copy_target(path, self.path, self.video_path)
-            new_lock = WriterLock.acquire(path)
-            try:
-                backup_into(self._conn, path, self.video_path)
-                conn = connect(path)
-            except BaseException:
-                new_lock.release()
-                raise
-            self._stop_keeper()
-            old, self._conn = self._conn, conn
-            old.close()
-            if self._writer_lock is not None:
-                self._writer_lock.release()
-            self._writer_lock, self.read_only_reason, self._lost = new_lock, None, None
-            self.path = path
-            self._start_keeper()
+        self._file.save_as(Path(path).resolve(), self.video_path)
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file now (after a propagation); never waits for readers."""
-        with self._lock:
-            if self._depth == 0 and self.path is not None and not self.read_only:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                self._dirty = False
-
-    def _checkpoint_if_dirty(self) -> None:  # the keeper's thread
-        if self._dirty and self._lock.acquire(timeout=0.2):
-            try:
-                if self._dirty:
-                    self.checkpoint()
-            finally:
-                self._lock.release()
-
-    def _lock_lost(self, reason: str) -> None:
-        self._lost = reason
-        log.error("%s: stopped writing: %s", self.path, reason)
-
-    def _start_keeper(self) -> None:
-        if self.path is not None and not self.read_only:
-            self._keeper = Keeper(self.path.name, self._checkpoint_if_dirty, self._writer_lock,
-                                  self._lock_lost)
-
-    def _stop_keeper(self) -> None:
-        if self._keeper is not None:
-            self._keeper.stop()
-            self._keeper = None
+        self._file.checkpoint()
 
     def close(self) -> None:
-        self._stop_keeper()
-        with self._lock:
-            if not self.read_only and self.path is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            self._conn.close()
-            if self._writer_lock is not None:
-                self._writer_lock.release()
-                self._writer_lock = None
-            self.video.close()
+        self._file.close()
+        self.video.close()
 
     def __enter__(self) -> Project:
         return self
@@ -295,12 +243,7 @@ class Project:
         """Group changes into one transaction; listeners hear of them after the commit."""
         with self._lock:
             if self._depth == 0:
-                if self.read_only_reason is not None:
-                    raise ProjectReadOnlyError(f"{self.path}: is open read-only ({self.read_only_reason}); "
-                                               "nothing can be changed (File ▸ Save project as… makes a "
-                                               "writable copy)")
-                if self._lost is not None:
-                    raise ProjectError(f"{self.path}: stopped writing: {self._lost}")
+                self._file.check_writable()
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
@@ -314,7 +257,7 @@ class Project:
             self._depth -= 1
             if self._depth == 0:
                 self._conn.execute("COMMIT")
-                self._dirty = True
+                self._file.committed()
                 events, self._pending = self._pending, []
                 self._notify(events)
 
@@ -324,6 +267,17 @@ class Project:
     def unsubscribe(self, callback: Listener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(callback)
+
+    @contextlib.contextmanager
+    def sql(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the project's lock, for domain modules that keep their own tables
+        (app/domain/quality.py, review.py). Writes belong inside :meth:`batch`."""
+        with self._lock:
+            yield self._conn
+
+    def notify(self, kind: str, frame: int | None, obj_id: int | None) -> None:
+        """Announce a change made through :meth:`sql` (inside :meth:`batch`) to the listeners."""
+        self._event(kind, frame, obj_id)
 
     def _event(self, kind: str, frame: int | None, obj_id: int | None) -> None:
         if (kind, frame, obj_id) not in self._pending:
@@ -432,7 +386,8 @@ class Project:
                                          "WHERE obj_id = ?", (obj_id,)).fetchall()
             masks = self._conn.execute("SELECT frame, obj_id, counts, area, x, y, w, h FROM masks "
                                        "WHERE obj_id = ?", (obj_id,)).fetchall()
-        return ObjectSnapshot(info, tuple(prompts), tuple(masks))
+            infos, reviews = quality.info_rows(self._conn, obj_id), quality.review_rows(self._conn, obj_id)
+        return ObjectSnapshot(info, tuple(prompts), tuple(masks), tuple(infos), tuple(reviews))
 
     def restore_object(self, snapshot: ObjectSnapshot) -> None:
         """Put back an object exactly as :meth:`object_snapshot` saw it (it must not exist now)."""
@@ -441,6 +396,7 @@ class Project:
             self.add_object(info.name, info.category, info.color, info.id, hidden=info.hidden)
             self._conn.executemany("INSERT INTO prompts VALUES (?, ?, ?, ?, ?, ?)", snapshot.prompt_rows)
             self._conn.executemany("INSERT INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", snapshot.mask_rows)
+            quality.restore_rows(self._conn, snapshot.info_rows, snapshot.review_rows)
             self._event("reset", None, info.id)
 
     # -- prompts --------------------------------------------------------------------------------
@@ -534,12 +490,17 @@ class Project:
         return MaskRecord(row[0], row[1], height, width, bytes(row[2]), row[3],
                           (row[4], row[5], row[6], row[7]))
 
-    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None) -> None:
+    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None, *,
+                 info: MaskInfo | None = None) -> None:
         """Store one mask; None removes it. An all-empty mask is stored: "tracked, and absent here"."""
-        self.set_frame_masks(frame, {obj_id: mask})
+        self.set_frame_masks(frame, {obj_id: mask}, infos=() if info is None else (info,))
 
-    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None]) -> None:
-        """Store several objects' masks of one frame in one transaction."""
+    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None], *,
+                        infos: Iterable[MaskInfo] = ()) -> None:
+        """Store several objects' masks of one frame in one transaction.
+
+        Their old provenance/confidence records go; ``infos`` (for masks written here) replace them.
+        """
         self._check_frame(frame)
         encoded = {obj_id: None if m is None else rle.encode(self._check_mask(m))
                    for obj_id, m in masks.items()}
@@ -552,10 +513,12 @@ class Project:
                     counts, area, (x, y, w, h) = value
                     self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                        (frame, obj_id, counts, area, x, y, w, h))
+            self._replace_infos([(frame, obj_id) for obj_id in encoded],
+                                [i for i in infos if i.frame == frame and encoded.get(i.obj_id) is not None])
             self._event("mask", frame, next(iter(encoded)) if len(encoded) == 1 else None)
 
-    def write_records(self, records: list[MaskRecord]) -> None:
-        """Store already encoded masks (import, restore) without decoding them."""
+    def write_records(self, records: list[MaskRecord], *, origin: quality.Origin | None = None) -> None:
+        """Store already encoded masks (import) without decoding them; ``origin`` says who made them."""
         with self.batch():
             for r in records:
                 self._check_frame(r.frame)
@@ -563,6 +526,13 @@ class Project:
                 self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (r.frame, r.obj_id, r.counts, r.area, *r.bbox))
                 self._event("mask", r.frame, None)
+            infos = [] if origin is None else [MaskInfo(r.frame, r.obj_id, origin) for r in records]
+            self._replace_infos([(r.frame, r.obj_id) for r in records], infos)
+
+    def _replace_infos(self, keys: list[tuple[int, int]], infos: list[MaskInfo]) -> None:
+        quality.forget_infos(self._conn, keys)
+        if infos:
+            quality.write_infos(self._conn, infos)
 
     def frames_with_masks(self, obj_id: int) -> list[int]:
         """Frames where the object has a non-empty mask, ascending."""
