@@ -99,6 +99,12 @@ class ProjectLockedError(ProjectError):
         super().__init__(message)
         self.owner = owner
         self.lock_file = path
+        self.project_path = path.with_name(path.name[: -len(".lock")])
+
+    @property
+    def held_by_this_process(self) -> bool:
+        return self.owner is not None and self.owner.pid == os.getpid() and \
+            self.owner.host == socket.gethostname()
 
 
 def read_owner(path: Path) -> LockOwner | None:

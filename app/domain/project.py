@@ -154,18 +154,19 @@ class Project:
 
     @classmethod
     def open(cls, path: str | Path, *, video_path: str | Path | None = None,
-             read_only: bool = False) -> Project:
+             read_only: bool | str = False) -> Project:
         """Open a project. The file is checked read-only first: a foreign or newer file is never modified.
 
-        Opened for writing unless ``read_only`` or the file or its folder is not writable (then it opens
-        read-only and :attr:`read_only_reason` says why). Raises :class:`ProjectLockedError` when another
-        program writes it, :class:`VideoMissingError` when the video is not where it was (pass
-        ``video_path``), :class:`ProjectError` when ``video_path`` is a different video or the file is
-        no project.
+        Opened for writing unless ``read_only`` (True, or the reason to show) or the file or its folder
+        is not writable (then it opens read-only and :attr:`read_only_reason` says why). Raises
+        :class:`ProjectLockedError` when another program writes it, :class:`VideoMissingError` when the
+        video is not where it was (pass ``video_path``), :class:`ProjectError` when ``video_path`` is a
+        different video or the file is no project.
         """
         path = Path(path).resolve()
         check_project_file(path)
-        reason = "opened read-only on request" if read_only else read_only_reason(path)
+        reason = (read_only if isinstance(read_only, str) else "opened read-only on request") if read_only \
+            else read_only_reason(path)
         lock = None
         if reason is None:
             try:

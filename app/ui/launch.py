@@ -55,7 +55,10 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
     icon = _app_icon()
     if icon is not None:
         app.setWindowIcon(icon)
+    from app.domain.lock import set_program_name
     from app.ui.main_window import MainWindow
+
+    set_program_name("the Masklet window")  # what a second writer is told holds the project
 
     engine = EngineSpec(model, checkpoint, device or "cpu", random_weights) \
         if (checkpoint or model or device) else None
