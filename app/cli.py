@@ -241,7 +241,9 @@ def cmd_track(args: argparse.Namespace) -> int:
         apply_specs(project, specs)
         project.engine = engine_name
         progress = _Progress("tracking")
-        stored = track(project, engine, direction=args.direction, model=model_label(args.checkpoint),
+        untrained_model = engine_name.endswith(RANDOM_WEIGHTS_NOTE)
+        model = "random weights" if untrained_model else model_label(args.checkpoint)
+        stored = track(project, engine, direction=args.direction, model=model,
                        on_frame=lambda phase, frame, done, total: progress(done, total, phase),
                        on_warning=lambda message: print(f"masklet: warning: {message}", file=sys.stderr))
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")

@@ -212,3 +212,6 @@ def test_random_weights_only_when_asked_and_recorded(world: dict[str, Path], tmp
     assert "(random weights)" in capsys.readouterr().out
     with Project.open(out) as project:
         assert project.engine == "sam2.1_hiera_tiny (random weights)"
+        from app.domain.review import mask_infos
+
+        assert {i.origin.model for i in mask_infos(project)} == {"random weights"}  # every mask's origin
