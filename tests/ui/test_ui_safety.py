@@ -122,3 +122,17 @@ def test_clicks_off_the_frame_are_refused_and_boxes_clipped(qtbot: QtBot, slow_w
     while not session.project.prompts() and time.monotonic() < deadline:
         qtbot.wait(20)
     assert session.project.prompts()[0].box == (0.0, 0.0, 60.0, 50.0)
+
+
+def test_a_sam_model_without_its_checkpoint_is_refused_with_where_to_get_one(qtbot: QtBot) -> None:
+    from app.ui.worker import EngineSpec
+
+    window = MainWindow(engine=EngineSpec("sam2.1_hiera_tiny", None, "cpu"))
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: bool(window.errors), timeout=30_000)
+        title, text = window.errors[0]
+        assert title == "Cannot load the engine" and "needs its checkpoint file" in text
+        assert "Engine and model… ▸ Download" in text and window.tracking.engine_name != "sam2.1_hiera_tiny"
+    finally:
+        close_window(qtbot, window)
