@@ -45,9 +45,9 @@ def export_with_report(project: Project, fmt: str, out: str | Path, *, polygons:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     final = check_output(out, project_path=project.path, video_path=project.video_path,
                          kind=OUTPUT_KIND.get(fmt))
-    marker = {"format": fmt, "project": str(project.path or ""), "video": str(project.video_path)}
+    info = {"format": fmt, "project": str(project.path or ""), "video": str(project.video_path)}
     source = ReviewedOnly(project) if reviewed_only else project  # the exporters read through it
-    with staged_output(final, marker=marker) as staging:
+    with staged_output(final, key=f"{fmt} {project.video_path}", info=info) as staging:
         _write(source, fmt, staging.path, polygons=polygons, with_images=with_images,  # type: ignore[arg-type]
                progress=progress)
     assert staging.report is not None
