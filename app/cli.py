@@ -209,13 +209,21 @@ def _open_project(path: str, video: str | None, *, read_only: bool = False):  # 
 
     try:
         try:
-            return Project.open(path, video_path=video)
+            project = Project.open(path, video_path=video)
         except ProjectLockedError:
             if not read_only:
                 raise
-            return Project.open(path, video_path=video, read_only=True)
+            project = Project.open(path, video_path=video, read_only=True)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
+    _print_notes(project)
+    return project
+
+
+def _print_notes(project) -> None:  # noqa: ANN001 - Project, imported lazily
+    """What opening found that the user must know (frames renumbered for an older project, ...)."""
+    for note in project.notes:
+        print(f"masklet: note: {note}", file=sys.stderr)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -237,6 +245,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         engine_name += RANDOM_WEIGHTS_NOTE  # recorded in the project: its masks came from no real model
     target = Path(args.project)
     project = Project.open_or_create(target, args.video, engine=engine_name)
+    _print_notes(project)
     with project:
         apply_specs(project, specs)
         project.engine = engine_name

@@ -19,6 +19,12 @@ Every engine exposes the seed notebook's predictor API:
 
 Optional: ``prefetch_features(state, frame_idx, should_stop=None) -> bool`` encodes a frame ahead of a
 click (the SAM trackers have it; the GUI worker calls it when the user rests on a frame).
+
+Optional: ``frame_scores(state, frame_idx) -> {obj_id: {"iou": float | None, "memory_score": float | None,
+"engine_confidence": float | None}}``, the confidence of each object's current result on a frame beyond the
+yielded ``obj_scores`` (SAM 2.1 / SAM 3: the decoder's predicted IoU, SAM 3's memory-selection score).
+Masklet stores it with each propagated mask (app/domain/provenance.py ``engine_scores``); an engine
+without it is scored by ``obj_scores`` alone.
 """
 
 from __future__ import annotations

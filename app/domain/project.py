@@ -25,14 +25,7 @@ from app.domain import quality, rle
 from app.domain.lock import ProjectLockedError, WriterLock
 from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
 from app.domain.project_file import ProjectFile
-from app.domain.project_io import (
-    check_fingerprint,
-    create_new,
-    initial_meta,
-    locate_video,
-    open_video,
-    read_meta,
-)
+from app.domain.project_io import backup_into, create_new, initial_meta, locate_video, open_video, read_meta
 from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
 from app.domain.store import (
@@ -46,9 +39,10 @@ from app.domain.store import (
     migrate,
     read_only_reason,
 )
+from app.domain.video_compat import VideoCheck, apply_remap, check_video
 from sam3core.errors import FrameIndexError
 from sam3core.validate import check_mask, check_prompt
-from sam3core.video import VideoSource
+from sam3core.video import VideoError, VideoSource
 
 __all__ = ["ObjectSnapshot", "Project", "ProjectError", "ProjectLockedError", "ProjectReadOnlyError",
            "VideoMissingError"]
@@ -87,6 +81,7 @@ class Project:
                                  writer_lock=writer_lock, read_only_reason=read_only_reason)
         self.video = video
         self.video_path = Path(video.path).resolve()
+        self.notes: list[str] = []  # what opening found that the user must know (e.g. renumbered frames)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -122,10 +117,12 @@ class Project:
         video = open_video(Path(video_path))
         try:
             create_new(path, initial_meta(video, engine, path))
-            return cls(connect(path), path, video, writer_lock=lock)
+            project = cls(connect(path), path, video, writer_lock=lock)
         except BaseException:
             video.close()
             raise
+        project._record_count_when_known()
+        return project
 
     @classmethod
     def open_or_create(cls, path: str | Path, video_path: str | Path, *,
@@ -150,7 +147,9 @@ class Project:
         video = open_video(Path(video_path))
         conn = connect(":memory:")
         initialise(conn, initial_meta(video, engine, None))
-        return cls(conn, None, video)
+        project = cls(conn, None, video)
+        project._record_count_when_known()
+        return project
 
     @classmethod
     def open(cls, path: str | Path, *, video_path: str | Path | None = None,
@@ -190,7 +189,8 @@ class Project:
         candidate = locate_video(path, meta, video_path)
         video = open_video(candidate)
         try:
-            check_fingerprint(path, meta, video, candidate)
+            # Confirms it is this project's video and maps masks numbered by an older frame reader.
+            check = check_video(path, meta, video)
             conn = connect(path) if lock is not None else connect_readonly(path)
             try:
                 if lock is not None:
@@ -202,10 +202,40 @@ class Project:
         except BaseException:
             video.close()
             raise
+        if check.meta or check.remap:
+            if project.read_only:
+                check.notes.append("Masks numbered by an older frame reader were not renumbered: the "
+                                   "project is read-only here.")
+            else:
+                project._adopt_reader(check)
+        project.notes = check.notes
+        for note in check.notes:
+            log.warning("%s", note)
         if Path(candidate).resolve() != Path(meta["video_path"]) and not project.read_only:
             project._set_meta({"video_path": str(project.video_path),
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
+
+    def _record_count_when_known(self) -> None:
+        def record(video: VideoSource) -> None:
+            try:
+                if not self._meta("num_frames"):
+                    self._set_meta({"num_frames": str(video.num_frames)})
+            except (sqlite3.Error, VideoError) as exc:  # closed meanwhile, or the index failed
+                log.debug("frame count not recorded: %s", exc)
+
+        self.video.on_index_ready(record)
+
+    def _adopt_reader(self, check: VideoCheck) -> None:
+        """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
+        if check.remap and self.path is not None:
+            backup = self.path.with_name(self.path.name + ".before-reader-update")
+            backup_into(self._conn, backup, self.video_path)  # a consistent copy, renamed into place
+            check.notes.append(f"The project as it was is kept in {backup}.")
+        with self.batch():
+            apply_remap(self._conn, check.remap)
+            self._set_meta(check.meta)
+            self._event("reset", None, None)
 
     # -- read-only mode, copies, closing --------------------------------------------------------
     @property
@@ -218,10 +248,7 @@ class Project:
         return self._file.save_copy(Path(path).absolute(), self.video_path, overwrite=overwrite)
 
     def save_as(self, path: str | Path) -> None:
-        """Copy the project to ``path`` (replacing what is there) and continue working in that file.
-
-        Also the way out of read-only mode: the new file is opened for writing.
-        """
+        """Copy the project to ``path`` (replacing it) and continue there, writable (also from read-only)."""
         self._file.save_as(Path(path).resolve(), self.video_path)
 
     def checkpoint(self) -> None:

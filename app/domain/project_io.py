@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from app.domain.store import ProjectError, VideoMissingError, connect_readonly, create_file
-from sam3core.video import VideoError, VideoSource
+from sam3core.video import READER, VideoError, VideoSource
 
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal", ".lock")
 
@@ -85,9 +85,12 @@ def same_file(a: Path, b: Path) -> bool:
 
 def initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
     video_path = Path(video.path).resolve()
-    meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(),
-            "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
-            "engine": engine}
+    # The frame count of a long video is known once its index is built (a second or so later): it is
+    # recorded then (Project._record_count_when_known), so creating a project never waits for it.
+    count, exact = video.frame_count_hint()
+    meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(), "video_reader": READER,
+            "num_frames": str(count) if exact else "", "height": str(video.height),
+            "width": str(video.width), "engine": engine}
     if path is not None:
         meta["video_relpath"] = os.path.relpath(video_path, path.parent)
     return meta
@@ -105,7 +108,7 @@ def read_meta(path: Path) -> dict[str, str]:
         raise ProjectError(f"{path}: damaged project ({exc})") from exc
     finally:
         conn.close()
-    missing = {"video_path", "fingerprint", "num_frames", "width", "height"} - set(meta)
+    missing = {"video_path", "fingerprint", "width", "height"} - set(meta)
     if missing:
         raise ProjectError(f"{path}: damaged project (no {', '.join(sorted(missing))} recorded)")
     return meta
@@ -127,15 +130,6 @@ def locate_video(path: Path, meta: dict[str, str], video_path: str | Path | None
     if relative is not None and relative.exists():
         return relative
     raise VideoMissingError(f"{path}: its video {stored} was moved or deleted; give its new location", stored)
-
-
-def check_fingerprint(path: Path, meta: dict[str, str], video: VideoSource, candidate: Path) -> None:
-    if video.fingerprint() != meta["fingerprint"]:
-        raise ProjectError(
-            f"{candidate}: is not the video of project {path.name} (it annotates "
-            f"{Path(meta['video_path']).name}, {meta['num_frames']} frames of "
-            f"{meta['width']}x{meta['height']}; this one has {video.num_frames} frames of "
-            f"{video.width}x{video.height}, and the content differs)")
 
 
 def open_video(path: Path) -> VideoSource:

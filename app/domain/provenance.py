@@ -15,6 +15,7 @@ import numpy as np
 
 from app.domain.model import Prompt
 from app.domain.quality import FrameScore, MaskInfo, Origin, utc_now
+from app.domain.review import mask_infos
 
 
 def model_label(checkpoint: str | Path | None) -> str:
@@ -74,6 +75,18 @@ def scores_from_output(obj_ids: Iterable[int], obj_scores: Any,
     return out
 
 
+def engine_scores(engine: Any, state: Any, frame_idx: int, obj_ids: Iterable[int],
+                  obj_scores: Any) -> dict[int, FrameScore]:
+    """The scores of one propagated frame: the yielded object scores plus, where the engine offers the
+    optional ``frame_scores(state, frame_idx)`` capability (SAM 2.1 / SAM 3: predicted IoU, SAM 3's
+    memory-selection score; see sam3core/engine.py), its richer per-object confidence."""
+    extra = None
+    frame_scores = getattr(engine, "frame_scores", None)
+    if frame_scores is not None:
+        extra = frame_scores(state, int(frame_idx))
+    return scores_from_output(obj_ids, obj_scores, extra)
+
+
 class TrackRecorder:
     """Provenance of one propagation run: engine, model, direction, and the prompted frame each tracked
     frame descends from (the nearest prompted frame of that object behind it in the direction of travel).
@@ -118,3 +131,15 @@ class TrackRecorder:
                                 f"propagated {direction} from frame {self.start}")
             out.append(MaskInfo(frame, obj_id, origin, score))
         return out
+
+
+def tracked_provenance(project: Any, prompts: Iterable[Prompt], requests: Iterable[Any], engine: str,
+                       model: str = "") -> dict[Any, TrackRecorder]:
+    """One :class:`TrackRecorder` per propagation request (``start``/``reverse`` attributes), sharing the
+    provenance already stored on the prompted frames (read once, before the run)."""
+    prompts = [p for p in prompts if not p.is_empty]
+    keys = {(p.frame, p.obj_id) for p in prompts}
+    existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in keys})
+                for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in keys}
+    return {r: TrackRecorder(prompts, engine, model, reverse=r.reverse, start=r.start, existing=existing)
+            for r in requests}

@@ -17,9 +17,8 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
-from app.domain.provenance import TrackRecorder, prompt_origin, scores_from_output
+from app.domain.provenance import engine_scores, prompt_origin, tracked_provenance
 from app.domain.quality import MaskInfo
-from app.domain.review import mask_infos
 from sam3core.engine import Engine
 from sam3core.errors import PromptError
 from sam3core.validate import check_prompt
@@ -146,15 +145,13 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
         runs.append(("forward", first, False, project.num_frames - first))
     if direction in ("backward", "both"):
         runs.append(("backward", last, True, last + 1))
-    prompted = {(p.frame, p.obj_id) for p in prompts}
     for phase, start, reverse, total in runs:
-        existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in prompted})
-                    for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in prompted}
-        recorder = TrackRecorder(prompts, name, model, reverse=reverse, start=start, existing=existing)
+        (recorder,) = tracked_provenance(project, prompts, [PropagationRequest(start, reverse)], name,
+                                         model).values()
         results = engine.propagate_in_video(state, start_frame_idx=start, reverse=reverse)
         try:
             for done, (frame_idx, obj_ids, _low, video_res, obj_scores) in enumerate(results, start=1):
-                scores = scores_from_output(obj_ids, obj_scores)
+                scores = engine_scores(engine, state, int(frame_idx), obj_ids, obj_scores)
                 project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res),
                                         infos=recorder.infos(int(frame_idx), scores))
                 stored += 1

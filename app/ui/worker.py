@@ -22,6 +22,7 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.domain.model import Prompt
+from app.domain.provenance import engine_scores
 from app.domain.tracking import PropagationRequest
 from sam3core.engine import Engine
 from sam3core.factory import build_engine
@@ -111,7 +112,8 @@ class TrackingWorker(QObject):
         # Set from the UI thread; checked between frames (the worker's event loop is busy then).
         self.cancel_event = threading.Event()
         # Called in this thread with each propagated frame before it is announced; the owner sets it.
-        self.store: Callable[[int, dict[int, np.ndarray]], None] | None = None
+        # store(frame, masks, scores, request): scores {obj_id: FrameScore}, request the run it belongs to.
+        self.store: Callable[[int, dict[int, np.ndarray], dict, PropagationRequest], None] | None = None
         # The frame the user is looking at, set from the UI thread (-1: none); a prefetch of any other
         # frame is stale and stops between two encoder blocks.
         self.wanted_frame = -1
@@ -254,10 +256,13 @@ class TrackingWorker(QObject):
                     max_frame_num_to_track=request.max_frames if request.max_frames is not None else n,
                     reverse=request.reverse)
                 try:
-                    for frame_idx, obj_ids, _, video_res, _ in frames:
+                    for frame_idx, obj_ids, _, video_res, obj_scores in frames:
                         masks = _rows_to_masks(list(obj_ids), video_res)
                         if self.store is not None:
-                            self.store(int(frame_idx), masks)
+                            # the engine's confidence is stored with the masks (app/domain/provenance.py)
+                            scores = engine_scores(self._engine, self._state, int(frame_idx), obj_ids,
+                                                   obj_scores)
+                            self.store(int(frame_idx), masks, scores, request)
                         self.mask_ready.emit(int(frame_idx), masks)
                         done += 1
                         elapsed = max(time.perf_counter() - started, 1e-6)
