@@ -40,6 +40,7 @@ class ProjectFile:
         self._dirty = False
         self._lost: str | None = None
         self._keeper: Keeper | None = None
+        self._keeper_conn: sqlite3.Connection | None = None  # created and used in the keeper's thread
         self._start_keeper()
 
     def check_writable(self) -> None:
@@ -61,12 +62,14 @@ class ProjectFile:
                 self._dirty = False
 
     def _checkpoint_if_dirty(self) -> None:  # the keeper's thread
-        if self._dirty and self._guard.acquire(timeout=0.2):
-            try:
-                if self._dirty:
-                    self.checkpoint()
-            finally:
-                self._guard.release()
+        """A checkpoint through the keeper's own connection: in WAL mode it runs beside the writer's
+        commits, so storing frames never waits for it (PASSIVE: it never waits for anyone either)."""
+        if not self._dirty or self.path is None:
+            return
+        self._dirty = False  # a commit from now on marks it again
+        if self._keeper_conn is None:
+            self._keeper_conn = sqlite3.connect(str(self.path), isolation_level=None)
+        self._keeper_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _lock_lost(self, reason: str) -> None:
         self._lost = reason
@@ -75,7 +78,12 @@ class ProjectFile:
     def _start_keeper(self) -> None:
         if self.path is not None and self.read_only_reason is None:
             self._keeper = Keeper(self.path.name, self._checkpoint_if_dirty, self._writer_lock,
-                                  self._lock_lost)
+                                  self._lock_lost, on_exit=self._close_keeper_conn)
+
+    def _close_keeper_conn(self) -> None:  # the keeper's thread, as it ends
+        if self._keeper_conn is not None:
+            self._keeper_conn.close()
+            self._keeper_conn = None
 
     def _stop_keeper(self) -> None:
         if self._keeper is not None:
