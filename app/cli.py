@@ -204,16 +204,12 @@ class _Progress:
 
 
 def _open_project(path: str, video: str | None, *, read_only: bool = False):  # -> Project
-    """Open for writing; with ``read_only``, a project another program is writing opens read-only."""
-    from app.domain.project import Project, ProjectLockedError, VideoMissingError
+    """Open for writing, or with ``read_only`` without the writer lock: export, eval, status and copy
+    work beside a program writing the project and never keep one from opening it."""
+    from app.domain.project import Project, VideoMissingError
 
     try:
-        try:
-            project = Project.open(path, video_path=video)
-        except ProjectLockedError:
-            if not read_only:
-                raise
-            project = Project.open(path, video_path=video, read_only=True)
+        project = Project.open(path, video_path=video, read_only=read_only)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
     _print_notes(project)

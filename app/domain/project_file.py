@@ -41,6 +41,9 @@ class ProjectFile:
         self._lost: str | None = None
         self._keeper: Keeper | None = None
         self._keeper_conn: sqlite3.Connection | None = None  # created and used in the keeper's thread
+        # A reader that made the -wal/-shm (a read-only SQLite connection can create, never delete them)
+        # removes them on close when no writer has appeared meanwhile.
+        self.tidy_on_close = False
         self._start_keeper()
 
     def check_writable(self) -> None:
@@ -139,3 +142,23 @@ class ProjectFile:
             if self._writer_lock is not None:
                 self._writer_lock.release()
                 self._writer_lock = None
+            elif self.tidy_on_close and self.path is not None:
+                self._tidy()
+
+    def _tidy(self) -> None:
+        """Let SQLite remove the empty -wal/-shm this reader created: a last connection that closes
+        deletes them. Only while no writer holds the project (taking its lock for that instant)."""
+        assert self.path is not None
+        try:
+            lock = WriterLock.acquire(self.path)
+        except ProjectError:
+            return  # someone writes it now: the files are theirs
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                conn = sqlite3.connect(str(self.path))
+                try:
+                    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # really opens it
+                finally:
+                    conn.close()
+        finally:
+            lock.release()
