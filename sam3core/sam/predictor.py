@@ -17,6 +17,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sam3core.engine import (
+    NOTHING_TO_PROPAGATE,
+    MaskResult,
+    PropagationResult,
+    RemoveResult,
+    check_frame_index,
+    check_object_id,
+    default_start_frame,
+    frame_order,
+)
+from sam3core.errors import EngineInputError, ObjectIdError, PromptError
 from sam3core.runtime.heap import off_heap, recycle_heap, trim_heap
 from sam3core.runtime.prefetch import EncodingStoppedError, stop_between_blocks
 from sam3core.sam.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
@@ -27,9 +38,6 @@ from sam3core.sam.preprocess import Preprocessor
 from sam3core.sam.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
 from sam3core.sam.tracker import NO_OBJ_SCORE, StepOutput, TrackerModel, non_overlapping
 from sam3core.video import VideoSource
-
-MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
-PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class _Bank:
@@ -90,7 +98,7 @@ class SamPredictor:
         """
         del async_loading_frames
         if (video_path is None) == (video is None):
-            raise ValueError("give exactly one of video_path or video")
+            raise EngineInputError("give exactly one of video_path or video")
         owns = video is None
         source = VideoSource(video_path, cache_frames=8) if video is None else video
         device = self.device
@@ -121,7 +129,7 @@ class SamPredictor:
         ``should_stop`` is asked between image-encoder blocks; True abandons the encoding, caching
         nothing. Returns whether features were computed now (False: cached already, or stopped).
         """
-        self._check_frame(inference_state, frame_idx)
+        frame_idx = check_frame_index(frame_idx, inference_state.num_frames)
         if frame_idx in inference_state.feature_cache:
             return False
         try:
@@ -143,9 +151,10 @@ class SamPredictor:
         """
         del normalize_coords  # the reference's pixel flag; ``rel_coordinates`` decides here
         session = inference_state
-        self._check_frame(session, frame_idx)
+        frame_idx = check_frame_index(frame_idx, session.num_frames)
+        obj_id = check_object_id(obj_id)
         if box is not None and not clear_old_points:
-            raise ValueError("a box must come before any click on a frame: use clear_old_points=True")
+            raise PromptError("a box must come before any click on a frame: use clear_old_points=True")
         prompt = to_point_prompt(points, labels, box, rel_coordinates=rel_coordinates,
                                  video_width=session.video_width, video_height=session.video_height,
                                  image_size=self.image_size)
@@ -173,7 +182,8 @@ class SamPredictor:
     def add_new_mask(self, inference_state: Session, frame_idx: int, obj_id: int, mask: Any) -> MaskResult:
         """A (H, W) mask (video size) as the object's prompt on a frame."""
         session = inference_state
-        self._check_frame(session, frame_idx)
+        frame_idx = check_frame_index(frame_idx, session.num_frames)
+        obj_id = check_object_id(obj_id)
         mask_in = to_mask_input(mask, self.image_size, session.video_height, session.video_width)
         mask_in = mask_in.to(self.device)
         obj = self._object(session, obj_id)
@@ -187,15 +197,18 @@ class SamPredictor:
         return self._frame_result(session, frame_idx, is_cond)
 
     @torch.inference_mode()
-    def remove_object(self, inference_state: Session, obj_id: int, strict: bool = True,
-                      need_output: bool = True) -> tuple[list[int], list[tuple[int, torch.Tensor]]]:
-        """Drop an object; returns the remaining ids and the re-rendered masks of its prompted frames."""
+    def remove_object(self, inference_state: Session, obj_id: int, strict: bool = False,
+                      need_output: bool = True) -> RemoveResult:
+        """Drop an object; returns the remaining ids and the re-rendered masks of its prompted frames.
+
+        An unknown id changes nothing, or raises :class:`~sam3core.errors.ObjectIdError` with ``strict``.
+        """
         session = inference_state
-        obj = session.objects.get(obj_id)
+        obj = session.objects.get(check_object_id(obj_id))
         if obj is None:
             if not strict:
                 return session.obj_ids, []
-            raise ValueError(f"cannot remove object {obj_id}: no such object (objects: {session.obj_ids})")
+            raise ObjectIdError(f"cannot remove object {obj_id}: no such object (objects: {session.obj_ids})")
         frames = sorted(set(obj.point_inputs) | set(obj.mask_inputs))
         del session.objects[obj_id]
         for key in [k for k in session.memory_lru if k[0] == obj_id]:
@@ -213,7 +226,7 @@ class SamPredictor:
         """Encode the memories of freshly prompted frames and merge them into the memory banks."""
         session = inference_state
         if not session.objects:
-            raise ValueError("no object has prompts yet: add points, a box or a mask first")
+            raise PromptError(NOTHING_TO_PROPAGATE)
         clear = clearing_applies(self.config, session)
         if self.config.consolidate_prompted_frames:
             consolidate_prompted_frames(self, session, clear)
@@ -229,7 +242,8 @@ class SamPredictor:
                         clear_around(self.config, session, frame_idx)
                 temp.clear()
             if not obj.cond:
-                raise ValueError(f"object {obj.obj_id} has no prompt on any frame: add points, a box or mask")
+                raise PromptError(f"object {obj.obj_id} has no prompt on any frame: add points, a box or "
+                                  "a mask")
             for frame_idx in obj.cond:
                 obj.non_cond.pop(frame_idx, None)
 
@@ -245,20 +259,9 @@ class SamPredictor:
         del propagate_preflight
         session = inference_state
         self.propagate_in_video_preflight(session)
-        num_frames = session.num_frames
         if start_frame_idx is None:
-            start_frame_idx = min(t for obj in session.objects.values() for t in obj.cond)
-        self._check_frame(session, start_frame_idx)
-        if max_frame_num_to_track is None:
-            max_frame_num_to_track = num_frames
-        if max_frame_num_to_track < 0:
-            raise ValueError("max_frame_num_to_track must be >= 0")
-        if reverse:
-            end = max(start_frame_idx - max_frame_num_to_track, 0)
-            order = range(start_frame_idx, end - 1, -1) if start_frame_idx > 0 else range(0)
-        else:
-            end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
-            order = range(start_frame_idx, end + 1)
+            start_frame_idx = default_start_frame(t for obj in session.objects.values() for t in obj.cond)
+        order = frame_order(session.num_frames, start_frame_idx, max_frame_num_to_track, reverse)
         clear = clearing_applies(self.config, session)
         try:
             for frame_idx in order:
@@ -297,17 +300,14 @@ class SamPredictor:
         low_res = torch.cat(masks, dim=0).to(self.device)  # (N, 1, h, w)
         return frame_idx, obj_ids, low_res, self._to_video_res(session, low_res), torch.cat(scores, dim=0)
 
-    # -- internals ----------------------------------------------------------------------------
-    def _check_frame(self, session: Session, frame_idx: int) -> None:
-        valid = isinstance(frame_idx, int) and not isinstance(frame_idx, bool)
-        if not valid or not 0 <= frame_idx < session.num_frames:
-            raise ValueError(f"frame index {frame_idx!r} outside 0..{session.num_frames - 1}")
+    def close(self, inference_state: Session) -> None:
+        """Release the session's caches and spill file (and its decoder if ``init_state`` opened it)."""
+        inference_state.close()
 
+    # -- internals ----------------------------------------------------------------------------
     def _object(self, session: Session, obj_id: int) -> ObjectState:
         obj = session.objects.get(obj_id)
         if obj is None:
-            if isinstance(obj_id, bool) or not isinstance(obj_id, int):
-                raise ValueError(f"object ids are integers, got {obj_id!r}")
             obj = session.objects[obj_id] = ObjectState(obj_id)
         return obj
 
