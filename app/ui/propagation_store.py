@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.domain.tracking import Direction, plan_propagation
+from app.domain.tracking import Direction, plan_propagation, store_frame
 from app.ui.project_session import ProjectSession
 from app.ui.tracking import TrackingController
 
@@ -47,10 +47,7 @@ class PropagationStore(QObject):
         project, in_flight = p, s.in_flight
 
         def store(frame: int, masks: dict[int, np.ndarray]) -> None:  # runs in the worker thread
-            kept = {o: m for o, m in masks.items() if o in ids}
-            if kept:
-                in_flight.add(frame)
-                project.set_frame_masks(frame, kept)
+            store_frame(project, frame, masks, ids, before_write=in_flight.add)
 
         return self.tracking.propagate(s.prompts, requests, store)
 

@@ -49,6 +49,7 @@ from sam3core.engine import (
     frame_order,
 )
 from sam3core.errors import EngineInputError, ObjectIdError, PromptError
+from sam3core.runtime.heap import trim_heap
 from sam3core.video import VideoSource
 
 LOW_RES = 256  # side of the low-resolution mask output, as SAM's decoder gives
@@ -227,8 +228,14 @@ class ClassicalEngine:
         if not prompted:
             raise PromptError(NOTHING_TO_PROPAGATE)
         start = default_start_frame(prompted) if start_frame_idx is None else start_frame_idx
-        yield from self._track(state, list(frame_order(state.num_frames, start, max_frame_num_to_track,
-                                                       reverse)))
+        order = list(frame_order(state.num_frames, start, max_frame_num_to_track, reverse))
+        try:
+            yield from self._track(state, order)
+        finally:
+            # Each frame allocates and frees a few MB (frames, masks, flow fields) below glibc's mmap
+            # threshold; without handing the free pages back the resident size only grows (measured on a
+            # 200-frame 960x540 run with two objects: RSS +133 to +190 MB, back below the start with it).
+            trim_heap()
 
     def _track(self, state: ClassicalSession, order: list[int]) -> Iterator[PropagationResult]:
         it = self.settings

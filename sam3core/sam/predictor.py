@@ -137,6 +137,8 @@ class SamPredictor:
                 self._features(inference_state, frame_idx)
         except EncodingStoppedError:
             return False
+        finally:
+            trim_heap()  # the encoder's temporaries: an idle app keeps only what it holds
         return True
 
     # -- prompts ------------------------------------------------------------------------------
