@@ -89,7 +89,7 @@ class _Writer:
             self.project.write_records([_record(f, obj_id, empty, height, width)
                                         for f in sorted(self.frames - frames)])
         self.summary.frames = len(self.frames)
-        self.project._event("reset", None, None)
+        self.project.announce_reset()
         return self.summary
 
 

@@ -222,6 +222,10 @@ class Project:
         with contextlib.suppress(ValueError):
             self._listeners.remove(callback)
 
+    def announce_reset(self) -> None:
+        """Tell the listeners to re-read everything (after bulk writes such as :meth:`write_records`)."""
+        self._event("reset", None, None)
+
     def _event(self, kind: str, frame: int | None, obj_id: int | None) -> None:
         if (kind, frame, obj_id) not in self._pending:
             self._pending.append((kind, frame, obj_id))

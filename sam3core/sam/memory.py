@@ -6,14 +6,12 @@ frames it needs; the bank may have evicted a memory feature and recompute it on 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 
 from sam3core.sam.inference_state import FrameMemory
-
-if TYPE_CHECKING:
-    from sam3core.sam.tracker import TrackerModel
+from sam3core.sam.tracking_config import TrackerConfig
 
 
 class MemoryBank(Protocol):
@@ -25,6 +23,19 @@ class MemoryBank(Protocol):
     def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
         """Spatial memory (1, C_mem, H, W) float32 and its position encoding, on the compute device."""
         ...
+
+
+class MemoryEncodings(Protocol):
+    """What gathering memory needs of the tracker model (:class:`~sam3core.sam.tracker.TrackerModel`)."""
+
+    config: TrackerConfig
+    mem_dim: int
+    maskmem_tpos_enc: torch.Tensor  # (num_maskmem, 1, 1, C_mem) temporal encodings of spatial memories
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def obj_ptr_pos_enc(self, positions: list[int], max_ptrs: int, device: torch.device) -> torch.Tensor: ...
 
 
 def select_cond_frames(frame_idx: int, cond: dict[int, FrameMemory], max_frames: int,
@@ -88,7 +99,7 @@ def selected_memory_frames(bank: MemoryBank, frame_idx: int, num_frames: int, re
     return valid
 
 
-def gather_memory(model: TrackerModel, frame_idx: int, bank: MemoryBank, num_frames: int, reverse: bool,
+def gather_memory(model: MemoryEncodings, frame_idx: int, bank: MemoryBank, num_frames: int, reverse: bool,
                   batch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Memory tokens for ``frame_idx`` -> (memory (L, B, C_mem), position (L, B, C_mem), #pointer tokens)."""
     cfg = model.config

@@ -40,7 +40,7 @@ from sam3core.sam.tracker import NO_OBJ_SCORE, StepOutput, TrackerModel, non_ove
 from sam3core.video import VideoSource
 
 
-class _Bank:
+class ObjectBank:
     """One object's memory bank as the tracking step sees it (see :class:`sam3core.sam.memory.MemoryBank`)."""
 
     def __init__(self, predictor: SamPredictor, session: Session, obj: ObjectState) -> None:
@@ -50,7 +50,7 @@ class _Bank:
     def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
         session = self.session
         if entry.maskmem_features is None:  # evicted earlier: recompute it, bit-identical
-            self.predictor._encode_entry(session, self.obj, frame_idx, entry)
+            self.predictor.encode_entry(session, self.obj, frame_idx, entry)
             session.stats.memory_recomputes += 1
         key = (self.obj.obj_id, frame_idx)
         if key in session.memory_lru:
@@ -81,7 +81,8 @@ class SamPredictor:
     def image_size(self) -> int:
         return self.config.image_size
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bfloat16 autocast on CUDA (as the reference), nothing elsewhere."""
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -134,7 +135,7 @@ class SamPredictor:
             return False
         try:
             with stop_between_blocks(self.model.image_encoder, should_stop):
-                self._features(inference_state, frame_idx)
+                self.frame_features(inference_state, frame_idx)
         except EncodingStoppedError:
             return False
         finally:
@@ -167,9 +168,9 @@ class SamPredictor:
         obj.mask_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
         prev = self._lookup(obj, frame_idx, is_cond)
-        self._features(session, frame_idx)
+        self.frame_features(session, frame_idx)
         prev_logits = None if prev is None else torch.clamp(prev.pred_masks.to(self.device), -32.0, 32.0)
-        entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
+        entry = self.step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
                            points=prompt, prev_logits=prev_logits)
         (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
         return self._frame_result(session, frame_idx, is_cond)
@@ -192,8 +193,8 @@ class SamPredictor:
         obj.mask_inputs[frame_idx] = mask_in
         obj.point_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
-        self._features(session, frame_idx)
-        entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
+        self.frame_features(session, frame_idx)
+        entry = self.step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
                            mask_inputs=mask_in)
         (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
         return self._frame_result(session, frame_idx, is_cond)
@@ -237,7 +238,7 @@ class SamPredictor:
                 for frame_idx, entry in temp.items():
                     if entry.maskmem_features is None:
                         entry.mask_from_pts = True  # remembered exactly as the user saw it
-                        self._encode_entry(session, obj, frame_idx, entry)
+                        self.encode_entry(session, obj, frame_idx, entry)
                     bank[frame_idx] = entry
                     obj.hidden.discard(frame_idx)
                     if clear:
@@ -286,7 +287,7 @@ class SamPredictor:
                 if clear:
                     clear_around(self.config, session, frame_idx)
             else:
-                entry = self._step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
+                entry = self.step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
                                    run_mem_encoder=True)
                 obj.non_cond[frame_idx] = entry
                 tracked.append(entry)
@@ -328,13 +329,15 @@ class SamPredictor:
             out = obj.visible_non_cond(frame_idx)
         return out
 
-    def _features(self, session: Session, frame_idx: int) -> FrameFeatures:
+    # -- the tracking step and memories (also used by sam3core.sam.consolidation) -----------------
+    def frame_features(self, session: Session, frame_idx: int) -> FrameFeatures:
+        """The frame's image features, from the session's cache or encoded now (and cached)."""
         feats = session.feature_cache.get(frame_idx)
         if feats is not None:
             session.feature_cache.move_to_end(frame_idx)
             return feats
         image = self.preprocess(session.video[frame_idx], self.device)
-        with self._autocast():
+        with self.autocast():
             feats = self.model.forward_image(image)
         # kept for several frames: outside the heap that the next frames' temporaries reuse
         feats.vision_feats = [off_heap(x.permute(1, 2, 0)).permute(2, 0, 1) for x in feats.vision_feats]
@@ -344,16 +347,17 @@ class SamPredictor:
             session.feature_cache.popitem(last=False)
         return feats
 
-    def _step(self, session: Session, obj: ObjectState, frame_idx: int, *, is_init_cond_frame: bool,
+    def step(self, session: Session, obj: ObjectState, frame_idx: int, *, is_init_cond_frame: bool,
               reverse: bool, points: PointPrompt | None = None, mask_inputs: torch.Tensor | None = None,
               run_mem_encoder: bool = False, prev_logits: torch.Tensor | None = None) -> FrameMemory:
-        feats = self._features(session, frame_idx)
+        """One tracking step of ``obj`` on a frame -> its stored result (memory kept when encoded)."""
+        feats = self.frame_features(session, frame_idx)
         if points is not None:
             points = PointPrompt(points.coords.to(self.device), points.labels.to(self.device))
-        with self._autocast():
+        with self.autocast():
             out: StepOutput = self.model.track_step(
                 frame_idx=frame_idx, is_init_cond_frame=is_init_cond_frame, feats=feats,
-                bank=_Bank(self, session, obj), num_frames=session.num_frames, points=points,
+                bank=ObjectBank(self, session, obj), num_frames=session.num_frames, points=points,
                 mask_inputs=mask_inputs, reverse=reverse, run_mem_encoder=run_mem_encoder,
                 prev_mask_logits=prev_logits)
         logits = out.pred_masks.float()
@@ -367,23 +371,24 @@ class SamPredictor:
             assert out.maskmem_pos_enc is not None
             if filled is not logits:  # the memory saw the unfilled mask
                 entry.memory_logits = logits.cpu()
-            self._keep_memory(session, obj, frame_idx, entry, out.maskmem_features, out.maskmem_pos_enc)
+            self.keep_memory(session, obj, frame_idx, entry, out.maskmem_features, out.maskmem_pos_enc)
         return entry
 
-    def _encode_entry(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory) -> None:
+    def encode_entry(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory) -> None:
         """Spatial memory of a stored result, from its low-res logits and the frame's image features."""
-        feats = self._features(session, frame_idx)
+        feats = self.frame_features(session, frame_idx)
         size = self.config.image_size
         source = entry.pred_masks if entry.memory_logits is None else entry.memory_logits
         high_res = F.interpolate(source.to(session.device), size=(size, size), mode="bilinear",
                                  align_corners=False)
-        with self._autocast():
+        with self.autocast():
             scores = entry.object_score_logits.to(session.device)
             features, pos = self.model.encode_memory(feats, high_res, scores, entry.mask_from_pts)
-        self._keep_memory(session, obj, frame_idx, entry, features, pos)
+        self.keep_memory(session, obj, frame_idx, entry, features, pos)
 
-    def _keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
+    def keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
                      features: torch.Tensor, pos: torch.Tensor) -> None:
+        """Store an entry's spatial memory (bfloat16, off the heap) and evict the least recently used."""
         entry.maskmem_features = off_heap(features.to(torch.bfloat16).to(session.storage_device))
         if session.maskmem_pos_enc is None:
             session.maskmem_pos_enc = pos[0:1].float().clone()
