@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app import __version__
 
-SUBCOMMANDS = ("track", "export", "import", "eval")
+SUBCOMMANDS = ("track", "export", "import", "eval", "status")
 MODEL_NAMES = ("classical", "sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus",
                "sam2.1_hiera_large", "sam3")
 
@@ -31,6 +31,7 @@ Headless:
   masklet export PROJECT --format coco|davis|ytvis|video --out PATH  write annotations
   masklet import PROJECT --format davis|coco --path PATH             read another tool's masks
   masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F against ground truth
+  masklet status PROJECT                                             coverage, doubtful, reviewed frames
   masklet --self-check                                               check the installation
 Run "masklet SUBCOMMAND --help" for the details of each.
 
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--polygons", action="store_true", help="coco/ytvis: polygons instead of RLE")
     export.add_argument("--with-images", action="store_true", help="davis: also write JPEGImages/<video>/")
     export.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+    export.add_argument("--reviewed-only", action="store_true",
+                        help="only masks a person reviewed (davis: only frames whose masks are all reviewed)")
 
     imp = sub.add_parser("import", help="add masks from a DAVIS folder or a COCO JSON to a project",
                          formatter_class=_formatter, description=(
@@ -135,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--exclude-first-last", action="store_true",
                     help="skip the first and last annotated frame (official DAVIS semi-supervised protocol)")
     ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
+    st = sub.add_parser("status", help="per object: coverage, provenance, doubtful and reviewed frames",
+                        formatter_class=_formatter, description=(
+                            "masked: frames with a stored mask (present or absent); reviewed: masks a person "
+                            "accepted or fixed\nthat are unchanged since; stale: reviewed masks changed "
+                            "since; doubtful: engine confidence\nbelow the threshold; provenance: who made "
+                            "the masks (prompted, painted, imported, tracked)."))
+    st.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    st.add_argument("--threshold", type=float, default=None, metavar="T",
+                    help="confidence below which a frame is doubtful, 0..1 (default 0.6)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
     return parser
 
 
@@ -182,6 +197,7 @@ def _open_project(path: str, video: str | None):  # -> Project
 def cmd_track(args: argparse.Namespace) -> int:
     from app.domain.project import Project
     from app.domain.prompts_file import load_prompts
+    from app.domain.provenance import model_label
     from app.domain.tracking import apply_specs, track
     from sam3core.factory import build_engine
     from sam3core.video import VideoSource
@@ -192,7 +208,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise UsageError(f"{args.checkpoint}: no such checkpoint file")
     engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
-    engine_name = getattr(engine, "name", None) or args.model or "classical"
+    engine_name = engine.name
     target = Path(args.project)
     project = Project.open(target, video_path=args.video) if target.exists() else Project.create(
         target, args.video, engine=engine_name)
@@ -200,7 +216,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         apply_specs(project, specs)
         project.engine = engine_name
         progress = _Progress("tracking")
-        stored = track(project, engine, direction=args.direction,
+        stored = track(project, engine, direction=args.direction, model=model_label(args.checkpoint),
                        on_frame=lambda phase, frame, done, total: progress(done, total, phase))
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
     return 0
@@ -211,7 +227,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _open_project(args.project, args.video) as project:
         out = export_project(project, args.format, args.out, polygons=args.polygons,
-                             with_images=args.with_images, progress=_Progress(f"export {args.format}"))
+                             with_images=args.with_images, reviewed_only=args.reviewed_only,
+                             progress=_Progress(f"export {args.format}"))
     print(out)
     return 0
 
@@ -240,6 +257,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{result.jf_mean:6.3f} {len(result.j_per_frame):>6}")
     print(f"{'all':>6}  {'(mean over objects)':<20} {scores.j_mean:6.3f} {scores.f_mean:6.3f} "
           f"{scores.jf_mean:6.3f}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from app.domain.quality import DEFAULT_DOUBT_THRESHOLD
+    from app.domain.status import format_status, status_data
+
+    threshold = DEFAULT_DOUBT_THRESHOLD if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:  # NaN fails this too
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    with _open_project(args.project, args.video) as project:
+        print(json.dumps(status_data(project, threshold), indent=1) if args.json
+              else format_status(project, threshold))
     return 0
 
 
@@ -285,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(build_parser(), argv)
         if isinstance(args, int):
             return args
-        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval,
+                    "status": cmd_status}
         return _run_guarded(commands[args.command], args)
     args = _parse(build_gui_parser(), argv)
     if isinstance(args, int):

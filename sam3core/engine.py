@@ -4,9 +4,10 @@ test fake) offers and how it refuses bad input. Engines are built by name in :mo
 Every engine exposes the seed notebook's predictor API (:class:`Engine`): ``init_state``,
 ``add_new_points_or_box`` / ``add_new_points`` / ``add_new_mask`` returning a :data:`MaskResult`,
 ``propagate_in_video`` yielding :data:`PropagationResult` tuples, ``clear_all_points_in_video``,
-``reset_state``, ``remove_object``; and three capabilities every engine declares, so no caller has to
-probe for them: ``device``, ``prefetch_features`` (False where there is nothing to encode ahead) and
-``close`` (release a session's decoder, caches and files).
+``reset_state``, ``remove_object``; and the capabilities every engine declares, so no caller has to
+probe for them: ``device``, ``prefetch_features`` (False where there is nothing to encode ahead),
+``frame_scores`` (per-object confidence beyond the yielded ``obj_scores``; empty where an engine has none)
+and ``close`` (release a session's decoder, caches and files).
 
 Shared rules (every engine follows them; the contract suite ``tests/test_engine_contract.py`` checks):
 
@@ -40,6 +41,8 @@ MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
 PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
 # remove_object: (remaining obj_ids, [(prompted frame, its re-rendered video_res_masks)])
 RemoveResult = tuple[list[int], list[tuple[int, torch.Tensor]]]
+# frame_scores: {obj_id: {"iou" | "memory_score" | "engine_confidence": value or None}}
+FrameScores = dict[int, dict[str, float | None]]
 # should_stop() asked between pieces of work: True abandons it
 StopCheck = Callable[[], bool]
 
@@ -96,6 +99,13 @@ class Engine(Protocol):
                           should_stop: StopCheck | None = None) -> bool:
         """Encode a frame ahead of a click; whether work was done now (False: nothing to do, cached
         already, or stopped)."""
+        ...
+
+    def frame_scores(self, inference_state: Any, frame_idx: int) -> FrameScores:
+        """Per object, the confidence of its current result on ``frame_idx`` beyond ``obj_scores``:
+        ``{"iou", "memory_score", "engine_confidence"}`` values or None (SAM 2.1 / SAM 3: the decoder's
+        predicted IoU, SAM 3's memory-selection score). Objects without one are left out; stored with each
+        propagated mask (app/domain/provenance.py)."""
         ...
 
     def close(self, inference_state: Any) -> None:

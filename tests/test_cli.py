@@ -31,6 +31,16 @@ class DiskEngine:
     def init_state(self, video_path=None, *, video=None, **kwargs):
         return {"video": video, "objs": {}, "seen": []}
 
+    # the rest of the engine contract (sam3core/engine.py): nothing to encode, no extra confidence
+    def prefetch_features(self, state, frame_idx, should_stop=None):
+        return False
+
+    def frame_scores(self, state, frame_idx):
+        return {}
+
+    def close(self, state):
+        state["closed"] = True
+
     def _masks(self, state: dict, frame: int) -> tuple[list[int], torch.Tensor]:
         yy, xx = np.mgrid[:H, :W]
         rows = [

@@ -118,6 +118,14 @@ def test_declared_capabilities(engine: Engine, state: Any) -> None:
     assert isinstance(engine.prefetch_features(state, 2), bool)
     with pytest.raises(FrameIndexError):
         engine.prefetch_features(state, FRAMES)
+    click(engine, state, frame=2)
+    scores = engine.frame_scores(state, 2)
+    assert isinstance(scores, dict) and set(scores) <= {1}
+    for values in scores.values():
+        assert set(values) <= {"iou", "memory_score", "engine_confidence"}
+        assert all(v is None or isinstance(v, float) for v in values.values())
+    with pytest.raises(FrameIndexError):
+        engine.frame_scores(state, FRAMES)
 
 
 def test_result_shapes(engine: Engine, state: Any) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from app.domain.export_coco import export_coco
 from app.domain.export_common import Progress
 from app.domain.export_davis import export_davis
+from app.domain.export_quality import ReviewedOnly
 from app.domain.export_video import export_video
 from app.domain.export_ytvis import export_ytvis
 from app.domain.importers import ImportFormatError, ImportSummary, import_coco, import_davis
@@ -20,9 +21,12 @@ __all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "ImportFormatError", "ImportSumma
 
 
 def export_project(project: Project, fmt: str, out: str | Path, *, polygons: bool = False,
-                   with_images: bool = False, progress: Progress = None) -> Path:
+                   with_images: bool = False, reviewed_only: bool = False, progress: Progress = None) -> Path:
     """Write ``project`` as ``fmt`` to ``out`` (a .json file for coco/ytvis, a folder for davis, an
-    .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis (JPEGImages/)."""
+    .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis (JPEGImages/);
+    ``reviewed_only`` writes only masks a person reviewed (DAVIS: only fully reviewed frames)."""
+    if reviewed_only:
+        project = ReviewedOnly(project)  # type: ignore[assignment]  (the exporters read through it)
     if fmt == "coco":
         return export_coco(project, out, polygons=polygons, progress=progress)
     if fmt == "ytvis":

@@ -23,6 +23,7 @@ from app.domain import rle
 from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name
 from app.domain.model import Prompt
 from app.domain.project import Project
+from app.domain.quality import Origin
 from app.domain.rle import MaskRecord
 
 
@@ -52,8 +53,9 @@ def _record(frame: int, obj_id: int, counts: bytes, height: int, width: int) -> 
 class _Writer:
     """Collects what an import writes, creating objects and first-mask prompts as ids appear."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, origin: Origin) -> None:
         self.project = project
+        self.origin = origin  # provenance of every mask this import writes
         self.summary = ImportSummary()
         self.present: dict[int, set[int]] = defaultdict(set)
         self.frames: set[int] = set()
@@ -72,7 +74,7 @@ class _Writer:
         record = _record(frame, obj_id, counts, height, width)
         if record.area == 0:
             return
-        self.project.write_records([record])
+        self.project.write_records([record], origin=self.origin)
         if not self.present[obj_id]:
             self.project.set_prompt(Prompt(frame, obj_id, mask=record.decode()))
         elif frame < min(self.present[obj_id]):
@@ -87,9 +89,9 @@ class _Writer:
         empty = rle.encode(np.zeros((height, width), bool))[0]
         for obj_id, frames in self.present.items():
             self.project.write_records([_record(f, obj_id, empty, height, width)
-                                        for f in sorted(self.frames - frames)])
+                                        for f in sorted(self.frames - frames)], origin=self.origin)
         self.summary.frames = len(self.frames)
-        self.project.announce_reset()
+        self.project.notify("reset", None, None)
         return self.summary
 
 
@@ -146,7 +148,7 @@ def import_davis(project: Project, path: str | Path, progress: Progress = None) 
         if frame is None or not 0 <= frame < project.num_frames:
             raise ImportFormatError(f"{file}: frame number outside the video's 0..{project.num_frames - 1}")
         numbered.append((frame, file))
-    writer = _Writer(project)
+    writer = _Writer(project, Origin("imported", detail=f"davis {folder}"))
     with project.batch():
         for k, (frame, file) in enumerate(numbered):
             labels = read_davis_labels(file)
@@ -206,7 +208,7 @@ def import_coco(project: Project, path: str | Path, progress: Progress = None) -
             raise ImportFormatError(f"{path}: annotation {ann.get('id')} refers to unknown image "
                                     f"{ann.get('image_id')}")
         by_frame[frames[ann["image_id"]]].append(ann)
-    writer = _Writer(project)
+    writer = _Writer(project, Origin("imported", detail=f"coco {path}"))
     writer.frames.update(frames.values())
     with project.batch():
         for k, frame in enumerate(sorted(by_frame)):

@@ -4,7 +4,7 @@ The engine's session is derived state: :class:`TrackingSession` brings it in lin
 prompts (changed or new prompts are fed incrementally; anything removed forces a reset and a full
 re-feed), feeds every prompt the same way (:func:`feed_prompt`), and runs propagations planned by
 :func:`plan_propagation` (a user command from the frame on screen) or :func:`plan_track` (the whole
-video), yielding each frame's masks. :func:`store_frame` writes them; every frame is committed before it
+video), yielding each frame's masks. :class:`FrameWriter` stores them; every frame is committed before it
 is reported, so a crash or a cancel loses nothing reported done. The GUI's worker thread
 (``app/ui/worker.py``) and :func:`track` (``masklet track``) both drive this session.
 """
@@ -22,12 +22,15 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
+from app.domain.provenance import TrackRecorder, engine_scores, prompt_origin, tracked_provenance
+from app.domain.quality import FrameScore, MaskInfo
 from sam3core.engine import Engine, MaskResult, StopCheck, frame_order
 from sam3core.video import VideoSource
 
 PromptKey = tuple[int, int]  # (frame, obj_id)
 PromptSet = dict[PromptKey, Prompt]
 FrameMasks = dict[int, np.ndarray]  # obj_id -> (H, W) bool
+FrameScores = dict[int, FrameScore]  # obj_id -> the engine's confidence on a frame
 # callback(phase, frame, done, total): phase is "prompt", "forward" or "backward".
 FrameCallback = Callable[[str, int, int, int], None]
 
@@ -145,21 +148,33 @@ def feed_prompt(engine: Engine, state: Any, prompt: Prompt) -> FrameMasks:
     return masks_of(list(obj_ids), video_res)
 
 
-def store_frame(project: Project, frame: int, masks: FrameMasks, obj_ids: set[int] | None = None,
-                before_write: Callable[[int], None] | None = None) -> FrameMasks:
-    """Store a propagated frame's masks of the objects in ``obj_ids`` (default: the project's); returns
-    what was stored. ``before_write(frame)`` runs just before the write (the GUI marks it in flight)."""
-    known = {o.id for o in project.objects()} if obj_ids is None else obj_ids
-    kept = {o: m for o, m in masks.items() if o in known}
-    if kept:
-        if before_write is not None:
-            before_write(frame)
-        project.set_frame_masks(frame, kept)
-    return kept
+class FrameWriter:
+    """Stores propagated frames with their provenance and confidence (app/domain/provenance.py): one
+    :class:`TrackRecorder` per request, masks only of the objects in ``obj_ids`` (default: the project's;
+    an object deleted since the run started is skipped)."""
+
+    def __init__(self, project: Project, prompts: list[Prompt], requests: list[PropagationRequest],
+                 engine: str, model: str = "", obj_ids: set[int] | None = None) -> None:
+        self.project = project
+        self.obj_ids = {o.id for o in project.objects()} if obj_ids is None else obj_ids
+        self.recorders: dict[PropagationRequest, TrackRecorder] = tracked_provenance(
+            project, prompts, requests, engine, model)
+
+    def write(self, frame: int, masks: FrameMasks, scores: FrameScores, request: PropagationRequest,
+              before_write: Callable[[int], None] | None = None) -> FrameMasks:
+        """Store one frame; returns what was stored. ``before_write(frame)`` runs just before the write
+        (the GUI marks the frame in flight)."""
+        kept = {o: m for o, m in masks.items() if o in self.obj_ids}
+        if kept:
+            infos = self.recorders[request].infos(frame, {o: scores[o] for o in kept if o in scores})
+            if before_write is not None:
+                before_write(frame)
+            self.project.set_frame_masks(frame, kept, infos=infos)
+        return kept
 
 
-# (the request it belongs to, frame, masks) as TrackingSession.propagate yields it
-PropagatedFrame = tuple[PropagationRequest, int, FrameMasks]
+# (the request it belongs to, frame, masks, scores) as TrackingSession.propagate yields it
+PropagatedFrame = tuple[PropagationRequest, int, FrameMasks, FrameScores]
 
 
 def same_prompt(a: Prompt | None, b: Prompt | None) -> bool:
@@ -252,7 +267,7 @@ class TrackingSession:
 
     def propagate(self, prompts: PromptSet, requests: list[PropagationRequest],
                   should_stop: StopCheck | None = None) -> Iterator[PropagatedFrame]:
-        """Sync, then run the requests one after the other, yielding (request, frame, masks) per frame.
+        """Sync, then run the requests one after the other, yielding (request, frame, masks, scores).
 
         Stop iterating (close the generator) to cancel after a frame; ``should_stop`` is also asked
         before each request. The engine's generator is always closed (it leaves its inference context).
@@ -268,25 +283,31 @@ class TrackingSession:
                                                         max_frame_num_to_track=request.max_frames,
                                                         reverse=request.reverse)
                 with contextlib.closing(frames):  # type: ignore[type-var]
-                    for frame_idx, obj_ids, _, video_res, _ in frames:
-                        yield request, int(frame_idx), masks_of(list(obj_ids), video_res)
+                    for frame_idx, obj_ids, _, video_res, obj_scores in frames:
+                        frame = int(frame_idx)
+                        scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
+                        yield request, frame, masks_of(list(obj_ids), video_res), scores
         except Exception:
             self.close()  # half updated: the next call rebuilds it from the prompts
             raise
 
 
 def store_prompt_results(project: Project, session: TrackingSession, prompts: PromptSet,
-                         key: PromptKey | None = None, on_frame: FrameCallback | None = None) -> int:
-    """Feed ``prompts`` and store each (re)fed prompt's mask for its own object, as the window stores a
-    click's answer; with ``key`` only that prompt's, fed again even when unchanged (a click on it).
-    Returns the masks stored."""
+                         key: PromptKey | None = None, on_frame: FrameCallback | None = None,
+                         model: str = "") -> int:
+    """Feed ``prompts`` and store each (re)fed prompt's mask for its own object with its provenance, as
+    the window stores a click's answer; with ``key`` only that prompt's, fed again even when unchanged (a
+    click on it). The other objects' masks on the frame are the propagation's to write. Returns the
+    masks stored."""
     if key is not None:
         mask = session.segment(prompts, key)
         results = {} if mask is None else {key: mask}
     else:
         results = session.sync(prompts)
+    name = session.engine.name if session.engine is not None else project.engine
     for k, (frame, obj_id) in enumerate(sorted(results)):
-        project.set_mask(frame, obj_id, results[(frame, obj_id)])
+        info = MaskInfo(frame, obj_id, prompt_origin(prompts[(frame, obj_id)], name, model))
+        project.set_mask(frame, obj_id, results[(frame, obj_id)], info=info)
         if on_frame:
             on_frame("prompt", frame, k + 1, len(results))
     return len(results)
@@ -294,14 +315,15 @@ def store_prompt_results(project: Project, session: TrackingSession, prompts: Pr
 
 def run_propagation(project: Project, session: TrackingSession, prompts: PromptSet,
                     requests: list[PropagationRequest], on_frame: FrameCallback | None = None,
-                    should_stop: StopCheck | None = None) -> int:
-    """Run ``requests`` and store every frame as it arrives (:func:`store_frame`); the frames stored."""
-    known = {o.id for o in project.objects()}
+                    should_stop: StopCheck | None = None, model: str = "") -> int:
+    """Run ``requests`` and store every frame as it arrives (:class:`FrameWriter`); the frames stored."""
+    name = session.engine.name if session.engine is not None else project.engine
+    writer = FrameWriter(project, list(prompts.values()), requests, name, model)
     stored = 0
     done: dict[PropagationRequest, int] = {}
     with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
-        for request, frame, masks in frames:
-            store_frame(project, frame, masks, known)
+        for request, frame, masks, scores in frames:
+            writer.write(frame, masks, scores, request)
             stored += 1
             done[request] = done.get(request, 0) + 1
             if on_frame:
@@ -313,11 +335,13 @@ def run_propagation(project: Project, session: TrackingSession, prompts: PromptS
 
 
 def track(project: Project, engine: Engine, *, direction: Direction | str = Direction.FORWARD,
-          on_frame: FrameCallback | None = None, should_stop: StopCheck | None = None) -> int:
+          on_frame: FrameCallback | None = None, should_stop: StopCheck | None = None,
+          model: str = "") -> int:
     """``masklet track``: feed every prompt of ``project`` and store their masks
     (:func:`store_prompt_results`), propagate (:func:`plan_track`) and store each frame
     (:func:`run_propagation`); returns the results stored. "both" runs forward from the earliest
-    prompted frame, then backward from the latest.
+    prompted frame, then backward from the latest. Every stored mask is recorded with its provenance
+    (engine name, ``model``: the checkpoint's file name) and the engine's confidence.
     """
     direction = Direction(direction)
     prompts: PromptSet = {(p.frame, p.obj_id): p for p in project.prompts()}
@@ -326,7 +350,7 @@ def track(project: Project, engine: Engine, *, direction: Direction | str = Dire
     requests = plan_track(sorted({f for f, _ in prompts}), project.num_frames, direction)
     session = TrackingSession(engine, project.video)
     try:
-        stored = store_prompt_results(project, session, prompts, on_frame=on_frame)
-        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop)
+        stored = store_prompt_results(project, session, prompts, on_frame=on_frame, model=model)
+        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model)
     finally:
         session.close()

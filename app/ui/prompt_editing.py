@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Slot
 from app.domain.commands import SetMask, SetPrompt
 from app.domain.model import Prompt
 from app.domain.prompt_edits import box_prompt, click_prompt
+from app.domain.provenance import prompt_origin
 from app.ui.compose import paint_stroke
 from app.ui.project_session import ProjectSession
 from app.ui.tracking import TrackingController
@@ -122,7 +123,8 @@ class PromptEditor(QObject):
         if wrapper.active:
             if self.session.object_info(obj_id) is None:
                 return
-            command.set_result(project, mask)
+            command.set_result(project, mask, prompt_origin(command.prompt, self.tracking.engine_name,
+                                                            self.tracking.model))
         else:
             command.result = mask  # undone meanwhile: redo will restore this answer
         # A later edit of the same prompt captured the mask before this answer: keep its undo exact.

@@ -20,6 +20,7 @@ import torch
 
 from sam3core.engine import (
     NOTHING_TO_PROPAGATE,
+    FrameScores,
     MaskResult,
     PropagationResult,
     RemoveResult,
@@ -64,6 +65,10 @@ class SlowFakeEngine:
                           should_stop: StopCheck | None = None) -> bool:
         check_frame_index(frame_idx, inference_state.video.num_frames)
         return False  # nothing to encode: the geometry needs no features
+
+    def frame_scores(self, inference_state: FakeState, frame_idx: int) -> FrameScores:
+        check_frame_index(frame_idx, inference_state.video.num_frames)
+        return {}  # the geometry has no confidence beyond its object scores
 
     def close(self, inference_state: FakeState) -> None:
         if inference_state.owns_video:

@@ -88,7 +88,8 @@ class TrackingWorker(QObject):
         # Set from the UI thread; checked between frames (the worker's event loop is busy then).
         self.cancel_event = threading.Event()
         # Called in this thread with each propagated frame before it is announced; the owner sets it.
-        self.store: Callable[[int, dict[int, np.ndarray]], None] | None = None
+        # store(frame, masks, scores, request): scores {obj_id: FrameScore}, request the run it belongs to.
+        self.store: Callable[[int, dict[int, np.ndarray], dict, PropagationRequest], None] | None = None
         # The frame the user is looking at, set from the UI thread (-1: none); a prefetch of any other
         # frame is stale and stops between two encoder blocks.
         self.wanted_frame = -1
@@ -153,9 +154,9 @@ class TrackingWorker(QObject):
             self.progress.emit(0, total, 0.0)
             frames = self.session.propagate(prompts, requests, should_stop=self.cancel_event.is_set)
             with contextlib.closing(frames):
-                for _request, frame_idx, masks in frames:
-                    if self.store is not None:
-                        self.store(frame_idx, masks)
+                for request, frame_idx, masks, scores in frames:
+                    if self.store is not None:  # masks with the engine's confidence (app/domain/provenance)
+                        self.store(frame_idx, masks, scores, request)
                     self.mask_ready.emit(frame_idx, masks)
                     done += 1
                     self.progress.emit(done, total, done / max(time.perf_counter() - started, 1e-6))

@@ -41,6 +41,7 @@ from sam3core.classical.state import (
 )
 from sam3core.engine import (
     NOTHING_TO_PROPAGATE,
+    FrameScores,
     MaskResult,
     PropagationResult,
     RemoveResult,
@@ -107,6 +108,11 @@ class ClassicalEngine:
         state.frames.clear()
         if state.owns_video:
             state.video.close()
+
+    def frame_scores(self, inference_state: ClassicalSession, frame_idx: int) -> FrameScores:
+        """No confidence beyond the yielded object scores yet (empty)."""
+        inputs.check_frame(inputs.check_session(inference_state), frame_idx)
+        return {}
 
     def prefetch_features(self, inference_state: ClassicalSession, frame_idx: int,
                           should_stop: StopCheck | None = None) -> bool:

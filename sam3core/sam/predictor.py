@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from sam3core.engine import (
     NOTHING_TO_PROPAGATE,
+    FrameScores,
     MaskResult,
     PropagationResult,
     RemoveResult,
@@ -250,6 +251,20 @@ class SamPredictor:
             for frame_idx in obj.cond:
                 obj.non_cond.pop(frame_idx, None)
 
+    def frame_scores(self, inference_state: Session, frame_idx: int) -> FrameScores:
+        """Per object, the confidence of its current result on ``frame_idx`` beyond the object score that
+        ``propagate_in_video`` yields: ``iou`` (the decoder's predicted IoU) and ``memory_score`` (SAM 3's
+        memory-selection score; None for SAM 2.1). Objects without a result there are left out."""
+        frame_idx = check_frame_index(frame_idx, inference_state.num_frames)
+        out: FrameScores = {}
+        for obj_id, obj in inference_state.objects.items():
+            entry = self._lookup(obj, frame_idx, True)
+            if entry is None:
+                entry = self._lookup(obj, frame_idx, False)
+            if entry is not None:
+                out[obj_id] = {"iou": entry.iou_score, "memory_score": entry.eff_iou_score}
+        return out
+
     @torch.inference_mode()
     def propagate_in_video(self, inference_state: Session, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
@@ -365,6 +380,7 @@ class SamPredictor:
         entry = FrameMemory(logits=filled.cpu(), obj_ptr=out.obj_ptr.float(),
                             object_score_logits=out.object_score_logits.float().cpu(),
                             mask_from_pts=points is not None)
+        entry.iou_score = float(out.iou_score.float().mean())
         if self.config.use_memory_selection:
             entry.eff_iou_score = memory_score(out.object_score_logits.float(), out.iou_score.float())
         if out.maskmem_features is not None:
