@@ -10,7 +10,7 @@ from typing import Protocol
 
 import torch
 
-from sam3core.sam.inference_state import FrameMemory
+from sam3core.sam.inference_state import FrameMemory, ObjectState, Session
 from sam3core.sam.tracking_config import TrackerConfig
 
 
@@ -36,6 +36,34 @@ class MemoryEncodings(Protocol):
     def device(self) -> torch.device: ...
 
     def obj_ptr_pos_enc(self, positions: list[int], max_ptrs: int, device: torch.device) -> torch.Tensor: ...
+
+
+class MemoryRecompute(Protocol):
+    """What :class:`ObjectBank` needs of the predictor (:class:`~sam3core.sam.predictor.SamPredictor`)."""
+
+    def encode_entry(self, session: Session, obj: ObjectState, frame_idx: int,
+                     entry: FrameMemory) -> None: ...
+
+
+class ObjectBank:
+    """A :class:`MemoryBank` over one object of a predictor session: evicted memories are recomputed by
+    the predictor (bit-identical) and touched in the session's LRU."""
+
+    def __init__(self, predictor: MemoryRecompute, session: Session, obj: ObjectState) -> None:
+        self.predictor, self.session, self.obj = predictor, session, obj
+        self.cond, self.non_cond = obj.cond, obj.non_cond
+
+    def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
+        session = self.session
+        if entry.maskmem_features is None:  # evicted earlier: recompute it, bit-identical
+            self.predictor.encode_entry(session, self.obj, frame_idx, entry)
+            session.stats.memory_recomputes += 1
+        key = (self.obj.obj_id, frame_idx)
+        if key in session.memory_lru:
+            session.memory_lru.move_to_end(key)
+        assert entry.maskmem_features is not None and session.maskmem_pos_enc is not None
+        # memories are stored in bfloat16 like the reference; attention runs on their exact float32 value
+        return entry.maskmem_features.to(session.device).float(), session.maskmem_pos_enc.to(session.device)
 
 
 def select_cond_frames(frame_idx: int, cond: dict[int, FrameMemory], max_frames: int,

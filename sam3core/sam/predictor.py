@@ -33,32 +33,12 @@ from sam3core.runtime.heap import off_heap, recycle_heap, trim_heap
 from sam3core.runtime.prefetch import EncodingStoppedError, stop_between_blocks
 from sam3core.sam.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
 from sam3core.sam.inference_state import FrameFeatures, FrameMemory, ObjectState, PointPrompt, Session
-from sam3core.sam.memory import memory_score
+from sam3core.sam.memory import ObjectBank, memory_score
 from sam3core.sam.postprocess import fill_small_holes
 from sam3core.sam.preprocess import Preprocessor
 from sam3core.sam.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
 from sam3core.sam.tracker import NO_OBJ_SCORE, StepOutput, TrackerModel, non_overlapping
 from sam3core.video import VideoSource
-
-
-class ObjectBank:
-    """One object's memory bank as the tracking step sees it (see :class:`sam3core.sam.memory.MemoryBank`)."""
-
-    def __init__(self, predictor: SamPredictor, session: Session, obj: ObjectState) -> None:
-        self.predictor, self.session, self.obj = predictor, session, obj
-        self.cond, self.non_cond = obj.cond, obj.non_cond
-
-    def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
-        session = self.session
-        if entry.maskmem_features is None:  # evicted earlier: recompute it, bit-identical
-            self.predictor.encode_entry(session, self.obj, frame_idx, entry)
-            session.stats.memory_recomputes += 1
-        key = (self.obj.obj_id, frame_idx)
-        if key in session.memory_lru:
-            session.memory_lru.move_to_end(key)
-        assert entry.maskmem_features is not None and session.maskmem_pos_enc is not None
-        # memories are stored in bfloat16 like the reference; attention runs on their exact float32 value
-        return entry.maskmem_features.to(session.device).float(), session.maskmem_pos_enc.to(session.device)
 
 
 class SamPredictor:
