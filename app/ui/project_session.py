@@ -173,6 +173,8 @@ class ProjectSession(QObject):
         self.current_frame = 0  # after the video: the worker encodes frame 0 ahead of a first click
         self.project_changed.emit()
         self.active_object_changed.emit(self.active_id)
+        if project.notes:  # e.g. masks of an older project moved to the exact frame numbers
+            self.error.emit("Video frames checked", "\n\n".join(project.notes))
 
     @property
     def current_frame(self) -> int:

@@ -88,6 +88,8 @@ class ClassicalEngine:
             raise TypeError(f"video must be a VideoSource, got {type(source).__name__}")
         h, w = source.height, source.width
         scale = min(1.0, self.settings.work_long_side / max(h, w))
+        # A long thin strip (8192x64) must keep its short side: optical flow pyramids need ~32 pixels.
+        scale = max(scale, min(1.0, 32 / min(h, w)))
         ww, wh = max(8, round(w * scale)), max(8, round(h * scale))
         return ClassicalSession(video=source, owns_video=owns, frames=FrameCache(source, (ww, wh)),
                                 height=h, width=w, work_height=wh, work_width=ww)
