@@ -236,7 +236,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     _check_checkpoint(args.checkpoint)
     untrained = {"random_weights": True} if args.random_weights else {}
     engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device, **untrained)
-    engine_name = getattr(engine, "name", None) or args.model or "classical"
+    engine_name = engine.name
     if args.random_weights and not args.checkpoint and engine_name != "classical":
         engine_name += RANDOM_WEIGHTS_NOTE  # recorded in the project: its masks came from no real model
     target = Path(args.project)

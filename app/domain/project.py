@@ -205,8 +205,8 @@ class Project:
             raise
         if check.meta or check.remap:
             if project.read_only:
-                check.notes.append("Masks numbered by an older frame reader were not renumbered: the "
-                                   "project is read-only here.")
+                check.notes.append(f"{path.name}: opened read-only, so its masks were not renumbered for "
+                                   "the current frame reader; open it for writing once to do so.")
             else:
                 project._adopt_reader(check)
         project.notes = check.notes

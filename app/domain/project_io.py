@@ -98,8 +98,8 @@ def same_file(a: Path, b: Path) -> bool:
 
 def initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
     video_path = Path(video.path).resolve()
-    # The frame count of a long video is known once its index is built (a second or so later): it is
-    # recorded then (Project._record_count_when_known), so creating a project never waits for it.
+    # The frame count of a long video is known once its index is built (a second or so later): the
+    # project records it then (Project._record_count_when_known), so creating one never waits for it.
     count, exact = video.frame_count_hint()
     meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(), "video_reader": READER,
             "num_frames": str(count) if exact else "", "height": str(video.height),

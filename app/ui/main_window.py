@@ -355,7 +355,8 @@ class MainWindow(QMainWindow):
         device = str(settings.value("engine/device", "") or "") or "cpu"
         if checkpoint and not Path(checkpoint).is_file():
             checkpoint = None
-        return EngineSpec(None, checkpoint, device)
+        # without a checkpoint it is the classical engine, which runs on the CPU only
+        return EngineSpec(None, checkpoint, device if checkpoint else "cpu")
 
     def _engine_dialog(self) -> None:
         dialog = dialogs.EngineDialog(self.engine_spec, self)

@@ -21,10 +21,11 @@ from app.domain.commands import AddObject, DeleteObject, UpdateObject
 from app.domain.commands import Command as DomainCmd
 from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import Project, ProjectError, ProjectLockedError, VideoMissingError
+from app.domain.tracking import PromptSet
 from app.ui.project_files import open_or_create_for_video
 from app.ui.tracking import TrackingController
 from app.ui.undo import DomainCommand
-from app.ui.worker import EngineSpec, PromptSet
+from app.ui.worker import EngineSpec
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sam3core.errors import MaskError
 from sam3core.sam.inference_state import PointPrompt
 from sam3core.validate import check_prompt
 
@@ -55,16 +56,23 @@ def limit_points(prompt: PointPrompt, max_points: int) -> PointPrompt:
 
 
 def to_mask_input(mask: Any, image_size: int, video_height: int, video_width: int) -> torch.Tensor:
-    """A (H, W) bool/0-1 mask -> (1, 1, S, S) float 0/1 at the model's input size."""
-    mask_t = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
-    if mask_t.dim() == 3 and mask_t.shape[0] == 1:
+    """A (H, W) mask at the video's size (bool, or numbers: > 0 is the object) -> (1, 1, S, S) float 0/1 at
+    the model's input size."""
+    try:
+        mask_t = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
+    except (TypeError, ValueError) as exc:
+        raise MaskError(f"mask must be an array of bools or numbers, got {type(mask).__name__}") from exc
+    while mask_t.dim() > 2 and mask_t.shape[0] == 1:
         mask_t = mask_t[0]
     if mask_t.dim() != 2:
-        raise ValueError(f"mask must be 2-D (H, W); got shape {tuple(mask_t.shape)}")
-    if tuple(mask_t.shape) != (video_height, video_width) and tuple(mask_t.shape) != (image_size, image_size):
-        raise ValueError(f"mask of shape {tuple(mask_t.shape)} does not match the video's "
-                         f"{video_height}x{video_width} frames")
-    mask_in = mask_t.bool().float()[None, None]  # (1, 1, H, W)
+        raise MaskError(f"mask must be 2-D (H, W); got shape {tuple(mask_t.shape)}")
+    if tuple(mask_t.shape) != (video_height, video_width):
+        # never resized: a mask of another size is almost always the wrong one (sam3core.engine)
+        raise MaskError(f"mask of shape {tuple(mask_t.shape)} does not match the video's "
+                        f"{video_height}x{video_width} frames")
+    if mask_t.is_floating_point() and not bool(torch.isfinite(mask_t).all()):
+        raise MaskError("mask holds NaN or infinity")
+    mask_in = (mask_t > 0).float()[None, None]  # (1, 1, H, W); > 0 (True) is the object
     if mask_in.shape[-2:] != (image_size, image_size):
         mask_in = F.interpolate(mask_in, size=(image_size, image_size), mode="bilinear", align_corners=False,
                                 antialias=True)
