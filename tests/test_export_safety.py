@@ -66,7 +66,7 @@ def _targets(tmp_path: Path, project: Path, video: Path, frames: Path) -> dict[s
         "relative": Path(os.path.relpath(project)), "the video": video, "a symlink to the video":
         tmp_path / "link-to-video", "inside the frame folder": frames / "out.json", "the frame folder":
         frames, "a frame": frames / "00000.jpg", "the project's folder": tmp_path, "a user folder": crowded,
-        "another project": other,
+        "another project": other, "a device": Path("/dev/null"),
     }
 
 
@@ -262,7 +262,9 @@ def test_a_failing_exporter_leaves_nothing_behind(made: tuple[Path, Path], tmp_p
 
     with Project.open(project) as p, pytest.raises(RuntimeError, match="disk on fire"):
         export_with_report(p, "davis", out, progress=explode)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "p.masklet"]
+    with Project.open(project) as p, pytest.raises(RuntimeError, match="disk on fire"):
+        export_with_report(p, "davis", tmp_path / "new" / "deeper" / "d", progress=explode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "p.masklet"]  # folders made, removed
 
 
 def test_the_export_says_what_it_wrote(made: tuple[Path, Path], tmp_path: Path,

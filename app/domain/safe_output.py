@@ -111,6 +111,8 @@ def check_output(out: str | Path, *, project_path: Path | None, video_path: Path
     elif same_file(resolved, video):
         raise ExportError(f"{out}: is the source video; writing there would destroy it — choose another "
                           "output")
+    if resolved.exists() and not (resolved.is_file() or resolved.is_dir()):
+        raise ExportError(f"{out}: is a device, pipe or socket, not a file an export can replace")
     if resolved.is_file() and _is_masklet_project(resolved):
         raise ExportError(f"{out}: is a Masklet project; refusing to overwrite it with an export")
     if resolved.is_dir():
@@ -176,12 +178,14 @@ def staged_output(out: Path, *, key: str = "export", info: dict | None = None) -
     staging folder is removed and ``out`` is as it was.
     """
     parent = out.parent
+    created = [p for p in (parent, *parent.parents) if not os.path.lexists(p)]  # removed again on failure
     try:
         parent.mkdir(parents=True, exist_ok=True)
         clean_leftovers(out)
         folder = parent / f"{_STAGING}{_tag()}"
         folder.mkdir(mode=0o700)
     except OSError as exc:
+        _remove_empty(created)
         raise ExportError(f"{parent}: cannot write there ({exc.strerror or exc})") from exc
     staging = Staging(folder / out.name)
     target = staging.path
@@ -205,6 +209,15 @@ def staged_output(out: Path, *, key: str = "export", info: dict | None = None) -
                           "changed") from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if staging.report is None:
+            _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """The output's parent folders this export created, if still empty (deepest first)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _put_folder(target: Path, out: Path, staging: Path, key: str, info: dict) -> WriteReport:
