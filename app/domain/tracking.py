@@ -119,7 +119,9 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
     prompts = project.prompts()
     if not prompts:
         raise ValueError("the project has no prompts to track from")
-    state = engine.init_state(video=project.video)
+    # A damaged frame must not end the run: the engine sees a neighbour there, and nothing is stored
+    # for it (no mask may be paired with another frame's picture).
+    state = engine.init_state(video=project.video.holding_damaged())
     name = str(getattr(engine, "name", "") or project.engine)
     stored = 0
     for k, prompt in enumerate(prompts):
@@ -142,6 +144,8 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
                                          model).values()
         results = engine.propagate_in_video(state, start_frame_idx=start, reverse=reverse)
         for done, (frame_idx, obj_ids, _low, video_res, obj_scores) in enumerate(results, start=1):
+            if int(frame_idx) in project.video.damaged_frames:
+                continue
             scores = engine_scores(engine, state, int(frame_idx), obj_ids, obj_scores)
             project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res),
                                     infos=recorder.infos(int(frame_idx), scores))

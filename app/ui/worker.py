@@ -175,7 +175,9 @@ class TrackingWorker(QObject):
     def _ensure_state(self) -> None:
         """Start an engine session on the open video if there is none (nothing fed to it yet)."""
         if self._state is None:
-            self._state = self._engine.init_state(video=self._video)
+            # Damaged frames: the engine sees a neighbour, nothing is stored for them (see _propagate).
+            video = None if self._video is None else self._video.holding_damaged()
+            self._state = self._engine.init_state(video=video)
             self._fed = {}
 
     def _sync(self, prompts: PromptSet) -> dict[PromptKey, np.ndarray]:
@@ -252,6 +254,9 @@ class TrackingWorker(QObject):
                     reverse=request.reverse)
                 try:
                     for frame_idx, obj_ids, _, video_res, obj_scores in frames:
+                        if int(frame_idx) in self._video.damaged_frames:
+                            done += 1  # a damaged frame: tracked through, never stored
+                            continue
                         masks = _rows_to_masks(list(obj_ids), video_res)
                         if self.store is not None:
                             # the engine's confidence is stored with the masks (app/domain/provenance.py)

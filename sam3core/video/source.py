@@ -298,6 +298,13 @@ class VideoSource:
         self._put(index, rgb)
         return rgb
 
+    def holding_damaged(self) -> VideoSource:
+        """This video for a tracker: damaged frames come back as a decodable neighbour instead of raising
+        (see :class:`~sam3core.video.held.HeldFrames`); everything else is shared with this source."""
+        from sam3core.video.held import HeldFrames  # it subclasses this class
+
+        return HeldFrames(self)
+
     def fingerprint(self) -> str:
         """Identity of the file's bytes: size plus samples of its start, middle and end (for a folder:
         the frame names and sizes plus samples of three frames). It tells one video from another without
