@@ -9,6 +9,7 @@ is reported (a shared machine's other work only ever slows a run down).
 - random seek: latency of ``--seeks`` reads of random frames through a cache too small to help
   (median, p95), and how many of them returned another frame than the one asked for (each frame is
   compared with the same frame decoded in order by the same reader).
+- stepping backwards: the last 120 frames read in reverse (what reverse propagation does).
 - opening: time from ``VideoSource(path)`` to frame 0 in hand, and to the exact frame count (the
   packet index built in the background), on a 10-minute 1080p file.
 
@@ -171,6 +172,21 @@ def main() -> None:
           f"p95 {percentile(ours_t, 0.95) * 1e3:.0f} ms, {ours_wrong} wrong vs. OpenCV median "
           f"{statistics.median(cv_t) * 1e3:.0f} ms, p95 {percentile(cv_t, 0.95) * 1e3:.0f} ms, "
           f"{cv_wrong} wrong")
+
+    back = list(reversed(range(max(0, len(truth) - 120), len(truth))))
+    back_ours, back_cv = [], []
+    for _ in range(args.repeats):
+        with VideoSource(clip) as video:
+            assert video.num_frames == len(truth)
+            back_ours.append(seek_latencies(video.frame, back, truth))
+        legacy = LegacyReader(clip)
+        back_cv.append(seek_latencies(legacy.frame, back, truth))
+        legacy.close()
+    (bo, bo_wrong) = min(back_ours, key=lambda r: sum(r[0]))
+    (bc, bc_wrong) = min(back_cv, key=lambda r: sum(r[0]))
+    print(f"stepping backwards ({len(back)} frames, as reverse propagation reads): "
+          f"{sum(bo) / len(bo) * 1e3:.1f} ms/frame, {bo_wrong} wrong vs. OpenCV "
+          f"{sum(bc) / len(bc) * 1e3:.1f} ms/frame, {bc_wrong} wrong")
 
     first, counted, cv_first = [], [], []
     for _ in range(args.repeats):

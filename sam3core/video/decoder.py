@@ -90,6 +90,7 @@ class Cursor:
         self._expected = 0          # first frame a picture after the latest seek may be (earlier: skipped)
         self._first_after_seek = -1
         self._fresh = False
+        self.kept: list[tuple[int, av.VideoFrame]] = []
 
     # -- public ------------------------------------------------------------------------------------
     def reachable_without_seek(self, target: int) -> bool:
@@ -104,17 +105,21 @@ class Cursor:
         here = int(self.index.decode_pos[self.position]) if self.position >= 0 else -1
         return k < 0 or int(self.index.key_pos[k]) <= here + SEEK_COST
 
-    def read(self, target: int) -> av.VideoFrame:
-        """The decoded picture of frame ``target``.
+    def read(self, target: int, *, keep: int = 0) -> av.VideoFrame:
+        """The decoded picture of frame ``target``; ``kept`` then holds (index, picture) of up to ``keep``
+        frames just before it that were decoded on the way.
 
         Raises :class:`DamagedFrameError` when ``target`` itself never comes out of the decoder.
         """
         self.last_used = time.monotonic()
+        self.kept: list[tuple[int, av.VideoFrame]] = []
         if not self.reachable_without_seek(target):
             self._seek_for(target)
         for attempt in range(3):
             for idx, frame in self._identified():
                 if idx < target:
+                    if idx >= target - keep:
+                        self.kept.append((idx, frame))
                     continue
                 if idx == target:
                     return frame

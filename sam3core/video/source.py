@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MIN_SIDE = 16           # smaller frames cannot be annotated (nor tracked: optical flow needs 12+)
 MAX_SIDE = 16384        # FFmpeg's and the engines' practical limit
+BACKWARD_KEEP = 16      # frames kept from a decode-forward when the reader is stepping backwards
 MAX_CURSORS = 3         # decoders per video: the tracker, the GUI and one spare for exports/prefetch
 READER = "pyav-1"       # recorded in projects: which frame numbering their masks refer to
 
@@ -103,6 +104,7 @@ class VideoSource:
         self._cursors: list[Cursor] = []
         self._busy: set[int] = set()
         self._closed = False
+        self._recent = threading.local()  # the last frame each thread asked for (backward stepping)
         if self.path.is_dir():
             self._open_folder()
         else:
@@ -285,6 +287,7 @@ class VideoSource:
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` as (H, W, 3) RGB uint8 (read-only)."""
         index = int(index)
+        self._recent.previous, self._recent.index = getattr(self._recent, "index", None), index
         with self._cache_lock:
             cached = self._cache.get(index)
             if cached is not None:
@@ -360,9 +363,19 @@ class VideoSource:
         return rgb
 
     def _read_video(self, index: int) -> np.ndarray:
+        # A reader stepping backwards (reverse propagation, scrubbing back) would pay a seek and up to a
+        # GOP of decoding per frame: the frames decoded on the way to this one are kept for its next steps.
+        last = getattr(self._recent, "previous", None)
+        stepping_back = last is not None and 0 < last - index <= 2
+        keep = min(BACKWARD_KEEP, self._cache_frames // 2) if stepping_back else 0
         cursor = self._acquire(index)
         try:
-            picture = cursor.read(index)
+            picture = cursor.read(index, keep=keep)
+            for earlier, decoded in cursor.kept:
+                with self._cache_lock:
+                    known = earlier in self._cache
+                if not known:
+                    self._put(earlier, cursor.convert(decoded))
             return cursor.convert(picture)
         except DamagedFrameError:
             self._damaged.add(index)
