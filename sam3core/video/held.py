@@ -26,6 +26,8 @@ class HeldFrames(VideoSource):
         self.path = base.path
 
     def __getattr__(self, name: str) -> Any:
+        if name == "base":  # not set yet (unpickling, copying): no recursion through __getattr__
+            raise AttributeError(name)
         return getattr(self.base, name)
 
     def frame(self, index: int) -> np.ndarray:
