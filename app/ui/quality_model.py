@@ -153,6 +153,9 @@ class QualityModel(QObject):
             self.mask_written.emit(int(frame), obj_id)
         if kind in ("mask", "review") and frame is not None and not self._full:
             self._dirty.add(int(frame))
+        elif kind == "object" and obj_id is not None and self.project.has_object(obj_id) == \
+                (obj_id in self._layers):
+            return  # renamed, recoloured, hidden: nothing this model shows changed
         else:  # objects added/removed, imports, restores: everything may have changed
             self._full = True
         if not self._timer.isActive():

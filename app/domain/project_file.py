@@ -1,0 +1,133 @@
+"""The open file of a project: its SQLite connection, writer lock, WAL keeper and read-only state.
+
+:class:`~app.domain.project.Project` holds the data model; this class holds what makes the file safe:
+one writer at a time (:mod:`app.domain.lock`), the WAL folded into the main file soon after every
+change (:mod:`app.domain.keeper`), read-only mode with its reason, copies by SQLite's online backup,
+and a clean close. All of it runs under the project's lock (``guard``), so no checkpoint or copy ever
+lands inside a transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from app.domain.keeper import Keeper
+from app.domain.lock import WriterLock
+from app.domain.project_io import backup_into, check_copy_target
+from app.domain.store import ProjectError, ProjectReadOnlyError, connect
+
+log = logging.getLogger(__name__)
+
+
+class ProjectFile:
+    """``conn`` on ``path`` (None: in memory); writable when ``writer_lock`` is held and no
+    ``read_only_reason`` is given. ``idle()`` tells whether the project is between transactions."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, *, guard: threading.RLock,
+                 idle: Callable[[], bool], writer_lock: WriterLock | None = None,
+                 read_only_reason: str | None = None) -> None:
+        self.conn = conn
+        self.path = path
+        self.read_only_reason = read_only_reason
+        self._guard = guard
+        self._idle = idle
+        self._writer_lock = writer_lock
+        self._dirty = False
+        self._lost: str | None = None
+        self._keeper: Keeper | None = None
+        self._start_keeper()
+
+    def check_writable(self) -> None:
+        """Raise unless changes may be written now."""
+        if self.read_only_reason is not None:
+            raise ProjectReadOnlyError(f"{self.path}: is open read-only ({self.read_only_reason}); nothing "
+                                       "can be changed (File ▸ Save project as… makes a writable copy)")
+        if self._lost is not None:
+            raise ProjectError(f"{self.path}: stopped writing: {self._lost}")
+
+    def committed(self) -> None:
+        self._dirty = True
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file now, if between transactions; never waits for readers."""
+        with self._guard:
+            if self._idle() and self.path is not None and self.read_only_reason is None:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._dirty = False
+
+    def _checkpoint_if_dirty(self) -> None:  # the keeper's thread
+        if self._dirty and self._guard.acquire(timeout=0.2):
+            try:
+                if self._dirty:
+                    self.checkpoint()
+            finally:
+                self._guard.release()
+
+    def _lock_lost(self, reason: str) -> None:
+        self._lost = reason
+        log.error("%s: stopped writing: %s", self.path, reason)
+
+    def _start_keeper(self) -> None:
+        if self.path is not None and self.read_only_reason is None:
+            self._keeper = Keeper(self.path.name, self._checkpoint_if_dirty, self._writer_lock,
+                                  self._lock_lost)
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
+
+    def save_copy(self, path: Path, video_path: Path, *, overwrite: bool) -> Path:
+        check_copy_target(path, self.path, video_path)
+        if path.exists() and not overwrite:
+            raise ProjectError(f"{path}: already exists; choose another name")
+        target_lock = WriterLock.acquire(path)  # nobody may be writing the file the copy replaces
+        try:
+            with self._guard:
+                if not self._idle():
+                    raise RuntimeError("save_copy inside a batch")
+                backup_into(self.conn, path, video_path)
+        finally:
+            target_lock.release()
+        return path
+
+    def save_as(self, path: Path, video_path: Path) -> None:
+        """Copy to ``path`` and continue there, writable (also the way out of read-only mode)."""
+        with self._guard:
+            if not self._idle():
+                raise RuntimeError("save_as inside a batch")
+            if self.path is not None and path == self.path:
+                self.checkpoint()
+                return
+            check_copy_target(path, self.path, video_path)
+            new_lock = WriterLock.acquire(path)
+            try:
+                backup_into(self.conn, path, video_path)
+                conn = connect(path)
+            except BaseException:
+                new_lock.release()
+                raise
+            self._stop_keeper()
+            old, self.conn = self.conn, conn
+            old.close()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            self._writer_lock, self.read_only_reason, self._lost = new_lock, None, None
+            self.path = path
+            self._start_keeper()
+
+    def close(self) -> None:
+        self._stop_keeper()
+        with self._guard:
+            if self.read_only_reason is None and self.path is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self.conn.close()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+                self._writer_lock = None
