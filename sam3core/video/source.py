@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -303,9 +304,7 @@ class VideoSource:
 
     def holding_damaged(self) -> VideoSource:
         """This video for a tracker: damaged frames come back as a decodable neighbour instead of raising
-        (see :class:`~sam3core.video.held.HeldFrames`); everything else is shared with this source."""
-        from sam3core.video.held import HeldFrames  # it subclasses this class
-
+        (see :class:`HeldFrames`); everything else is shared with this source."""
         return HeldFrames(self)
 
     def fingerprint(self) -> str:
@@ -409,3 +408,47 @@ class VideoSource:
             if self._closed:
                 cursor.close()
             self._pool.notify()
+
+
+MAX_HOLD = 30  # frames to look for a decodable neighbour
+
+
+class HeldFrames(VideoSource):
+    """Shares everything with ``base`` (cache, decoders, index, damaged frames); only ``frame`` differs:
+    a damaged frame comes back as the nearest decodable frame before it (after it, at the start), the
+    way a player keeps showing the last good picture. ``close`` leaves ``base`` open."""
+
+    def __init__(self, base: VideoSource) -> None:  # no super().__init__: every state read goes to base
+        self.base = base
+        self.path = base.path
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "base":  # not set yet (unpickling, copying): no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def frame(self, index: int) -> np.ndarray:
+        try:
+            return self.base.frame(index)
+        except DamagedFrameError:
+            count = self.base.num_frames
+            nearby = [*range(index - 1, max(-1, index - MAX_HOLD - 1), -1),
+                      *range(index + 1, min(count, index + MAX_HOLD + 1))]
+            for other in nearby:
+                try:
+                    rgb = self.base.frame(other)
+                except DamagedFrameError:
+                    continue
+                log.warning("%s: frame %d is damaged; the tracker sees frame %d in its place and nothing is "
+                            "stored for it", self.path, index, other)
+                return rgb
+            raise
+
+    def holding_damaged(self) -> VideoSource:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> HeldFrames:
+        return self
