@@ -122,7 +122,9 @@ class EngineHost:
             raise EngineError(f"video {video.describe()} is not on worker {socket.gethostname()}")
         source = VideoSource(path)
         try:
-            state = engine.init_state(video=source, **(options or {}))
+            # As the domain's TrackingSession does: a damaged frame shows the engine a decodable
+            # neighbour (the client never stores a result for it).
+            state = engine.init_state(video=source.holding_damaged(), **(options or {}))
         except BaseException:
             source.close()
             raise
@@ -176,6 +178,13 @@ class EngineHost:
         self._end_runs_of(sid)
         result = engine.add_new_mask(session.state, frame, obj_id, wire.decode_mask(counts, height, width))
         return self._mask_result(engine, session, result)
+
+    def add_mask_array(self, sid: int, frame: int, obj_id: int, mask: Any) -> tuple:
+        """A mask prompt that failed the client's check, given to the engine as it is (it refuses it
+        with its own error)."""
+        engine, session = self._session(sid)
+        self._end_runs_of(sid)
+        return self._mask_result(engine, session, engine.add_new_mask(session.state, frame, obj_id, mask))
 
     def clear_all(self, sid: int) -> None:
         engine, session = self._session(sid)

@@ -36,6 +36,8 @@ from app.cluster.files import FileRef
 from app.cluster.host import PROTOCOL, EngineHost
 from app.cluster.recipe import EngineRecipe
 from app.cluster.runtime import ClusterConnectionError, RemoteTarget
+from sam3core.errors import MaskError
+from sam3core.validate import check_mask
 
 FIRST_CONTACT_S = 180.0  # a fresh worker imports torch and may wait for a free GPU
 
@@ -113,7 +115,8 @@ class RemoteEngine:
         # frame_scores of the results just received, {(sid, frame): {obj_id: {...}}}: answered locally
         self._scores: dict[tuple[int, int], dict[int, dict[str, float | None]]] = {}
         self.name = recipe.describe()
-        self.device = f"{recipe.device} (Ray)"
+        self._device = torch.device("cpu")
+        self.location = "Ray"  # "cuda on gpu-host (Ray)": what the status bar shows
         self.worker: dict[str, Any] = {}
         self._start()
 
@@ -139,9 +142,7 @@ class RemoteEngine:
         self.worker = hello
         if self.recipe.checkpoint is not None:
             self._ensure_file(self.recipe.checkpoint)
-        loaded = self._call("load", self.recipe, timeout=None)
-        self.name = loaded["name"]
-        self.device = f"{loaded['device']} on {hello['host']} (Ray)"
+        self._loaded(self._call("load", self.recipe, timeout=None))
         self._lost = None
 
     def use_recipe(self, recipe: EngineRecipe) -> None:
@@ -151,9 +152,17 @@ class RemoteEngine:
         self.recipe = recipe
         if recipe.checkpoint is not None:
             self._ensure_file(recipe.checkpoint)
-        loaded = self._call("load", recipe, timeout=None)
+        self._loaded(self._call("load", recipe, timeout=None))
+
+    def _loaded(self, loaded: dict[str, str]) -> None:
         self.name = loaded["name"]
-        self.device = f"{loaded['device']} on {self.worker.get('host', '?')} (Ray)"
+        self._device = torch.device(loaded["device"])
+        self.location = f"{loaded['device']} on {self.worker.get('host', '?')} (Ray)"
+
+    @property
+    def device(self) -> torch.device:
+        """The device the engine computes on, on its worker node (see ``location`` for which node)."""
+        return self._device
 
     def reconnect(self) -> None:
         """A new worker actor (the old one is gone); sessions of the old one are over."""
@@ -252,7 +261,13 @@ class RemoteEngine:
 
     def add_new_mask(self, inference_state: RemoteSession, frame_idx: int, obj_id: int, mask: Any) -> tuple:
         sid = self._check(inference_state)
-        counts, height, width = wire.encode_mask(mask)
+        try:
+            binary = check_mask(mask, height=inference_state.height, width=inference_state.width)
+        except MaskError:
+            # Not a mask of this video: the engine itself says what is wrong (its own exception and
+            # message), so the array goes as it is; it is refused there.
+            return self._mask_result(sid, self._call("add_mask_array", sid, frame_idx, obj_id, _plain(mask)))
+        counts, height, width = wire.encode_mask(binary)
         return self._mask_result(sid, self._call("add_mask", sid, frame_idx, obj_id, counts, height, width))
 
     def propagate_in_video(self, inference_state: RemoteSession, start_frame_idx: int | None = None,

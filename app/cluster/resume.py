@@ -2,8 +2,9 @@
 
 A fresh item runs :func:`app.domain.tracking.track` itself, so a batch project equals what ``masklet
 track`` writes. When a worker died part-way (or the whole batch was stopped and rerun), the item
-continues after the last frame already stored in each propagation run: a new engine session gets the
-project's prompts again plus, as a mask prompt, every object's stored mask on that frame, and
+continues after the last frame already stored in each run of :func:`~app.domain.tracking.plan_track`:
+the domain's :class:`~app.domain.tracking.TrackingSession` gets the project's prompts again plus, as a
+mask prompt, every object's stored mask on that frame (unless the object has its own prompt there), and
 propagates on from there; nothing stored is computed or written twice. Frames after the resume point
 come from a memory that starts at that frame, so for a memory tracker they can differ slightly from an
 uninterrupted run's (the same as an annotator re-propagating from a frame).
@@ -11,46 +12,38 @@ uninterrupted run's (the same as an annotator re-propagating from a frame).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
-from app.domain.provenance import engine_scores, tracked_provenance
-from app.domain.tracking import FrameCallback, PropagationRequest, track
+from app.domain.tracking import (
+    Direction,
+    FrameCallback,
+    FrameWriter,
+    PromptSet,
+    PropagationRequest,
+    TrackingSession,
+    plan_track,
+    same_prompt,
+    track,
+    valid_prompts,
+)
 from sam3core.engine import Engine
 
-
-@dataclass(frozen=True)
-class Run:
-    """One propagation pass of ``track``: its phase name, first frame, direction and frame count."""
-
-    phase: str
-    start: int
-    reverse: bool
-    total: int
-
-    @property
-    def last(self) -> int:
-        return self.start - self.total + 1 if self.reverse else self.start + self.total - 1
-
-    def frames(self) -> range:
-        return range(self.start, self.last - 1, -1) if self.reverse else range(self.start, self.last + 1)
+log = logging.getLogger(__name__)
 
 
-def plan_runs(prompts: list[Prompt], num_frames: int, direction: str) -> list[Run]:
-    """The passes ``track`` makes: forward from the earliest prompt, backward from the latest."""
-    first, last = min(p.frame for p in prompts), max(p.frame for p in prompts)
-    runs = []
-    if direction in ("forward", "both"):
-        runs.append(Run("forward", first, False, num_frames - first))
-    if direction in ("backward", "both"):
-        runs.append(Run("backward", last, True, last + 1))
-    return runs
+def phase_of(request: PropagationRequest) -> str:
+    return "backward" if request.reverse else "forward"
+
+
+def plan_runs(prompts: list[Prompt], num_frames: int, direction: str) -> list[PropagationRequest]:
+    """The runs ``masklet track`` makes: forward from the earliest prompt, backward from the latest."""
+    return plan_track(sorted({p.frame for p in prompts}), num_frames, Direction(direction))
 
 
 @dataclass
@@ -71,17 +64,9 @@ class ItemProgress:
             self.commits[frame] = self.commits.get(frame, 0) + 1
 
 
-def _same_prompt(a: Prompt, b: Prompt | None) -> bool:
-    if b is None or a != b:  # masks are left out of Prompt equality
-        return False
-    if (a.mask is None) != (b.mask is None):
-        return False
-    return a.mask is None or bool(np.array_equal(a.mask, b.mask))
-
-
 def prompts_match(project: Project, specs: tuple[ObjectSpec, ...] | list[ObjectSpec]) -> bool:
     """Whether the project holds every prompt of ``specs`` unchanged."""
-    return all(project.has_object(spec.id) and _same_prompt(p, project.prompt(p.frame, p.obj_id))
+    return all(project.has_object(spec.id) and same_prompt(p, project.prompt(p.frame, p.obj_id))
                for spec in specs for p in spec.prompts)
 
 
@@ -107,17 +92,16 @@ def stored_progress(project: Project, direction: str) -> ItemProgress:
         return progress
     stored = set(project.frames_stored())
     prompted = {p.frame for p in prompts}
-    for run in plan_runs(prompts, project.num_frames, direction):
-        frames = list(run.frames())
-        if run.phase == "backward" and direction == "both":
-            frames = [f for f in frames if f < min(prompted)]
-            prefix = _stored_prefix(frames, stored)
+    for request in plan_runs(prompts, project.num_frames, direction):
+        frames = list(request.frames(project.num_frames))
+        if request.reverse and direction == "both":
+            prefix = _stored_prefix([f for f in frames if f < min(prompted)], stored)
         else:
             prefix = _stored_prefix(frames, stored)
             if set(prefix) <= prompted:
                 prefix = []
         if prefix:
-            progress.last[run.phase] = prefix[-1]
+            progress.last[phase_of(request)] = prefix[-1]
     return progress
 
 
@@ -125,29 +109,9 @@ def is_finished(project: Project, specs: tuple[ObjectSpec, ...], direction: str,
     """Done earlier: same engine, every prompt of ``specs`` stored unchanged, every run's frames stored."""
     if project.engine != engine_name or not prompts_match(project, specs):
         return False
-    prompts = project.prompts()
     stored = set(project.frames_stored())
-    return all(set(run.frames()) <= stored for run in plan_runs(prompts, project.num_frames, direction))
-
-
-def _feed(engine: Engine, state: Any, prompt: Prompt) -> None:
-    """Give one stored prompt to the engine (pixel coordinates, the seed API's meaning)."""
-    if prompt.mask is not None:
-        engine.add_new_mask(state, prompt.frame, prompt.obj_id, prompt.mask)
-    if prompt.points or prompt.box is not None:
-        points = np.asarray(prompt.points, np.float32).reshape(-1, 2) if prompt.points else None
-        labels = np.asarray(prompt.labels, np.int32) if prompt.points else None
-        box = None if prompt.box is None else np.asarray(prompt.box, np.float32)
-        engine.add_new_points_or_box(state, prompt.frame, prompt.obj_id, points=points, labels=labels,
-                                     box=box, clear_old_points=True, rel_coordinates=False)
-
-
-def _masks(obj_ids: list[int], video_res: Any) -> dict[int, np.ndarray]:
-    if hasattr(video_res, "cpu"):
-        binary = (video_res[:, 0] > 0).cpu().numpy()
-    else:
-        binary = np.asarray(video_res)[:, 0] > 0
-    return {int(obj): binary[row] for row, obj in enumerate(obj_ids)}
+    return all(set(r.frames(project.num_frames)) <= stored
+               for r in plan_runs(project.prompts(), project.num_frames, direction))
 
 
 def run_item(project: Project, engine: Engine, direction: str, progress: ItemProgress, *,
@@ -163,41 +127,43 @@ def run_item(project: Project, engine: Engine, direction: str, progress: ItemPro
     if not progress.started:
         return track(project, engine, direction=direction, on_frame=committed, should_stop=should_stop,
                      model=model)
-    prompts = project.prompts()
-    name = str(getattr(engine, "name", "") or project.engine)
-    runs = plan_runs(prompts, project.num_frames, direction)
-    state = engine.init_state(video=project.video)
-    for prompt in prompts:
-        _feed(engine, state, prompt)
-    stored = 0
-    for run in runs:
-        resume_at = progress.last.get(run.phase)
-        if resume_at == run.last:
-            continue
-        start, skip = run.start, None
+    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, log.warning)}
+    num_frames = project.num_frames
+    seeded = dict(prompts)
+    requests: list[PropagationRequest] = []
+    skips: dict[PropagationRequest, int] = {}   # the seed frame of a resumed run: stored already
+    done: dict[PropagationRequest, int] = {}
+    totals: dict[PropagationRequest, int] = {}
+    for planned in plan_runs(list(prompts.values()), num_frames, direction):
+        frames = list(planned.frames(num_frames))
+        resume_at = progress.last.get(phase_of(planned))
+        if resume_at == frames[-1]:
+            continue  # this run is complete
+        request = planned
         if resume_at is not None:
+            request = PropagationRequest(resume_at, planned.reverse, abs(frames[-1] - resume_at))
             for obj_id, mask in project.masks_on_frame(resume_at).items():
-                engine.add_new_mask(state, resume_at, obj_id, mask)
-            start, skip = resume_at, resume_at
-        # Provenance as track records it: the same run and start, the prompts' own records kept.
-        (recorder,) = tracked_provenance(project, prompts, [PropagationRequest(run.start, run.reverse)],
-                                         name, model).values()
-        remaining = abs(run.last - start) + 1
-        done = run.total - remaining + (skip is not None)
-        frames = engine.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=remaining - 1,
-                                           reverse=run.reverse)
-        try:
-            for frame_idx, obj_ids, _low, video_res, obj_scores in frames:
-                if int(frame_idx) == skip:  # the seed frame: stored already
+                seeded.setdefault((resume_at, obj_id), Prompt(resume_at, obj_id, mask=mask))
+            skips[request] = resume_at
+        requests.append(request)
+        totals[request] = len(frames)
+        done[request] = len(frames) - len(request.frames(num_frames)) + (request in skips)
+    session = TrackingSession(engine, project.video)
+    # Provenance against the real prompts (the seeds are the engine's, not the user's).
+    writer = FrameWriter(project, list(prompts.values()), requests, engine.name, model)
+    stored = 0
+    try:
+        with contextlib.closing(session.propagate(seeded, requests, should_stop)) as results:
+            for request, frame, masks, scores in results:
+                if skips.get(request) == frame:
                     continue
-                scores = engine_scores(engine, state, int(frame_idx), obj_ids, obj_scores)
-                project.set_frame_masks(int(frame_idx), _masks(list(obj_ids), video_res),
-                                        infos=recorder.infos(int(frame_idx), scores))
+                writer.write(frame, masks, scores, request)
                 stored += 1
-                done += 1
-                committed(run.phase, int(frame_idx), done, run.total)
-                if should_stop and should_stop():
-                    return stored
-        finally:
-            getattr(frames, "close", lambda: None)()
+                done[request] += 1
+                committed(phase_of(request), frame, done[request], totals[request])
+                if should_stop is not None and should_stop():
+                    break
+    finally:
+        session.close()
+        project.checkpoint()
     return stored

@@ -9,13 +9,16 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.domain.model import Prompt
 from app.domain.quality import FrameScore, MaskInfo, Origin, utc_now
 from app.domain.review import mask_infos
+
+if TYPE_CHECKING:  # torch-free at run time
+    from sam3core.engine import Engine
 
 
 def model_label(checkpoint: str | Path | None) -> str:
@@ -75,16 +78,12 @@ def scores_from_output(obj_ids: Iterable[int], obj_scores: Any,
     return out
 
 
-def engine_scores(engine: Any, state: Any, frame_idx: int, obj_ids: Iterable[int],
+def engine_scores(engine: Engine, state: Any, frame_idx: int, obj_ids: Iterable[int],
                   obj_scores: Any) -> dict[int, FrameScore]:
-    """The scores of one propagated frame: the yielded object scores plus, where the engine offers the
-    optional ``frame_scores(state, frame_idx)`` capability (SAM 2.1 / SAM 3: predicted IoU, SAM 3's
-    memory-selection score; see sam3core/engine.py), its richer per-object confidence."""
-    extra = None
-    frame_scores = getattr(engine, "frame_scores", None)
-    if frame_scores is not None:
-        extra = frame_scores(state, int(frame_idx))
-    return scores_from_output(obj_ids, obj_scores, extra)
+    """The scores of one propagated frame: the yielded object scores plus the engine's richer per-object
+    confidence (``frame_scores``, a capability every engine declares: sam3core/engine.py; SAM 2.1 / SAM 3
+    give the predicted IoU and SAM 3's memory-selection score)."""
+    return scores_from_output(obj_ids, obj_scores, engine.frame_scores(state, int(frame_idx)))
 
 
 class TrackRecorder:

@@ -29,12 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.file_filters import CHECKPOINT_FILTER, VIDEO_FILTER
 from app.ui.remote_box import RemoteEngineBox
 from app.ui.tasks import BackgroundTask
 from app.ui.worker import EngineSpec
 from sam3core.factory import available_devices
-
-CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.safetensors *.ckpt);;All files (*)"
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
@@ -51,8 +50,6 @@ def ask_frame(parent: QWidget | None, current: int, last: int) -> int | None:
 
 def locate_video(parent: QWidget | None, project_path: str, expected: str) -> str | None:
     """Ask where a project's moved video is now; None if the user gives up."""
-    from app.ui.files import VIDEO_FILTER
-
     QMessageBox.information(parent, "Video moved",
                             f"The video of {Path(project_path).name} is no longer at\n{expected}\n\n"
                             "Please show where it is now.")
@@ -266,5 +263,5 @@ class EngineDialog(QDialog):
         if remote is not None:
             device = "cuda" if remote.num_gpus else "cpu"
         if self.classical.isChecked() or not self.path_edit.text().strip():
-            return EngineSpec(None, None, device, remote)
-        return EngineSpec(self._detected, self.path_edit.text().strip(), device, remote)
+            return EngineSpec(None, None, device, remote=remote)
+        return EngineSpec(self._detected, self.path_edit.text().strip(), device, remote=remote)

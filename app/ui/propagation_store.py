@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.domain.provenance import tracked_provenance
-from app.domain.tracking import Direction, PropagationRequest, plan_propagation
+from app.domain.tracking import Direction, FrameWriter, PropagationRequest, plan_propagation
 from app.ui.project_session import ProjectSession
 from app.ui.tracking import TrackingController
 
@@ -32,7 +31,7 @@ class PropagationStore(QObject):
                   until_prompt: bool = False) -> bool:
         s = self.session
         p = s.project
-        if p is None or not s.idle("start another"):
+        if p is None or not s.editable():  # read-only, or a run is going on
             return False
         if not any(not q.is_empty for q in s.prompts.values()):
             s.status.emit("Nothing to propagate yet: click on an object or draw a box first")
@@ -44,18 +43,13 @@ class PropagationStore(QObject):
         except ValueError as exc:
             s.status.emit(str(exc))
             return False
-        ids = {o.id for o in s.objects}
-        project, in_flight = p, s.in_flight
-        recorders = tracked_provenance(p, list(s.prompts.values()), requests, self.tracking.engine_name,
-                                       self.tracking.model)
+        writer = FrameWriter(p, list(s.prompts.values()), requests, self.tracking.engine_name,
+                             self.tracking.model, obj_ids={o.id for o in s.objects})
+        in_flight = s.in_flight
 
         def store(frame: int, masks: dict[int, np.ndarray], scores: dict,
                   request: PropagationRequest) -> None:  # runs in the worker thread
-            kept = {o: m for o, m in masks.items() if o in ids}
-            if kept:
-                in_flight.add(frame)
-                infos = recorders[request].infos(frame, {o: scores[o] for o in kept if o in scores})
-                project.set_frame_masks(frame, kept, infos=infos)
+            writer.write(frame, masks, scores, request, before_write=in_flight.add)
 
         return self.tracking.propagate(s.prompts, requests, store)
 
@@ -76,3 +70,5 @@ class PropagationStore(QObject):
         for frame in sorted(s.in_flight.take_all()):
             if s.project is not None:
                 s.reread_masks(frame)
+        if s.project is not None and not s.project.read_only:
+            s.project.checkpoint()  # the project file copied alone now holds the whole run

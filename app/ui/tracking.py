@@ -16,15 +16,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.domain.provenance import model_label
-from app.domain.tracking import PropagationRequest
-from app.ui.worker import (
-    EngineFactory,
-    EngineSpec,
-    PromptKey,
-    PromptSet,
-    TrackingWorker,
-    default_engine_factory,
-)
+from app.domain.tracking import PromptKey, PromptSet, PropagationRequest
+from app.ui.worker import EngineFactory, EngineSpec, TrackingWorker, default_engine_factory
 from sam3core.video import VideoSource
 
 # How long the user rests on a frame before the worker encodes it ahead of a click: long enough that

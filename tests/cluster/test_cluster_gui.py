@@ -88,13 +88,13 @@ def test_remote_classical_engine_matches_the_local_one(qtbot, ray_cluster, clip:
     local_worker, remote_worker = TrackingWorker(), TrackingWorker()
     local_worker.set_engine(EngineSpec(None, None, "cpu"))
     with qtbot.waitSignal(remote_worker.engine_ready, timeout=120_000) as ready:
-        remote_worker.set_engine(EngineSpec(None, None, "cpu", RemoteTarget(None)))
+        remote_worker.set_engine(EngineSpec(None, None, "cpu", remote=RemoteTarget(None)))
     assert ready.args[0] == "classical" and "(Ray)" in ready.args[1]
     try:
         assert_same(drive(qtbot, local_worker, video), drive(qtbot, remote_worker, video))
         # A lost worker mid-propagation: a clear message, every frame received stored, then the next
         # click reconnects (a new worker) and the prompts are fed again.
-        engine = remote_worker._engine
+        engine = remote_worker.session.engine
         stored: list[int] = []
 
         def kill_after_two(frame: int, masks: dict) -> None:
@@ -116,7 +116,7 @@ def test_remote_classical_engine_matches_the_local_one(qtbot, ray_cluster, clip:
         assert engine.worker["pid"] != old_pid
         assert np.array_equal(again.args[2], drive_box(qtbot, local_worker))
     finally:
-        remote_worker._engine.shutdown()
+        remote_worker.session.engine.shutdown()
         video.close()
 
 
@@ -140,7 +140,7 @@ def test_remote_sam_engine_matches_the_local_one(qtbot, ray_cluster, clip: Path,
         remote_worker.prefetch(0)  # encoding ahead of a click works remotely too
         assert_same(drive(qtbot, local_worker, video), drive(qtbot, remote_worker, video))
     finally:
-        remote_worker._engine.shutdown()
+        remote_worker.session.engine.shutdown()
         video.close()
 
 
@@ -153,7 +153,7 @@ def test_engine_dialog_offers_a_remote_engine(qtbot, monkeypatch, isolated_setti
     assert dialog.remote.isEnabled() and not dialog.remote.isChecked() and dialog.spec().remote is None
     dialog.remote.setChecked(True)
     dialog.remote.address.setText("ray://127.0.0.1:10001")
-    assert dialog.spec() == EngineSpec(None, None, "cuda", RemoteTarget("ray://127.0.0.1:10001", 1.0))
+    assert dialog.spec() == EngineSpec(None, None, "cuda", remote=RemoteTarget("ray://127.0.0.1:10001", 1.0))
     dialog.remote.gpu.setChecked(False)
     assert dialog.spec().device == "cpu" and dialog.spec().remote.num_gpus == 0
     again = EngineDialog(dialog.spec())  # reopened: the remote choice is shown as it was

@@ -56,7 +56,7 @@ def test_engine_errors_keep_their_type_and_message(remote: RemoteEngine, make_vi
     ]
     outcomes = [(_outcome(lambda c=c: c(local, states[0])), _outcome(lambda c=c: c(remote, states[1])))
                 for c in bad_calls]
-    assert all(want == got for want, got in outcomes), outcomes
+    assert all(want == got for want, got in outcomes), [o for o in outcomes if o[0] != o[1]]
     assert sum(want[0] is not type(None) for want, _ in outcomes) >= 3, outcomes
     remote.close(states[1])
 

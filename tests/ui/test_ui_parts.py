@@ -84,11 +84,11 @@ class RecordingEngine(SlowFakeEngine):
         super().__init__(delay_s=0.0)
         self.calls: list[tuple[Any, ...]] = []
 
-    def add_new_points_or_box(self, state, frame_idx, obj_id, points=None, labels=None, box=None,  # noqa: ANN001
-                              clear_old_points=True, rel_coordinates=True):  # noqa: ANN001, ANN201
+    def add_new_points_or_box(self, state, frame_idx, obj_id, points=None, labels=None,  # noqa: ANN001
+                              clear_old_points=True, rel_coordinates=True, box=None):  # noqa: ANN001, ANN201
         self.calls.append(("prompt", frame_idx, obj_id, rel_coordinates))
-        return super().add_new_points_or_box(state, frame_idx, obj_id, points, labels, box,
-                                             clear_old_points, rel_coordinates)
+        return super().add_new_points_or_box(state, frame_idx, obj_id, points, labels, clear_old_points,
+                                             rel_coordinates, box)
 
     def add_new_mask(self, state, frame_idx, obj_id, mask):  # noqa: ANN001, ANN201
         self.calls.append(("mask", frame_idx, obj_id))
