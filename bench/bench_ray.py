@@ -104,9 +104,12 @@ def bench_batch(folder: Path, manifest: Path) -> dict:
     for workers in (1, 2):
         clear_projects(folder)
         stamps: list[float] = []
+        engines: dict[int, RemoteEngine] = {}
 
-        def stamp(*_args: object, _stamps: list[float] = stamps) -> None:
+        def stamp(item: object, phase: str, frame: int, engine: RemoteEngine,
+                  _stamps: list[float] = stamps, _engines: dict = engines) -> None:
             _stamps.append(time.perf_counter())
+            _engines[id(engine)] = engine
 
         started = time.perf_counter()
         results = run_batch(items, BatchOptions(workers=workers), on_frame=stamp)
@@ -115,6 +118,10 @@ def bench_batch(folder: Path, manifest: Path) -> dict:
         steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
         out[f"batch{workers}_wall_s"] = wall
         out[f"batch{workers}_fps"] = steady
+        frames_done = sum(e.stats.frames for e in engines.values())
+        busy = sum(e.stats.compute_seconds for e in engines.values())
+        out[f"batch{workers}_compute_ms"] = 1000 * busy / max(1, frames_done)
+        out[f"batch{workers}_overlap"] = busy / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
     return out
 
 
@@ -182,7 +189,8 @@ def main() -> int:
         manifest, source = make_clips(folder, args.clips, args.frames, (width, height))
         checkpoint = write_tiny_checkpoint(folder / "tiny.pt")
         print(f"clips: {args.clips} x {args.frames} frames, {source}; machine: {os.cpu_count()} CPUs, "
-              f"{'a GPU' if torch.cuda.is_available() else 'no GPU'}")
+              f"{'a GPU' if torch.cuda.is_available() else 'no GPU'}, load average "
+              f"{os.getloadavg()[0]:.1f} at the start")
         started = time.perf_counter()
         runtime.connect(None, num_cpus=os.cpu_count())
         print(f"local Ray instance started in {time.perf_counter() - started:.1f} s "
@@ -203,7 +211,9 @@ def main() -> int:
         print(f"  masklet batch, {w} worker(s): {wall:.1f} s wall incl. actor start "
               f"({n / wall:.2f} frames/s, "
               f"x{batch['sequential_s'] / wall:.2f} of baseline); steady {fps:.2f} frames/s "
-              f"(x{fps / seq_fps:.2f} of baseline)")
+              f"(x{fps / seq_fps:.2f} of baseline); worker compute "
+              f"{batch[f'batch{w}_compute_ms']:.0f} ms/frame, {batch[f'batch{w}_overlap']:.2f} workers busy "
+              "on average")
     print(f"  2 workers / 1 worker: x{batch['batch1_wall_s'] / batch['batch2_wall_s']:.2f} wall, "
           f"x{batch['batch2_fps'] / batch['batch1_fps']:.2f} steady")
     for kind, c in clicks.items():

@@ -66,6 +66,7 @@ class RemoteStats:
     frames: int = 0
     mask_bytes: int = 0
     call_seconds: list[float] = field(default_factory=list)
+    compute_seconds: float = 0.0  # the worker's own time computing the frames received
 
 
 def _plain(value: Any) -> Any:
@@ -292,8 +293,9 @@ class RemoteEngine:
                 if self.readahead and not finished:  # the worker computes on while these are stored
                     pending = self._actor.step.remote(rid, self.step_frames, self.step_budget_s)
                 self._remember_scores(sid, [payload for payload, _ in payloads])
-                for payload, _seconds in payloads:
+                for payload, seconds in payloads:
                     self.stats.frames += 1
+                    self.stats.compute_seconds += seconds
                     self.stats.mask_bytes += payload.nbytes
                     yield (payload.frame, list(payload.obj_ids), wire.low_res_tensor(payload),
                            wire.to_logits(payload), wire.scores_tensor(payload))
