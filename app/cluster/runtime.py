@@ -71,8 +71,8 @@ def import_ray() -> ModuleType:
     except ImportError as exc:
         if getattr(sys, "frozen", False):
             raise ClusterUnavailableError(
-                "This desktop build of Masklet does not include Ray (it would more than double the "
-                "download), so it cannot run engines or batches on a cluster. " + SOURCE_INSTALL_HINT
+                "This desktop build of Masklet does not include Ray (about 240 MB of servers and "
+                "binaries more), so it cannot run engines or batches on a cluster. " + SOURCE_INSTALL_HINT
             ) from exc
         raise ClusterUnavailableError(
             f"Ray is not installed in this Python ({sys.executable}): {exc}. Install it with "
