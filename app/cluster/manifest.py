@@ -17,12 +17,11 @@ manifest's folder. Blank lines are skipped. Every bad line is reported with its 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain.project import Project, ProjectError
 from app.domain.prompts_file import ObjectSpec, PromptsError, load_prompts, parse_prompts
-from app.domain.store import ProjectError, check_project_file
 from app.domain.tracking import DIRECTIONS
 from sam3core.factory import CLASSICAL, ENGINE_NAMES
 from sam3core.video import VideoError, VideoSource
@@ -70,19 +69,6 @@ class BatchItem:
         return total
 
 
-def _stored_fingerprint(path: Path) -> str | None:
-    """The video fingerprint a project file records, read without writing to it."""
-    check_project_file(path)
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-    except sqlite3.Error as exc:
-        raise ProjectError(f"{path}: damaged project ({exc})") from exc
-    finally:
-        conn.close()
-    return None if row is None else str(row[0])
-
-
 def _engine_name(model: str | None, checkpoint: Path | None, names: dict[Path, str]) -> str:
     if model:
         return model
@@ -111,7 +97,6 @@ def _parse_line(data: object, base: Path, detected: dict[Path, str], line: int) 
     try:
         with VideoSource(video) as source_video:
             num_frames, height, width = source_video.num_frames, source_video.height, source_video.width
-            fingerprint = source_video.fingerprint()
     except VideoError as exc:
         raise ValueError(str(exc)) from exc
     prompts = data["prompts"]
@@ -128,9 +113,9 @@ def _parse_line(data: object, base: Path, detected: dict[Path, str], line: int) 
     if not project.parent.is_dir():
         raise ValueError(f"project folder {project.parent} does not exist")
     if project.exists():
-        stored = _stored_fingerprint(project)
-        if stored is not None and stored != fingerprint:
-            raise ValueError(f"{project} exists and annotates another video; choose another project path")
+        # Read-only: a bad manifest changes nothing; another video, a foreign or newer file is refused.
+        with Project.open(project, video_path=video, read_only="checking a batch manifest"):
+            pass
     model = data.get("model")
     if model is not None and model not in ENGINE_NAMES:
         raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(ENGINE_NAMES)}")

@@ -14,13 +14,17 @@ from app.cli import main
 from app.cluster.manifest import ManifestError, load_manifest
 from app.cluster.resume import phase_of, plan_runs
 from app.domain.model import Prompt
+from app.domain.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_bad_manifest_line_is_named_before_anything_runs(make_clips, tmp_path: Path, capsys) -> None:
-    manifest, videos = make_clips(1, frames=6)
-    good = json.loads(manifest.read_text())
+    manifest, videos = make_clips(2, frames=6)
+    good = json.loads(manifest.read_text().splitlines()[0])
+    with Project.create(tmp_path / "other.masklet", videos[1]):  # a project of another video
+        pass
+    before = sorted(p.name for p in tmp_path.iterdir())
     bad = [
         "{not json",
         json.dumps({**good, "colour": "red"}),
@@ -33,21 +37,22 @@ def test_every_bad_manifest_line_is_named_before_anything_runs(make_clips, tmp_p
         json.dumps({**good, "project": "z.masklet", "checkpoint": "nope.pt"}),
         json.dumps(good),  # line 10: the same output project as line 1
         "[1, 2]",
+        json.dumps({**good, "project": "other.masklet"}),
     ]
     manifest.write_text(json.dumps(good) + "\n\n" + "\n".join(bad) + "\n")
     with pytest.raises(ManifestError) as caught:
         load_manifest(manifest)
     numbers = [int(p.split(":")[1]) for p in caught.value.problems]
-    assert numbers == list(range(3, 13))
+    assert numbers == list(range(3, 14))
     text = "\n".join(caught.value.problems)
     for fragment in ("not valid JSON", "unknown key(s) ['colour']", "missing 'video'", "missing.mp4",
                      "frame outside", "direction must be", "needs a 'checkpoint'", "nope.pt: no such file",
-                     "also the output of line 1", "must be a JSON object"):
+                     "also the output of line 1", "must be a JSON object", "is not the video of project"):
         assert fragment in text, fragment
     assert main(["batch", str(manifest)]) == 2
     err = capsys.readouterr().err
-    assert err.count("masklet: error: ") == 10 and f"{manifest}:5:" in err
-    assert not list(tmp_path.glob("*.masklet"))  # nothing was created
+    assert err.count("masklet: error: ") == 11 and f"{manifest}:5:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing was created or changed
 
 
 def test_options_and_files_are_checked_too(make_clips, tmp_path: Path, capsys) -> None:
