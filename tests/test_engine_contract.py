@@ -291,3 +291,24 @@ def test_a_propagation_gives_the_freed_heap_back(engine_name: str, module: str, 
         frames.close()  # type: ignore[attr-defined]
         assert calls  # stopped early: trimmed on the way out
         engine.close(state)
+
+
+def test_init_state_needs_exactly_one_source(engine: Engine, video_path: Path) -> None:
+    with pytest.raises(EngineInputError):
+        engine.init_state()
+    with VideoSource(video_path) as video, pytest.raises(EngineInputError):
+        engine.init_state(video_path, video=video)
+
+
+def test_reset_forgets_everything(engine: Engine, state: Any) -> None:
+    click(engine, state, obj_id=1)
+    engine.add_new_mask(state, 3, 2, square_mask(3))
+    engine.reset_state(state)
+    with pytest.raises(PromptError):
+        next(iter(engine.propagate_in_video(state)))
+    assert engine.remove_object(state, 1) == ([], [])
+    _, ids, _, _ = click(engine, state, frame=1, obj_id=7)  # the session goes on
+    assert list(ids) == [7]
+    engine.clear_all_points_in_video(state)
+    with pytest.raises(PromptError):
+        next(iter(engine.propagate_in_video(state)))
