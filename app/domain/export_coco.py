@@ -1,8 +1,10 @@
 """COCO instance-segmentation JSON, streamed frame by frame (one image per frame, one annotation per mask).
 
 Beyond the COCO fields every image carries ``video_id``/``frame_id`` and every annotation the
-object id as ``track_id`` and ``instance_id``; ``videos`` and ``tracks`` describe the video and its
-objects. Segmentation is compressed RLE (``counts`` as a string) or, with ``polygons``, polygons.
+object id as ``track_id`` (not ``instance_id``: FiftyOne reserves that name on its Detection objects
+and refuses the file); ``videos`` and ``tracks`` describe the video and its objects. ``file_name``
+is the real file of a frame folder, else the name ``--with-images`` writes (``<video>/00000.jpg``).
+Segmentation is compressed RLE (``counts`` as a string) or, with ``polygons``, polygons.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.domain.export_common import Progress, atomic_text, category_table, frame_file_name, sequence_name
+from app.domain.export_common import Progress, atomic_text, category_table, frame_file_names, sequence_name
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -33,10 +35,11 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
                    for o in objects],
     }
     dumps = json.JSONEncoder(separators=(",", ":")).encode
+    file_names = frame_file_names(project.video_path, total)
     with atomic_text(out) as fh:
         fh.write(dumps(header)[:-1] + ',"images":[')
         for frame in range(total):
-            image = {"id": frame + 1, "file_name": frame_file_name(name, frame), "width": width,
+            image = {"id": frame + 1, "file_name": file_names[frame], "width": width,
                      "height": height, "video_id": 1, "frame_id": frame}
             fh.write(("," if frame else "") + dumps(image))
         fh.write('],"annotations":[')
@@ -48,7 +51,7 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
                 segmentation = mask_to_polygons(record.decode()) if polygons else record.json_rle()
                 annotation = {"id": next_id, "image_id": frame + 1, "category_id": category_of[record.obj_id],
                               "segmentation": segmentation, "area": record.area, "bbox": list(record.bbox),
-                              "iscrowd": 0, "track_id": record.obj_id, "instance_id": record.obj_id,
+                              "iscrowd": 0, "track_id": record.obj_id,
                               "video_id": 1, "frame_id": frame}
                 fh.write(("," if next_id > 1 else "") + dumps(annotation))
                 next_id += 1

@@ -1,7 +1,8 @@
 """YouTube-VIS JSON: one video, one annotation per object with per-frame lists (null where absent).
 
 Written object by object and frame by frame; only the small per-frame bbox/area lists of one
-object are held in memory.
+object are held in memory. Each annotation carries the object id as ``track_id``; ``file_names``
+are a frame folder's real files, else the names ``--with-images`` writes.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.domain.export_common import Progress, atomic_text, category_table, frame_file_name, sequence_name
+from app.domain.export_common import Progress, atomic_text, category_table, frame_file_names, sequence_name
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -23,7 +24,7 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
     categories, category_of = category_table(objects)
     name = sequence_name(project.video_path)
     video = {"id": 1, "name": name, "width": width, "height": height, "length": total,
-             "file_names": [frame_file_name(name, f) for f in range(total)]}
+             "file_names": frame_file_names(project.video_path, total)}
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     steps, done = max(1, total * len(objects)), 0
     with atomic_text(out) as fh:
@@ -33,7 +34,7 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
             bboxes: list[list[int] | None] = []
             areas: list[int | None] = []
             fh.write(("," if k else "") + f'{{"id":{k + 1},"video_id":1,"category_id":{category_of[obj.id]},'
-                     f'"track_id":{obj.id},"instance_id":{obj.id},"name":{dumps(obj.name)},"iscrowd":0,'
+                     f'"track_id":{obj.id},"name":{dumps(obj.name)},"iscrowd":0,'
                      f'"height":{height},"width":{width},"segmentations":[')
             for frame in range(total):
                 record = project.mask_record(frame, obj.id)
