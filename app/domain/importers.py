@@ -98,6 +98,12 @@ class _Writer:
 
 
 def davis_sequence_folder(path: Path, project: Project) -> Path:
+    return find_davis_sequence(path, sequence_name(project.video_path))
+
+
+def find_davis_sequence(path: Path, sequence: str) -> Path:
+    """The folder of PNGs for ``sequence``: ``path`` itself, or under a dataset root, ``Annotations/``
+    or the official ``Annotations/480p/`` level (the sequence so named, else the only one)."""
     if not path.is_dir():
         raise ImportFormatError(f"{path}: not a folder")
     if any(p.suffix.lower() == ".png" for p in path.iterdir()):
@@ -107,7 +113,7 @@ def davis_sequence_folder(path: Path, project: Project) -> Path:
     if len(levels) == 1 or (root / "480p").is_dir():  # DAVIS 2017: Annotations/480p/<seq>/
         root = root / "480p" if (root / "480p").is_dir() else levels[0]
     sequences = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.png")))
-    wanted = [p for p in sequences if p.name == sequence_name(project.video_path)]
+    wanted = [p for p in sequences if p.name == sequence]
     if wanted:
         return wanted[0]
     if len(sequences) == 1:
