@@ -4,7 +4,8 @@ Accepted: a ``<seq>.txt`` file; a folder of ``000000.png`` ...; a MOTS root hold
 ``instances_txt/<seq>.txt`` or ``instances/<seq>/`` (the sequence named like the project's video,
 else the only one). Frames count from 0 (KITTI MOTS and Masklet's export); a frame outside the video
 is an error, so a 1-based file on a video of the same length fails loudly instead of shifting.
-Ignore regions (class 10, id 10000) are not objects and are skipped. Object ids: Masklet's
+Every frame up to the txt file's last is annotated (frames without a line have no object; their
+objects get empty masks). Ignore regions (class 10, id 10000) are not objects and are skipped. Object ids: Masklet's
 ``masklet_mots.json`` when present, else ``id % 1000`` when that is unique and non-zero, else ``id``.
 """
 
@@ -140,7 +141,9 @@ def parse_mots(path: str | Path, project: Project) -> ParsedAnnotations:
                                     if str(k).isdigit()}}
     instances = [i % 1000 for i in mots_ids]
     by_instance = len(set(instances)) == len(instances) and all(instances)
-    parsed = ParsedAnnotations(frames=set(frames))
+    # A txt file lists no line for a frame without objects: every frame up to its last is annotated.
+    annotated = set(range(max(frames) + 1)) if source.is_file() and frames else set(frames)
+    parsed = ParsedAnnotations(frames=annotated)
     object_of: dict[int, int] = {}
     for mots_id in mots_ids:
         entry = known.get(str(mots_id))
