@@ -5,8 +5,9 @@ Accepted: a ``<seq>.txt`` file; a folder of ``000000.png`` ...; a MOTS root hold
 else the only one). Frames count from 0 (KITTI MOTS and Masklet's export); a frame outside the video
 is an error, so a 1-based file on a video of the same length fails loudly instead of shifting.
 Every frame up to the txt file's last is annotated (frames without a line have no object; their
-objects get empty masks). Ignore regions (class 10, id 10000) are not objects and are skipped. Object ids: Masklet's
-``masklet_mots.json`` when present, else ``id % 1000`` when that is unique and non-zero, else ``id``.
+objects get empty masks). Ignore regions (class 10, id 10000) are not objects and are skipped.
+Object ids: Masklet's ``masklet_mots.json`` when present, else ``id % 1000`` when that is unique and
+non-zero, else ``id``.
 """
 
 from __future__ import annotations
