@@ -2,16 +2,20 @@
 
 Every frame becomes an image ``<video>_00000.jpg`` (a frame folder's files are copied byte for byte
 under that name, keeping their format; a video's frames are written as JPEG, quality 95) and a label
-file ``<video>_00000.txt`` with one line per object that has a mask on that frame:
-``class x1 y1 x2 y2 ...``, coordinates divided by the image width/height (0..1, pixel edges). A
-frame without masks gets an empty label file (a background image). Classes are the categories, 0..K-1
-in order of first use by ascending object id, named in ``data.yaml``. YOLO allows one polygon per
-object: an object in several parts, or with holes, is one polygon whose parts are joined by
-zero-width bridges (as Ultralytics' own COCO converter joins them). ``val`` names the same images as
-``train``: a video is one split; divide it before training.
+file ``<video>_00000.txt`` with a line per part of each object that has a mask on that frame:
+``class x1 y1 x2 y2 ...``. The points are the centres of the object's boundary pixels, as OpenCV
+traces them, written as ``(column + 0.5) / width`` and ``(row + 0.5) / height``: Ultralytics'
+``polygon2mask`` (which truncates ``x * width`` to a pixel index and fills with OpenCV) then fills
+back the very mask. A part's holes are joined to its outline by zero-width bridges over its own
+pixels, so one line keeps them; separate parts are separate lines (as Ultralytics' own mask
+converter writes them), since a bridge across the background would be filled as a line. A frame
+without masks gets an empty label file (a background image). Classes are the categories, 0..K-1 in
+order of first use by ascending object id, named in ``data.yaml``. ``val`` names the same images
+as ``train``: a video is one split; divide it before training.
 
 YOLO lines carry no track id; ``masklet_tracks.json`` lists, per label file, the object id of each line
-(and the objects' names), which Masklet's import uses to restore identities; other tools ignore it.
+(and the objects' names), which Masklet's import uses to restore identities and join parts; other
+tools ignore it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 
 from app.domain.export_common import Progress, category_table, sequence_name, sequential_frames
 from app.domain.export_labels import Notes
-from app.domain.polygons import mask_to_single_polygon
+from app.domain.polygons import mask_to_yolo_polygons
 from app.domain.project import Project
 from sam3core.video import list_image_frames
 
@@ -33,7 +37,8 @@ TRACKS_FILE = "masklet_tracks.json"
 
 
 def yolo_line(class_index: int, polygon: np.ndarray, height: int, width: int) -> str:
-    scaled = np.clip(polygon / np.array([width, height], np.float64), 0.0, 1.0)
+    """``polygon``: (K, 2) pixel-centre coordinates (column, row)."""
+    scaled = np.clip((polygon + 0.5) / np.array([width, height], np.float64), 0.0, 1.0)
     return " ".join([str(class_index), *(f"{v:.6f}" for v in scaled.ravel())])
 
 
@@ -59,7 +64,7 @@ def export_yolo(project: Project, out: str | Path, *, progress: Progress = None,
     if files is not None and len(files) != total:
         files = None
     tracks: dict[str, list[int]] = {}
-    bridged = 0
+    split = 0
     with sequential_frames(project.video_path) as frames:
         for frame in range(total):
             stem = f"{name}_{frame:05d}"
@@ -72,14 +77,11 @@ def export_yolo(project: Project, out: str | Path, *, progress: Progress = None,
             for record in project.mask_records(frame):
                 if not record.area:
                     continue
-                mask = record.decode()
-                polygon = mask_to_single_polygon(mask)
-                if len(polygon) < 3:
-                    continue
-                if cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] > 2:
-                    bridged += 1
-                lines.append(yolo_line(category_of[record.obj_id] - 1, polygon, height, width))
-                ids.append(record.obj_id)
+                polygons = mask_to_yolo_polygons(record.decode())
+                split += len(polygons) > 1
+                for polygon in polygons:
+                    lines.append(yolo_line(category_of[record.obj_id] - 1, polygon, height, width))
+                    ids.append(record.obj_id)
             (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="ascii")
             tracks[stem] = ids
             if progress:
@@ -88,7 +90,7 @@ def export_yolo(project: Project, out: str | Path, *, progress: Progress = None,
     sidecar = {"sequence": name, "objects": {str(o.id): {"name": o.name, "category": o.category}
                                              for o in objects}, "frames": tracks}
     (out / TRACKS_FILE).write_text(json.dumps(sidecar, separators=(",", ":")) + "\n", encoding="utf-8")
-    if bridged and notes is not None:
-        notes.append(f"YOLO: {bridged} mask(s) in several parts were written as one polygon each, the parts "
-                     "joined by zero-width bridges (YOLO allows one polygon per object)")
+    if split and notes is not None:
+        notes.append(f"YOLO: {split} mask(s) in several parts were written as a line per part (YOLO has "
+                     f"no tracks; {TRACKS_FILE} keeps which lines are one object)")
     return out

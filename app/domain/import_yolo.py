@@ -3,12 +3,15 @@
 Accepted: a dataset root (with ``data.yaml`` and ``labels/``), ``data.yaml`` itself, or a folder of
 label ``.txt`` files. Every label file under ``labels/`` (all splits) is a frame: the last number in
 its name is the frame index. A line is ``class x1 y1 x2 y2 ...`` (a polygon, at least 3 points) or
-``class xc yc w h`` (a box, imported as a filled rectangle), coordinates 0..1. Class names come from
-``data.yaml`` (``names:`` as a mapping or a list); unknown classes are named "class N".
+``class xc yc w h`` (a box, imported as a filled rectangle), coordinates 0..1. Polygons are filled as
+Ultralytics fills them for training (``polygon2mask``: ``x * width`` truncated to a pixel index,
+OpenCV's ``fillPoly``), so the import holds the masks a YOLO model is trained on. Class names come
+from ``data.yaml`` (``names:`` as a mapping or a list); unknown classes are named "class N".
 
-Identities: with Masklet's ``masklet_tracks.json`` each line gets its object id back. Without it (a
-dataset from another tool), on each frame the instances of a class go, in line order, to that
-category's objects in ascending id order, new objects being created as needed (YOLO has no tracks).
+Identities: with Masklet's ``masklet_tracks.json`` each line gets its object id back (the lines of
+one object's parts are merged). Without it (a dataset from another tool), on each frame the
+instances of a class go, in line order, to that category's objects in ascending id order, new
+objects being created as needed (YOLO has no tracks).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
+import numpy as np
 from pycocotools import mask as mask_utils
 
+from app.domain import rle
 from app.domain.export_yolo import TRACKS_FILE
 from app.domain.import_common import (
     ParsedAnnotations,
@@ -100,8 +106,10 @@ def _parse_line(fields: list[str], where: str, height: int, width: int,
         polygon = values
     else:
         raise ParseError(f"{where}: expected 'class x1 y1 x2 y2 x3 y3 ...' (3+ points) or 'class xc yc w h'")
-    pixels = [v * (width if k % 2 == 0 else height) for k, v in enumerate(polygon)]
-    return cls, mask_utils.merge(mask_utils.frPyObjects([pixels], height, width))["counts"]
+    pixels = (np.asarray(polygon).reshape(1, -1, 2) * [width, height]).astype(np.int32)
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, pixels, 1)
+    return cls, rle.encode(mask)[0]
 
 
 def parse_yolo(path: str | Path, project: Project) -> ParsedAnnotations:

@@ -1,4 +1,4 @@
-"""Mask -> COCO polygons (holes included) and single YOLO polygons, on the pixel edges.
+"""Mask -> COCO polygons (holes included, on the pixel edges) and YOLO polygons (pixel centres).
 
 The outline is traced on the mask upsampled twice (each pixel a 2x2 block), so that OpenCV's
 contours, which run through the centres of boundary pixels, run a quarter pixel inside the true
@@ -87,8 +87,8 @@ def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
 def _bridged(rings: list[np.ndarray]) -> np.ndarray:
     """One closed walk through every ring: ring k is entered at its vertex nearest ring k-1, left at
     its vertex nearest ring k+1, and the walk comes back along the same zero-width bridges (the
-    way Ultralytics joins a multi-part COCO object into one YOLO polygon). Filled even-odd or
-    non-zero, the bridges add no area and the rings keep theirs."""
+    way Ultralytics joins a multi-part COCO object into one YOLO polygon). Filled even-odd, the
+    bridges add no area of their own."""
     if len(rings) == 1:
         return rings[0]
 
@@ -110,12 +110,34 @@ def _bridged(rings: list[np.ndarray]) -> np.ndarray:
     return np.vstack(parts)[:-1]
 
 
-def mask_to_single_polygon(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool mask -> one (K, 2) polygon (pixel-edge coordinates) covering all its parts; holes
-    are open (hole-free pieces). Empty (0, 2) for an empty mask."""
-    rings = _hole_free_rings(mask)
-    if not rings:
-        return np.zeros((0, 2))
-    # Chain the pieces left to right so the bridges stay short.
-    rings.sort(key=lambda r: (float(r[:, 0].min()), float(r[:, 1].min())))
-    return _bridged(rings)
+def mask_to_yolo_polygons(mask: np.ndarray) -> list[np.ndarray]:
+    """(H, W) bool mask -> one (K, 2) polygon per part, in pixel-centre coordinates (column, row of
+    boundary pixels, as OpenCV traces them and as Ultralytics' ``polygon2mask`` fills them).
+
+    A part's holes are joined to its outline by zero-width bridges (:func:`_bridged`), so one
+    polygon carries them and fills back with the holes open (even-odd, the bridges run over the
+    part's own pixels). Separate parts stay separate polygons, as Ultralytics' own mask converter
+    writes them: a bridge between parts would cross the background and be filled as a line.
+    """
+    contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    links = hierarchy[0]
+    polygons = []
+    for i, contour in enumerate(contours):
+        if links[i][3] != -1:
+            continue
+        outline = contour[:, 0, :].astype(np.float64)
+        holes = []
+        child = links[i][2]
+        while child != -1:
+            holes.append(contours[child][:, 0, :].astype(np.float64))
+            child = links[child][0]
+        # Visit the holes nearest first so the bridges stay short and inside the part.
+        rings, left = [outline], holes
+        while left:
+            here = rings[-1].mean(axis=0)
+            k = min(range(len(left)), key=lambda j: float(((left[j].mean(axis=0) - here) ** 2).sum()))
+            rings.append(left.pop(k))
+        polygons.append(_bridged(rings))
+    return polygons
