@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app import __version__
 
-SUBCOMMANDS = ("track", "export", "import", "eval")
+SUBCOMMANDS = ("track", "export", "import", "eval", "status")
 MODEL_NAMES = ("classical", "sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus",
                "sam2.1_hiera_large", "sam3")
 
@@ -32,6 +32,7 @@ Headless:
   masklet export PROJECT --format FORMAT --out PATH                  coco|davis|ytvis|mots|yolo|sav|video
   masklet import PROJECT --format davis|coco|mots|yolo --path PATH   read another tool's masks
   masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F (official DAVIS protocol)
+  masklet status PROJECT                                             coverage, doubtful, reviewed frames
   masklet --self-check                                               check the installation
 Run "masklet SUBCOMMAND --help" for the details of each.
 
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--davis-ids", choices=("contiguous", "raw"), default="contiguous",
                         help="davis: renumber objects 1..N (default) or keep their ids (1..255)")
     export.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+    export.add_argument("--reviewed-only", action="store_true",
+                        help="only masks a person reviewed (davis: only frames whose masks are all reviewed)")
 
     imp = sub.add_parser("import", help="add masks from a DAVIS folder or a COCO JSON to a project",
                          formatter_class=_formatter, description=(
@@ -179,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
                     default="higher-id", help="how overlapping predicted masks are scored: as the DAVIS "
                     "export paints them (default higher-id), or none: each object's own mask")
     ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
+    st = sub.add_parser("status", help="per object: coverage, provenance, doubtful and reviewed frames",
+                        formatter_class=_formatter, description=(
+                            "masked: frames with a stored mask (present or absent); reviewed: masks a person "
+                            "accepted or fixed\nthat are unchanged since; stale: reviewed masks changed "
+                            "since; doubtful: engine confidence\nbelow the threshold; provenance: who made "
+                            "the masks (prompted, painted, imported, tracked)."))
+    st.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    st.add_argument("--threshold", type=float, default=None, metavar="T",
+                    help="confidence below which a frame is doubtful, 0..1 (default 0.6)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
     return parser
 
 
@@ -227,8 +242,9 @@ def cmd_track(args: argparse.Namespace) -> int:
     from app.domain.mask_prompts import load_mask_prompts, merge_specs
     from app.domain.project import Project
     from app.domain.prompts_file import load_prompts
+    from app.domain.provenance import model_label
     from app.domain.tracking import apply_specs, track
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
     from sam3core.video import VideoSource
 
     if not args.prompts and not args.masks:
@@ -250,7 +266,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         apply_specs(project, specs)
         project.engine = engine_name
         progress = _Progress("tracking")
-        stored = track(project, engine, direction=args.direction,
+        stored = track(project, engine, direction=args.direction, model=model_label(args.checkpoint),
                        on_frame=lambda phase, frame, done, total: progress(done, total, phase))
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
     return 0
@@ -262,9 +278,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     notes: list[str] = []
     with _open_project(args.project, args.video) as project:
         out = export_project(project, args.format, args.out, polygons=args.polygons,
-                             with_images=args.with_images, overlap=args.overlap,
-                             davis_layout=args.davis_layout, davis_ids=args.davis_ids,
-                             progress=_Progress(f"export {args.format}"), notes=notes)
+                             with_images=args.with_images, reviewed_only=args.reviewed_only,
+                             overlap=args.overlap, davis_layout=args.davis_layout,
+                             davis_ids=args.davis_ids, progress=_Progress(f"export {args.format}"),
+                             notes=notes)
     for note in notes:
         print(f"masklet: note: {note}", file=sys.stderr)
     print(out)
@@ -305,11 +322,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from app.domain.quality import DEFAULT_DOUBT_THRESHOLD
+    from app.domain.status import format_status, status_data
+
+    threshold = DEFAULT_DOUBT_THRESHOLD if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:  # NaN fails this too
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    with _open_project(args.project, args.video) as project:
+        print(json.dumps(status_data(project, threshold), indent=1) if args.json
+              else format_status(project, threshold))
+    return 0
+
+
 def _input_errors() -> tuple[type[BaseException], ...]:
     from app.domain.importers import ImportFormatError
     from app.domain.project import ProjectError
     from app.domain.prompts_file import PromptsError
-    from sam3core.engine import EngineError
+    from sam3core.errors import EngineError
     from sam3core.video import VideoError
 
     return (UsageError, ProjectError, PromptsError, ImportFormatError, VideoError, EngineError, ValueError,
@@ -347,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(build_parser(), argv)
         if isinstance(args, int):
             return args
-        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval,
+                    "status": cmd_status}
         return _run_guarded(commands[args.command], args)
     args = _parse(build_gui_parser(), argv)
     if isinstance(args, int):

@@ -1,4 +1,6 @@
-"""The engine contract shared by the SAM trackers and the classical (no-weights) engine, and the registry.
+"""The engine contract shared by the SAM trackers and the classical (no-weights) engine.
+
+Engines are built by name in :mod:`sam3core.factory`.
 
 Every engine exposes the seed notebook's predictor API:
 
@@ -29,11 +31,6 @@ import torch
 
 from sam3core.errors import EngineError  # noqa: F401  (re-exported: callers import it from here)
 
-CLASSICAL = "classical"
-SAM2_MODELS = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large")
-SAM3_MODELS = ("sam3",)
-ENGINE_NAMES = (CLASSICAL, *SAM2_MODELS, *SAM3_MODELS)
-
 MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
 PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -63,65 +60,3 @@ class Engine(Protocol):
     def reset_state(self, inference_state: Any) -> None: ...
 
     def remove_object(self, inference_state: Any, obj_id: int) -> Any: ...
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" picks CUDA, then MPS, then CPU; an unavailable device is a clear error."""
-    if device is None or str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EngineError(f"device {device!r} requested but CUDA is not available on this machine")
-    if dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise EngineError(f"device {device!r} requested but Apple MPS is not available on this machine")
-    return dev
-
-
-def available_devices() -> list[str]:
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        devices.append("mps")
-    return devices
-
-
-def build_engine(name: str | None = None, *, checkpoint: str | Path | None = None,
-                 device: str | torch.device | None = "cpu") -> Engine:
-    """Build an engine by registry name; with a checkpoint and no name the model is detected from it.
-
-    ``None`` with no checkpoint gives the classical engine, which needs no weights. SAM 2.1 engines built
-    here keep corrections on re-propagation (see below); use :func:`sam3core.build.build_tracker` for the
-    reference's exact behaviour.
-    """
-    if name is None:
-        if checkpoint is None:
-            name = CLASSICAL
-        else:
-            from sam3core.checkpoint import detect_model_name
-
-            name = detect_model_name(checkpoint)
-    if name == CLASSICAL:
-        from sam3core.classical import ClassicalEngine
-
-        return ClassicalEngine()
-    if name in SAM2_MODELS or name in SAM3_MODELS:
-        from sam3core.build import build_tracker
-
-        # sam2 1.1.0 re-tracks a corrected frame on the next propagation, silently dropping the user's
-        # fix; an annotation tool must keep it, so corrections become conditioning frames (as in SAM 3).
-        # Small holes are filled as by the official video predictor on a GPU (its kernel is CUDA-only).
-        # build_tracker itself keeps the CPU reference's behaviour, which the parity check relies on.
-        overrides = ({"add_all_frames_to_correct_as_cond": True, "fill_hole_area": 8} if name in SAM2_MODELS
-                     else None)
-        return build_tracker(name, checkpoint=checkpoint, device=resolve_device(device),
-                             tracker_overrides=overrides)
-    raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINE_NAMES)}")

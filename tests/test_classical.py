@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sam3core.classical import ClassicalEngine, ClassicalSession
-from sam3core.engine import build_engine
-from sam3core.metrics import evaluate_sequence, region_similarity
-from sam3core.synthetic import SyntheticClip, generate_clip
+from sam3core.eval.metrics import evaluate_sequence, region_similarity
+from sam3core.eval.synthetic import SyntheticClip, generate_clip
+from sam3core.factory import build_engine
 from sam3core.video import VideoSource, write_video
 
 H, W = 180, 320

@@ -83,7 +83,7 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch) -> list:
         built.append((name, checkpoint, device))
         return DiskEngine()
 
-    monkeypatch.setattr("sam3core.engine.build_engine", build)
+    monkeypatch.setattr("sam3core.factory.build_engine", build)
     return built
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sam3core.engine import ENGINE_NAMES, EngineError, available_devices, build_engine, resolve_device
+from sam3core.errors import EngineError
+from sam3core.factory import ENGINE_NAMES, available_devices, build_engine, resolve_device
 
 
 def test_no_name_and_no_checkpoint_is_the_classical_engine() -> None:
@@ -26,7 +27,7 @@ def test_unavailable_device_is_a_clear_error() -> None:
 
 
 def test_app_sam2_engine_keeps_corrections_but_the_reference_api_does_not() -> None:
-    from sam3core.build import build_tracker
+    from sam3core.sam.registry import build_tracker
 
     engine = build_engine("sam2.1_hiera_tiny", device="cpu")
     assert engine.config.add_all_frames_to_correct_as_cond

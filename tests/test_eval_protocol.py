@@ -17,7 +17,7 @@ from app.domain.evaluate import evaluate_project
 from app.domain.export_common import DAVIS_PALETTE
 from app.domain.importers import ImportFormatError
 from app.domain.project import Project
-from sam3core.metrics import boundary_f_measure, region_similarity
+from sam3core.eval.metrics import boundary_f_measure, region_similarity
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from sam3core.build import build_tracker
-from sam3core.configs import tiny_test_config
-from sam3core.predictor import SamPredictor
+from sam3core.sam.network_config import tiny_test_config
+from sam3core.sam.predictor import SamPredictor
+from sam3core.sam.registry import build_tracker
 from sam3core.video import VideoSource, write_video
 
 HEIGHT, WIDTH = 72, 96
@@ -304,7 +304,7 @@ def test_sam21_merges_each_object_alone(predictor: SamPredictor, video_dir: Path
 def test_hole_filling_keeps_memories_exact_when_they_are_recomputed(tmp_path: Path) -> None:
     # Filled logits are what is returned and stored (as the reference does); tracked frames' memories
     # were encoded from the unfilled mask, so an evicted memory is recomputed from that one.
-    from sam3core.postprocess import fill_small_holes
+    from sam3core.sam.postprocess import fill_small_holes
 
     video = write_video(tmp_path / "holes", clip_frames(30))
     area = 300  # of the tiny config's 32 x 32 low-res masks: random weights leave regions this small

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from sam3core.build import build_tracker
-from sam3core.predictor import SamPredictor
-from sam3core.sam3 import Sam3TrackerModel, sam3_tiny_test_config
-from sam3core.synthetic import generate_clip
+from sam3core.eval.synthetic import generate_clip
+from sam3core.sam.predictor import SamPredictor
+from sam3core.sam.registry import build_tracker
+from sam3core.sam.sam3 import Sam3TrackerModel, sam3_tiny_test_config
 from sam3core.video import write_video
 
 FRAMES, HEIGHT, WIDTH = 8, 72, 128
@@ -116,7 +116,7 @@ def test_clicks_never_read_the_memory_bank(predictor: SamPredictor) -> None:
         def memory_of(self, *_: object) -> None:
             raise AssertionError("a click must not read memories")
 
-    from sam3core.state import PointPrompt
+    from sam3core.sam.inference_state import PointPrompt
 
     points = PointPrompt(torch.tensor([[[50.0, 60.0]]]), torch.tensor([[1]], dtype=torch.int32))
     with torch.inference_mode():
@@ -163,7 +163,7 @@ def _run(predictor: SamPredictor, state: object) -> list[tuple]:
 
 def test_clearing_hides_frames_from_look_ups_but_keeps_their_memory(
         predictor: SamPredictor, video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sam3core import predictor as predictor_module
+    from sam3core.sam import predictor as predictor_module
 
     state = predictor.init_state(video_path=str(video))
     _click(predictor, state, 0, 1, 0.3, 0.6)

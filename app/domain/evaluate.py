@@ -17,7 +17,7 @@ DAVIS 2016 masks hold only 0 and 255. Read as the 2017 toolkit reads them, every
 no object is left to score; rather than print a meaningless result we stop and say so, and
 ``binary_gt=True`` reads any non-zero pixel as object 1 (the DAVIS 2016 protocol, one object).
 
-The measures are :mod:`sam3core.metrics`' (DAVIS definitions); frames are streamed so a long video
+The measures are :mod:`sam3core.eval.metrics`' (DAVIS definitions); frames are streamed so a long video
 never has all its label maps in memory. A frame without a stored mask is an empty prediction.
 """
 
@@ -34,7 +34,7 @@ from app.domain.export_davis import read_id_map
 from app.domain.export_labels import OverlapTally, check_rule, paint_labels
 from app.domain.importers import ImportFormatError, davis_sequence_folder, frame_number, read_davis_labels
 from app.domain.project import Project
-from sam3core.metrics import ObjectScores, SequenceScores, boundary_f_measure, region_similarity
+from sam3core.eval.metrics import ObjectScores, SequenceScores, boundary_f_measure, region_similarity
 
 VOID = 255
 VOID_MODES = ("background", "ignore", "object")

@@ -9,6 +9,7 @@ from app.domain.export_common import Progress
 from app.domain.export_davis import export_davis
 from app.domain.export_labels import Notes
 from app.domain.export_mots import export_mots
+from app.domain.export_quality import ReviewedOnly
 from app.domain.export_sav import export_sav
 from app.domain.export_video import export_video
 from app.domain.export_yolo import export_yolo
@@ -31,13 +32,17 @@ __all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "ImportFormatError", "ImportSumma
 
 
 def export_project(project: Project, fmt: str, out: str | Path, *, polygons: bool = False,
-                   with_images: bool = False, overlap: str = "higher-id", davis_layout: str = "480p",
-                   davis_ids: str = "contiguous", progress: Progress = None, notes: Notes = None) -> Path:
+                   with_images: bool = False, reviewed_only: bool = False, overlap: str = "higher-id",
+                   davis_layout: str = "480p", davis_ids: str = "contiguous", progress: Progress = None,
+                   notes: Notes = None) -> Path:
     """Write ``project`` as ``fmt`` to ``out`` (a .json file for coco/ytvis, a folder for davis, mots,
     yolo and sav, an .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis
     and sav (frames as JPEG), ``overlap`` to the one-object-per-pixel formats (davis, mots),
-    ``davis_layout``/``davis_ids`` to davis. Messages for the user (overlaps resolved, classes the
+    ``davis_layout``/``davis_ids`` to davis; ``reviewed_only`` writes only masks a person reviewed
+    (DAVIS: only fully reviewed frames). Messages for the user (overlaps resolved, classes the
     benchmark tools do not know) are appended to ``notes``."""
+    if reviewed_only:
+        project = ReviewedOnly(project)  # type: ignore[assignment]  (the exporters read through it)
     if fmt == "coco":
         return export_coco(project, out, polygons=polygons, progress=progress)
     if fmt == "ytvis":

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from app.domain.export_common import Progress, atomic_text, category_table, frame_file_names, sequence_name
+from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -36,6 +37,7 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
     }
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     file_names = frame_file_names(project.video_path, total)
+    provenance = ProvenanceReader(project)
     with atomic_text(out) as fh:
         fh.write(dumps(header)[:-1] + ',"images":[')
         for frame in range(total):
@@ -52,7 +54,8 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
                 annotation = {"id": next_id, "image_id": frame + 1, "category_id": category_of[record.obj_id],
                               "segmentation": segmentation, "area": record.area, "bbox": list(record.bbox),
                               "iscrowd": 0, "track_id": record.obj_id,
-                              "video_id": 1, "frame_id": frame}
+                              "video_id": 1, "frame_id": frame,
+                              "attributes": provenance.coco_attributes(frame, record.obj_id)}
                 fh.write(("," if next_id > 1 else "") + dumps(annotation))
                 next_id += 1
             if progress:

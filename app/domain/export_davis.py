@@ -24,6 +24,7 @@ from PIL import Image
 
 from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name, sequential_frames
 from app.domain.export_labels import Notes, OverlapTally, check_rule, paint_labels
+from app.domain.export_quality import export_frames, write_davis_sidecar
 from app.domain.project import Project
 
 DAVIS_LAYOUTS = ("480p", "Full-Resolution", "flat")
@@ -71,9 +72,10 @@ def export_davis(project: Project, out: str | Path, *, with_images: bool = False
     images = out.joinpath("JPEGImages", *level, name)
     if with_images:
         images.mkdir(parents=True, exist_ok=True)
-    total = project.num_frames
+    written = list(export_frames(project))  # every frame, or only the reviewed ones (--reviewed-only)
+    total = len(written)
     with sequential_frames(project.video_path) as frames:
-        for frame in range(total):
+        for k, frame in enumerate(written):
             png = Image.fromarray(paint_labels(project.mask_records(frame), values, project.size, tally,
                                                frame=frame), mode="P")
             png.putpalette(DAVIS_PALETTE)
@@ -82,7 +84,8 @@ def export_davis(project: Project, out: str | Path, *, with_images: bool = False
                 bgr = cv2.cvtColor(np.asarray(frames.frame(frame)), cv2.COLOR_RGB2BGR)
                 cv2.imwrite(str(images / f"{frame:05d}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
             if progress:
-                progress(frame + 1, total)
+                progress(k + 1, total)
+    write_davis_sidecar(project, out, name, written)
     if layout != "flat":
         sets = out / "ImageSets" / "2017"
         sets.mkdir(parents=True, exist_ok=True)

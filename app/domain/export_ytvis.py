@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from app.domain.export_common import Progress, atomic_text, category_table, frame_file_names, sequence_name
+from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -27,6 +28,7 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
              "file_names": frame_file_names(project.video_path, total)}
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     steps, done = max(1, total * len(objects)), 0
+    provenance = ProvenanceReader(project)
     with atomic_text(out) as fh:
         fh.write('{"info":{"description":' + dumps(f"Masklet export of {name}") + '},"licenses":[],')
         fh.write('"videos":[' + dumps(video) + '],"categories":' + dumps(categories) + ',"annotations":[')
@@ -49,7 +51,8 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
                 done += 1
                 if progress and (done % 16 == 0 or done == steps):
                     progress(done, steps)
-            fh.write('],"bboxes":' + dumps(bboxes) + ',"areas":' + dumps(areas) + "}")
+            fh.write('],"bboxes":' + dumps(bboxes) + ',"areas":' + dumps(areas) + ","
+                     + provenance.ytvis_fields(obj.id, total, [a is not None for a in areas]) + "}")
         fh.write("]}")
     if progress:
         progress(steps, steps)

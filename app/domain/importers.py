@@ -27,6 +27,7 @@ from app.domain.import_mots import parse_mots
 from app.domain.import_yolo import parse_yolo
 from app.domain.model import Prompt
 from app.domain.project import Project
+from app.domain.quality import Origin
 from app.domain.rle import MaskRecord
 
 
@@ -56,8 +57,9 @@ def _record(frame: int, obj_id: int, counts: bytes, height: int, width: int) -> 
 class _Writer:
     """Collects what an import writes, creating objects and first-mask prompts as ids appear."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, origin: Origin) -> None:
         self.project = project
+        self.origin = origin  # provenance of every mask this import writes
         self.summary = ImportSummary()
         self.present: dict[int, set[int]] = defaultdict(set)
         self.frames: set[int] = set()
@@ -76,7 +78,7 @@ class _Writer:
         record = _record(frame, obj_id, counts, height, width)
         if record.area == 0:
             return
-        self.project.write_records([record])
+        self.project.write_records([record], origin=self.origin)
         if not self.present[obj_id]:
             self.project.set_prompt(Prompt(frame, obj_id, mask=record.decode()))
         elif frame < min(self.present[obj_id]):
@@ -91,7 +93,7 @@ class _Writer:
         empty = rle.encode(np.zeros((height, width), bool))[0]
         for obj_id, frames in self.present.items():
             self.project.write_records([_record(f, obj_id, empty, height, width)
-                                        for f in sorted(self.frames - frames)])
+                                        for f in sorted(self.frames - frames)], origin=self.origin)
         self.summary.frames = len(self.frames)
         self.project._event("reset", None, None)
         return self.summary
@@ -160,7 +162,7 @@ def import_davis(project: Project, path: str | Path, progress: Progress = None) 
             raise ImportFormatError(f"{file}: frame number outside the video's 0..{project.num_frames - 1}")
         numbered.append((frame, file))
     id_map = read_id_map(folder, folder.name) or {}  # a Masklet export's pixel value -> object
-    writer = _Writer(project)
+    writer = _Writer(project, Origin("imported", detail=f"davis {folder}"))
     with project.batch():
         for k, (frame, file) in enumerate(numbered):
             labels = read_davis_labels(file)
@@ -222,7 +224,7 @@ def import_coco(project: Project, path: str | Path, progress: Progress = None) -
             raise ImportFormatError(f"{path}: annotation {ann.get('id')} refers to unknown image "
                                     f"{ann.get('image_id')}")
         by_frame[frames[ann["image_id"]]].append(ann)
-    writer = _Writer(project)
+    writer = _Writer(project, Origin("imported", detail=f"coco {path}"))
     writer.frames.update(frames.values())
     with project.batch():
         for k, frame in enumerate(sorted(by_frame)):
@@ -257,9 +259,10 @@ def _object_by_category(writer: _Writer, category: str, used: set[int]) -> int:
     return obj_id
 
 
-def import_parsed(project: Project, parsed: ParsedAnnotations, progress: Progress = None) -> ImportSummary:
+def import_parsed(project: Project, parsed: ParsedAnnotations, origin: Origin,
+                  progress: Progress = None) -> ImportSummary:
     """Store what a format parser read (objects, masks per frame), in one transaction."""
-    writer = _Writer(project)
+    writer = _Writer(project, origin)
     writer.frames.update(parsed.frames)
     with project.batch():
         for k, (frame, obj_id, counts) in enumerate(parsed.masks):
@@ -277,7 +280,7 @@ def import_mots(project: Project, path: str | Path, progress: Progress = None) -
         parsed = parse_mots(path, project)
     except ParseError as exc:
         raise ImportFormatError(str(exc)) from exc
-    return import_parsed(project, parsed, progress)
+    return import_parsed(project, parsed, Origin("imported", detail=f"mots {path}"), progress)
 
 
 def import_yolo(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
@@ -286,4 +289,4 @@ def import_yolo(project: Project, path: str | Path, progress: Progress = None) -
         parsed = parse_yolo(path, project)
     except ParseError as exc:
         raise ImportFormatError(str(exc)) from exc
-    return import_parsed(project, parsed, progress)
+    return import_parsed(project, parsed, Origin("imported", detail=f"yolo {path}"), progress)

@@ -15,14 +15,15 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.domain import rle
+from app.domain import quality, rle
 from app.domain.model import ObjectInfo, Prompt, default_color
+from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
 from app.domain.store import (
     ProjectError,
@@ -31,6 +32,7 @@ from app.domain.store import (
     connect,
     create_file,
     initialise,
+    migrate,
 )
 from sam3core.video import VideoError, VideoSource
 
@@ -48,6 +50,8 @@ class ObjectSnapshot:
     info: ObjectInfo
     prompt_rows: tuple[tuple, ...]
     mask_rows: tuple[tuple, ...]
+    info_rows: tuple[tuple, ...] = ()     # provenance / confidence (app/domain/quality.py)
+    review_rows: tuple[tuple, ...] = ()
 
 
 def _open_video(path: Path) -> VideoSource:
@@ -125,7 +129,13 @@ class Project:
                     f"{candidate}: is not the video of project {path.name} (it annotates {stored.name}, "
                     f"{meta['num_frames']} frames of {meta['width']}x{meta['height']}; this one has "
                     f"{video.num_frames} frames of {video.width}x{video.height}, and the content differs)")
-            project = cls(connect(path), path, video)
+            conn = connect(path)
+            try:
+                migrate(conn)  # schema 1 -> 2 adds the provenance/review tables, nothing else
+            except BaseException:
+                conn.close()
+                raise
+            project = cls(conn, path, video)
         except BaseException:
             video.close()
             raise
@@ -221,6 +231,17 @@ class Project:
     def unsubscribe(self, callback: Listener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(callback)
+
+    @contextlib.contextmanager
+    def sql(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the project's lock, for domain modules that keep their own tables
+        (app/domain/quality.py, review.py). Writes belong inside :meth:`batch`."""
+        with self._lock:
+            yield self._conn
+
+    def notify(self, kind: str, frame: int | None, obj_id: int | None) -> None:
+        """Announce a change made through :meth:`sql` (inside :meth:`batch`) to the listeners."""
+        self._event(kind, frame, obj_id)
 
     def _event(self, kind: str, frame: int | None, obj_id: int | None) -> None:
         if (kind, frame, obj_id) not in self._pending:
@@ -328,7 +349,8 @@ class Project:
                                          "WHERE obj_id = ?", (obj_id,)).fetchall()
             masks = self._conn.execute("SELECT frame, obj_id, counts, area, x, y, w, h FROM masks "
                                        "WHERE obj_id = ?", (obj_id,)).fetchall()
-        return ObjectSnapshot(info, tuple(prompts), tuple(masks))
+            infos, reviews = quality.info_rows(self._conn, obj_id), quality.review_rows(self._conn, obj_id)
+        return ObjectSnapshot(info, tuple(prompts), tuple(masks), tuple(infos), tuple(reviews))
 
     def restore_object(self, snapshot: ObjectSnapshot) -> None:
         """Put back an object exactly as :meth:`object_snapshot` saw it (it must not exist now)."""
@@ -337,6 +359,7 @@ class Project:
             self.add_object(info.name, info.category, info.color, info.id, hidden=info.hidden)
             self._conn.executemany("INSERT INTO prompts VALUES (?, ?, ?, ?, ?, ?)", snapshot.prompt_rows)
             self._conn.executemany("INSERT INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", snapshot.mask_rows)
+            quality.restore_rows(self._conn, snapshot.info_rows, snapshot.review_rows)
             self._event("reset", None, info.id)
 
     # -- prompts --------------------------------------------------------------------------------
@@ -426,12 +449,17 @@ class Project:
         return MaskRecord(row[0], row[1], height, width, bytes(row[2]), row[3],
                           (row[4], row[5], row[6], row[7]))
 
-    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None) -> None:
+    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None, *,
+                 info: MaskInfo | None = None) -> None:
         """Store one mask; None removes it. An all-empty mask is stored: "tracked, and absent here"."""
-        self.set_frame_masks(frame, {obj_id: mask})
+        self.set_frame_masks(frame, {obj_id: mask}, infos=() if info is None else (info,))
 
-    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None]) -> None:
-        """Store several objects' masks of one frame in one transaction."""
+    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None], *,
+                        infos: Iterable[MaskInfo] = ()) -> None:
+        """Store several objects' masks of one frame in one transaction.
+
+        Their old provenance/confidence records go; ``infos`` (for masks written here) replace them.
+        """
         self._check_frame(frame)
         encoded = {obj_id: None if m is None else rle.encode(self._check_mask(m))
                    for obj_id, m in masks.items()}
@@ -444,10 +472,12 @@ class Project:
                     counts, area, (x, y, w, h) = value
                     self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                        (frame, obj_id, counts, area, x, y, w, h))
+            self._replace_infos([(frame, obj_id) for obj_id in encoded],
+                                [i for i in infos if i.frame == frame and encoded.get(i.obj_id) is not None])
             self._event("mask", frame, next(iter(encoded)) if len(encoded) == 1 else None)
 
-    def write_records(self, records: list[MaskRecord]) -> None:
-        """Store already encoded masks (import, restore) without decoding them."""
+    def write_records(self, records: list[MaskRecord], *, origin: quality.Origin | None = None) -> None:
+        """Store already encoded masks (import) without decoding them; ``origin`` says who made them."""
         with self.batch():
             for r in records:
                 self._check_frame(r.frame)
@@ -455,6 +485,13 @@ class Project:
                 self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (r.frame, r.obj_id, r.counts, r.area, *r.bbox))
                 self._event("mask", r.frame, None)
+            infos = [] if origin is None else [MaskInfo(r.frame, r.obj_id, origin) for r in records]
+            self._replace_infos([(r.frame, r.obj_id) for r in records], infos)
+
+    def _replace_infos(self, keys: list[tuple[int, int]], infos: list[MaskInfo]) -> None:
+        quality.forget_infos(self._conn, keys)
+        if infos:
+            quality.write_infos(self._conn, infos)
 
     def frames_with_masks(self, obj_id: int) -> list[int]:
         """Frames where the object has a non-empty mask, ascending."""

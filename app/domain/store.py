@@ -13,7 +13,7 @@ import struct
 from pathlib import Path
 
 APPLICATION_ID = 0x4D534B4C  # "MSKL"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -44,6 +44,34 @@ CREATE TABLE masks (
     PRIMARY KEY (frame, obj_id)
 ) WITHOUT ROWID;
 CREATE INDEX masks_by_object ON masks (obj_id, frame);
+"""
+
+# Schema 2 (issue 18): provenance and confidence of each stored mask, and reviews. A schema-1 file
+# gets these tables when it is opened for writing (:func:`migrate`); read-only it stays as it is and
+# the missing tables read as "no data" (app/domain/quality.py).
+SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS mask_info (
+    frame INTEGER NOT NULL,
+    obj_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,            -- prompted | painted | imported | tracked
+    engine TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    source_frame INTEGER,          -- tracked: the prompted frame it was propagated from
+    at TEXT NOT NULL,              -- ISO 8601 UTC
+    detail TEXT NOT NULL DEFAULT '',
+    object_score REAL, iou REAL, memory_score REAL, engine_confidence REAL,
+    confidence REAL,               -- 0..1, NULL where no engine scored the mask
+    PRIMARY KEY (frame, obj_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mask_info_by_object ON mask_info (obj_id, frame);
+CREATE TABLE IF NOT EXISTS reviews (
+    frame INTEGER NOT NULL,
+    obj_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL,         -- accepted | fixed
+    mask_crc INTEGER NOT NULL,     -- CRC-32 of the reviewed mask's RLE counts
+    at TEXT NOT NULL,
+    PRIMARY KEY (frame, obj_id)
+) WITHOUT ROWID;
 """
 
 
@@ -125,12 +153,34 @@ def initialise(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.execute("BEGIN")
-    for statement in SCHEMA.split(";"):
+    for statement in (SCHEMA + SCHEMA_2).split(";"):
         if statement.strip():
             conn.execute(statement)
     conn.execute("INSERT INTO schema_version (version, app) VALUES (?, 'masklet')", (SCHEMA_VERSION,))
     conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
     conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> bool:
+    """Bring an older project up to :data:`SCHEMA_VERSION` in one transaction; True if it changed.
+
+    Only adds tables (schema 1 -> 2), so a migrated file keeps every byte of the user's work.
+    """
+    (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+    if version >= SCHEMA_VERSION:
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA_2.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return True
 
 
 def create_file(path: Path, meta: dict[str, str]) -> None:

@@ -7,6 +7,8 @@ loses nothing that was reported done.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -14,9 +16,56 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
+from app.domain.provenance import TrackRecorder, prompt_origin, scores_from_output
+from app.domain.quality import MaskInfo
+from app.domain.review import mask_infos
 from sam3core.engine import Engine
 
-DIRECTIONS = ("forward", "backward", "both")
+
+class Direction(Enum):
+    """Which way a propagation runs from its start frame (the one vocabulary of the UI, CLI and domain)."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    BOTH = "both"
+
+
+DIRECTIONS = tuple(d.value for d in Direction)
+
+
+@dataclass(frozen=True)
+class PropagationRequest:
+    """One propagation run: from ``start`` forward or backward over at most ``max_frames`` more frames."""
+
+    start: int
+    reverse: bool
+    max_frames: int | None = None  # None = to the end (or start) of the video
+
+
+def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
+                     prompted: list[int] | None = None,
+                     until_prompt: bool = False) -> list[PropagationRequest]:
+    """Requests for one user command, always starting at ``current``.
+
+    ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
+    direction of travel (or the video's end when there is none).
+    """
+    if not 0 <= current < num_frames:
+        raise ValueError(f"frame {current} outside 0..{num_frames - 1}")
+    if target is not None:
+        if target == current:
+            return []
+        return [PropagationRequest(current, target < current, abs(target - current))]
+    frames = sorted(set(prompted or []))
+    requests = []
+    if direction in (Direction.FORWARD, Direction.BOTH):
+        ahead = [f for f in frames if f > current] if until_prompt else []
+        requests.append(PropagationRequest(current, False, (ahead[0] - current) if ahead else None))
+    if direction in (Direction.BACKWARD, Direction.BOTH):
+        behind = [f for f in frames if f < current] if until_prompt else []
+        requests.append(PropagationRequest(current, True, (current - behind[-1]) if behind else None))
+    return requests
+
 # callback(phase, frame, done, total): phase is "prompt", "forward" or "backward".
 FrameCallback = Callable[[str, int, int, int], None]
 
@@ -59,10 +108,12 @@ def _add_prompt(engine: Engine, state: Any, prompt: Prompt) -> tuple:
 
 
 def track(project: Project, engine: Engine, *, direction: str = "forward",
-          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None,
+          model: str = "") -> int:
     """Run every prompt of ``project`` (in frame order) and propagate; returns frames stored.
 
     ``direction`` "both" runs forward from the earliest prompted frame, then backward from the latest.
+    Every stored mask is recorded with its provenance (engine name, ``model``) and the engine's score.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -70,10 +121,14 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
     if not prompts:
         raise ValueError("the project has no prompts to track from")
     state = engine.init_state(video=project.video)
+    name = str(getattr(engine, "name", "") or project.engine)
     stored = 0
     for k, prompt in enumerate(prompts):
         frame_idx, obj_ids, _low, video_res = _add_prompt(engine, state, prompt)
-        project.set_frame_masks(frame_idx, _binary_masks(list(obj_ids), video_res))
+        # The answer to a prompt is that object's mask; the others are written by the propagation.
+        mask = _binary_masks(list(obj_ids), video_res)[prompt.obj_id]
+        info = MaskInfo(frame_idx, prompt.obj_id, prompt_origin(prompt, name, model))
+        project.set_frame_masks(frame_idx, {prompt.obj_id: mask}, infos=[info])
         stored += 1
         if on_frame:
             on_frame("prompt", frame_idx, k + 1, len(prompts))
@@ -83,10 +138,16 @@ def track(project: Project, engine: Engine, *, direction: str = "forward",
         runs.append(("forward", first, False, project.num_frames - first))
     if direction in ("backward", "both"):
         runs.append(("backward", last, True, last + 1))
+    prompted = {(p.frame, p.obj_id) for p in prompts}
     for phase, start, reverse, total in runs:
+        existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in prompted})
+                    for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in prompted}
+        recorder = TrackRecorder(prompts, name, model, reverse=reverse, start=start, existing=existing)
         results = engine.propagate_in_video(state, start_frame_idx=start, reverse=reverse)
-        for done, (frame_idx, obj_ids, _low, video_res, *_) in enumerate(results, start=1):
-            project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res))
+        for done, (frame_idx, obj_ids, _low, video_res, obj_scores) in enumerate(results, start=1):
+            scores = scores_from_output(obj_ids, obj_scores)
+            project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res),
+                                    infos=recorder.infos(int(frame_idx), scores))
             stored += 1
             if on_frame:
                 on_frame(phase, int(frame_idx), done, total)

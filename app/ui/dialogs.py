@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.ui.tasks import BackgroundTask
 from app.ui.worker import EngineSpec
-from sam3core.engine import available_devices
+from sam3core.factory import available_devices
 
 CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.safetensors *.ckpt);;All files (*)"
 
@@ -77,7 +77,7 @@ def detect_checkpoint(path: str) -> tuple[str | None, str]:
     if not Path(path).is_file():
         return None, f"{path}: no such file"
     try:
-        from sam3core.checkpoint import detect_model_name
+        from sam3core.sam.checkpoint import detect_model_name
     except ImportError:
         return None, "Checkpoint detection is not available in this build"
     try:

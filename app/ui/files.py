@@ -194,7 +194,7 @@ class FileController(QObject):
 
     def import_(self, fmt: str, path: str | Path) -> BackgroundTask | None:
         project = self.session.project
-        if project is None or not self._no_task() or not self.session._idle("import"):
+        if project is None or not self._no_task() or not self.session.idle("import"):
             return None
         return self._run(f"Importing {fmt.upper()}",
                          lambda progress: import_annotations(project, fmt, path, progress=progress),

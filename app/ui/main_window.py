@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.tracking import Direction
 from app.ui import dialogs
 from app.ui.actions import ACTIONS, MENUS, ShortcutsDialog, X, build_actions
 from app.ui.canvas import Canvas, Tool
@@ -33,7 +34,7 @@ from app.ui.objects_panel import ObjectsPanel
 from app.ui.session import SessionController
 from app.ui.statusbar import StatusPanel
 from app.ui.timeline import Timeline
-from app.ui.tracking import Direction, TrackingController
+from app.ui.tracking import TrackingController
 from app.ui.viewer import FrameViewController
 from app.ui.worker import EngineFactory, EngineSpec, default_engine_factory
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from app.domain.tracking import PropagationRequest
 from app.ui.worker import (
     EngineFactory,
     EngineSpec,
     PromptKey,
     PromptSet,
-    PropagationRequest,
     TrackingWorker,
     default_engine_factory,
 )
@@ -30,12 +29,6 @@ from sam3core.video import VideoSource
 # How long the user rests on a frame before the worker encodes it ahead of a click: long enough that
 # scrubbing starts no encodings, short next to the time a user takes to aim a click.
 PREFETCH_DELAY_MS = 400
-
-
-class Direction(Enum):
-    FORWARD = "forward"
-    BACKWARD = "backward"
-    BOTH = "both"
 
 
 @dataclass(frozen=True)
@@ -49,31 +42,6 @@ class Progress:
         if self.fps <= 0 or self.total <= self.done:
             return None
         return (self.total - self.done) / self.fps
-
-
-def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
-                     prompted: list[int] | None = None,
-                     until_prompt: bool = False) -> list[PropagationRequest]:
-    """Requests for one user command, always starting at ``current``.
-
-    ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
-    direction of travel (or the video's end when there is none).
-    """
-    if not 0 <= current < num_frames:
-        raise ValueError(f"frame {current} outside 0..{num_frames - 1}")
-    if target is not None:
-        if target == current:
-            return []
-        return [PropagationRequest(current, target < current, abs(target - current))]
-    frames = sorted(set(prompted or []))
-    requests = []
-    if direction in (Direction.FORWARD, Direction.BOTH):
-        ahead = [f for f in frames if f > current] if until_prompt else []
-        requests.append(PropagationRequest(current, False, (ahead[0] - current) if ahead else None))
-    if direction in (Direction.BACKWARD, Direction.BOTH):
-        behind = [f for f in frames if f < current] if until_prompt else []
-        requests.append(PropagationRequest(current, True, (current - behind[-1]) if behind else None))
-    return requests
 
 
 class _Bridge(QObject):

@@ -104,7 +104,8 @@ class FrameViewController(QObject):
 
     def refresh_strips(self) -> None:
         rows = [StripRow(o.color, frozenset(self.session.mask_frames.get(o.id, ())),
-                         tuple(self.session.prompt_frames(o.id)), o.hidden, o.id == self.session.active_id)
+                         tuple(self.session.prompt_frames(o.id)), o.hidden, o.id == self.session.active_id,
+                         o.id)
                 for o in self.session.objects]
         self.timeline.set_rows(rows)
         counts = {o.id: len(self.session.mask_frames.get(o.id, ())) for o in self.session.objects}

@@ -22,8 +22,10 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.domain.model import Prompt
-from sam3core.engine import Engine, build_engine
-from sam3core.heap import trim_heap
+from app.domain.tracking import PropagationRequest
+from sam3core.engine import Engine
+from sam3core.factory import build_engine
+from sam3core.runtime.heap import trim_heap
 from sam3core.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -39,15 +41,6 @@ class EngineSpec:
     name: str | None = None
     checkpoint: str | None = None
     device: str | None = "cpu"
-
-
-@dataclass(frozen=True)
-class PropagationRequest:
-    """One propagation run: from ``start`` forward or backward over at most ``max_frames`` more frames."""
-
-    start: int
-    reverse: bool
-    max_frames: int | None = None  # None = to the end (or start) of the video
 
 
 EngineFactory = Callable[[EngineSpec], Engine]

@@ -9,9 +9,9 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QDockWidget, QToolBar
 from pytestqt.qtbot import QtBot
 
+from app.domain.tracking import Direction
 from app.ui import worker as worker_module
 from app.ui.main_window import MainWindow
-from app.ui.tracking import Direction
 from tests.ui.conftest import H, W
 from tests.ui.test_ui_window import click, wait_mask
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from app.domain.model import Prompt
+from app.domain.tracking import Direction, PropagationRequest, plan_propagation
 from app.ui.compose import Layer, compose, compose_naive, paint_stroke
 from app.ui.testing import SlowFakeEngine
-from app.ui.tracking import PREFETCH_DELAY_MS, Direction, TrackingController, plan_propagation
-from app.ui.worker import EngineSpec, PropagationRequest, TrackingWorker, describe_error
+from app.ui.tracking import PREFETCH_DELAY_MS, TrackingController
+from app.ui.worker import EngineSpec, TrackingWorker, describe_error
 from sam3core.video import VideoSource, write_video
 
 

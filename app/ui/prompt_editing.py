@@ -1,0 +1,142 @@
+"""PromptEditor: clicks, boxes, brush strokes and clearing on the active object, as undoable commands.
+
+A click or box becomes the frame's new prompt (a :class:`~app.domain.commands.SetPrompt`); the worker
+computes its mask and the answer is matched to the command by a token, so a late answer lands in the
+right undo step even when the user undid or edited meanwhile. A brush stroke edits the stored mask
+directly (a :class:`~app.domain.commands.SetMask`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+from PySide6.QtCore import QObject, Slot
+
+from app.domain.commands import SetMask, SetPrompt
+from app.domain.model import Prompt
+from app.ui.compose import paint_stroke
+from app.ui.project_session import ProjectSession
+from app.ui.tracking import TrackingController
+from app.ui.undo import DomainCommand
+
+
+class PromptEditor(QObject):
+    def __init__(self, session: ProjectSession, tracking: TrackingController,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.tracking = tracking
+        self._pending: dict[int, DomainCommand] = {}  # token -> the SetPrompt waiting for its mask
+        self._token = 0
+        tracking.prompt_result.connect(self._on_prompt_result)
+        session.project_changed.connect(self._pending.clear)
+
+    @property
+    def waiting_for_engine(self) -> bool:
+        """True while a prompt's mask is still being computed (for scripted use: tests, self-check)."""
+        return bool(self._pending)
+
+    @contextlib.contextmanager
+    def _target(self, text: str) -> Iterator[int]:
+        """The active object; one is created when there is none, as a user clicking would expect.
+
+        The creation and the edit then form one undo step ("Add object and point"), 0 if it failed.
+        """
+        s = self.session
+        create = s.active_id == 0 or s.object_info(s.active_id) is None
+        if not create:
+            yield s.active_id
+            return
+        s.undo_stack.beginMacro(f"New object: {text.lower()}")
+        try:
+            yield s.add_object()
+        finally:
+            s.undo_stack.endMacro()
+
+    def add_point(self, frame: int, x: float, y: float, positive: bool) -> None:
+        if not self.session.editable():
+            return
+        text = "Add point" if positive else "Add negative point"
+        with self._target(text) as obj:
+            if obj:
+                self._push_prompt(self._click_prompt(frame, obj, x, y, positive), text)
+
+    def _click_prompt(self, frame: int, obj: int, x: float, y: float, positive: bool) -> Prompt:
+        """The frame's prompt plus one click.
+
+        A first click on a frame that already shows a mask (propagated, painted, imported) corrects
+        that mask: the mask goes into the prompt as context, as a SAM refinement click expects — a lone
+        negative click would otherwise produce an empty mask. Later clicks keep that context.
+        """
+        base = self.session.prompts.get((frame, obj))
+        if base is None:
+            assert self.session.project is not None
+            shown = self.session.project.mask(frame, obj)
+            base = Prompt(frame, obj, mask=shown if shown is not None and shown.any() else None)
+        return replace(base, points=(*base.points, (float(x), float(y))),
+                       labels=(*base.labels, 1 if positive else 0))
+
+    def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
+        if not self.session.editable():
+            return
+        x0, y0, x1, y1 = box
+        new_box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        with self._target("Draw box") as obj:
+            if obj:
+                base = self.session.prompts.get((frame, obj)) or Prompt(frame, obj)
+                self._push_prompt(replace(base, box=new_box, mask=None), "Draw box")
+
+    def clear_prompt(self, frame: int) -> None:
+        s = self.session
+        if not s.editable() or (frame, s.active_id) not in s.prompts:
+            return
+        s.push(SetPrompt(Prompt(frame, s.active_id), text="Clear prompt"))
+
+    def paint(self, frame: int, points: list[tuple[float, float]], radius: float, *, erase: bool) -> None:
+        """A brush/eraser stroke on the active object's mask; it becomes the frame's mask prompt."""
+        s = self.session
+        if not s.editable() or not points:
+            return
+        assert s.project is not None
+        text = "Erase" if erase else "Paint"
+        with self._target(text) as obj:
+            if not obj:
+                return
+            current = s.project.mask(frame, obj)
+            if current is None:
+                current = np.zeros(s.project.size, bool)
+            edited = paint_stroke(current, points, radius, erase=erase)
+            if not np.array_equal(edited, current):
+                s.push(SetMask(frame, obj, edited, text=text))
+
+    def _push_prompt(self, prompt: Prompt, text: str) -> None:
+        wrapper = self.session.push(SetPrompt(prompt, text=text))
+        if wrapper is None:
+            return
+        self._token += 1
+        self._pending[self._token] = wrapper
+        self.tracking.segment(self.session.prompts, (prompt.frame, prompt.obj_id), self._token)
+
+    @Slot(int, int, object, int)
+    def _on_prompt_result(self, frame: int, obj_id: int, mask: np.ndarray, token: int) -> None:
+        project = self.session.project
+        wrapper = self._pending.pop(token, None)
+        if wrapper is None or project is None or wrapper.project is not project:
+            return
+        command = wrapper.command
+        assert isinstance(command, SetPrompt)
+        if wrapper.active:
+            if self.session.object_info(obj_id) is None:
+                return
+            command.set_result(project, mask)
+        else:
+            command.result = mask  # undone meanwhile: redo will restore this answer
+        # A later edit of the same prompt captured the mask before this answer: keep its undo exact.
+        for later in self._pending.values():
+            before = getattr(later.command, "before", None)
+            if before is not None and before.prompt == command.prompt and \
+                    (later.command.prompt.frame, later.command.prompt.obj_id) == (frame, obj_id):
+                before.mask = mask
