@@ -9,7 +9,7 @@ decoded mask equals the input (IoU 1.0), where tracing at the pixel centres and 
 pixel (the earlier method) gave a mean IoU of 0.94 and a worst of 0.81.
 
 COCO polygons are filled and merged by union, so a hole cannot be written as a ring. Each shape
-with holes is therefore cut (by shapely) along vertical lines through its holes into hole-free
+with holes is therefore cut (by shapely) into vertical strips at a point inside each hole: hole-free
 pieces whose union is the shape with its holes open.
 """
 
@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from shapely.geometry import LineString, MultiLineString, Polygon
+from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import split
 
 _MITRE = 2
 
@@ -51,21 +50,20 @@ def _traced_shapes(mask: np.ndarray) -> list[BaseGeometry]:
 
 
 def _without_holes(polygon: Polygon) -> list[Polygon]:
-    """Hole-free pieces: one cut along vertical lines through every hole's centroid (a hole whose
-    centroid line misses it, a C-shaped one, is cut again in the piece that still holds it)."""
+    """Hole-free pieces: the polygon cut into vertical strips at a point inside each hole, so every
+    hole opens onto a strip edge. Strips are intersections (GEOS overlay), which keep every bit of
+    area; ``shapely.ops.split`` by many lines lost whole pieces on real masks with pinched corners."""
     if not polygon.interiors:
         return [polygon]
-    _, y0, _, y1 = polygon.bounds
-    xs = sorted({ring.centroid.x for ring in polygon.interiors})
-    cuts = MultiLineString([[(x, y0 - 1), (x, y1 + 1)] for x in xs])
-    pieces = split(polygon, cuts).geoms
-    if len(pieces) == 1:  # no line crossed a hole: fall back to the bounds of the first
-        x0, _, x1, _ = polygon.interiors[0].bounds
-        pieces = split(polygon, LineString([((x0 + x1) / 2, y0 - 1), ((x0 + x1) / 2, y1 + 1)])).geoms
+    x0, y0, x1, y1 = polygon.bounds
+    cuts = sorted({Polygon(ring).representative_point().x for ring in polygon.interiors})
+    edges = [x0 - 1, *cuts, x1 + 1]
     result: list[Polygon] = []
-    for piece in pieces:
-        if isinstance(piece, Polygon) and not piece.is_empty:
-            result.extend(_without_holes(piece))
+    for left, right in zip(edges[:-1], edges[1:]):
+        strip = polygon.intersection(box(left, y0 - 1, right, y1 + 1))
+        for piece in getattr(strip, "geoms", [strip]):
+            if isinstance(piece, Polygon) and not piece.is_empty and piece.area > 0:
+                result.extend(_without_holes(piece) if piece.interiors else [piece])
     return result
 
 
