@@ -199,3 +199,25 @@ def test_bad_mots_and_yolo_imports_change_nothing(project: Project, tmp_path: Pa
         mask = target.mask(1, 1)
         assert mask[H // 4 + 1:3 * H // 4 - 1, W // 4 + 1:3 * W // 4 - 1].all()
         assert not mask[:H // 4 - 1].any()
+
+
+def test_cli_new_formats_notes_and_refusals(project: Project, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    from app.cli import main
+
+    path = str(project.path)
+    for fmt in ("mots", "yolo", "sav"):
+        assert main(["export", path, "--format", fmt, "--out", str(tmp_path / fmt)]) == 0
+    assert "covered by more than one object" in capsys.readouterr().err  # the MOTS overlap note
+    refused = ["export", path, "--format", "davis", "--overlap", "error", "--out", str(tmp_path / "d")]
+    assert main(refused) == 2
+    assert "frame 0: objects [1, 2" in capsys.readouterr().err
+    assert main(["export", path, "--format", "davis", "--davis-layout", "flat", "--davis-ids", "raw",
+                 "--out", str(tmp_path / "flat")]) == 0
+    assert (tmp_path / "flat" / "Annotations" / "walk" / "00000.png").is_file()
+    for fmt in ("mots", "yolo"):
+        fresh = tmp_path / f"fresh-{fmt}.masklet"
+        Project.create(fresh, project.video_path).close()
+        assert main(["import", str(fresh), "--format", fmt, "--path", str(tmp_path / fmt)]) == 0
+        assert "created [1, 2, 5]" in capsys.readouterr().out
+    assert main(["import", str(fresh), "--format", "mots", "--path", str(tmp_path / "nowhere")]) == 2
