@@ -233,9 +233,17 @@ def _open_project(path: str, video: str | None):  # -> Project
     from app.domain.project import Project, VideoMissingError
 
     try:
-        return Project.open(path, video_path=video)
+        project = Project.open(path, video_path=video)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
+    _print_notes(project)
+    return project
+
+
+def _print_notes(project) -> None:  # noqa: ANN001 - Project, imported lazily
+    """What opening found that the user must know (frames renumbered for an older project, ...)."""
+    for note in project.notes:
+        print(f"masklet: note: {note}", file=sys.stderr)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -258,10 +266,11 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise UsageError(f"{args.checkpoint}: no such checkpoint file")
     engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
-    engine_name = getattr(engine, "name", None) or args.model or "classical"
+    engine_name = engine.name
     target = Path(args.project)
     project = Project.open(target, video_path=args.video) if target.exists() else Project.create(
         target, args.video, engine=engine_name)
+    _print_notes(project)
     with project:
         apply_specs(project, specs)
         project.engine = engine_name

@@ -65,6 +65,10 @@ def build_engine(name: str | None = None, *, checkpoint: str | Path | None = Non
     if name == CLASSICAL:
         from sam3core.classical import ClassicalEngine
 
+        # OpenCV on the CPU: a GPU asked for by name is refused rather than silently not used
+        if device is not None and str(device) != "auto" and torch.device(device).type != "cpu":
+            raise EngineError(f"the classical engine runs on the CPU only; device {str(device)!r} applies to "
+                              "the SAM models (use --device cpu or auto, or choose a SAM model)")
         return ClassicalEngine()
     if name in SAM2_MODELS or name in SAM3_MODELS:
         from sam3core.sam.registry import build_tracker

@@ -26,6 +26,16 @@ def test_unavailable_device_is_a_clear_error() -> None:
     assert "classical" in ENGINE_NAMES and "sam3" in ENGINE_NAMES
 
 
+@pytest.mark.parametrize("device", ["cuda", "mps", "cuda:0"])
+def test_the_classical_engine_refuses_a_gpu(device: str) -> None:
+    with pytest.raises(EngineError, match="CPU only"):
+        build_engine("classical", device=device)
+    with pytest.raises(EngineError, match="CPU only"):
+        build_engine(None, device=device)  # no name, no checkpoint: the classical engine
+    assert build_engine("classical", device="auto").device.type == "cpu"
+    assert build_engine("classical", device="cpu").device.type == "cpu"
+
+
 def test_app_sam2_engine_keeps_corrections_but_the_reference_api_does_not() -> None:
     from sam3core.sam.registry import build_tracker
 

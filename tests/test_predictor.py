@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from sam3core.errors import ObjectIdError, PromptError
 from sam3core.sam.network_config import tiny_test_config
 from sam3core.sam.predictor import SamPredictor
 from sam3core.sam.registry import build_tracker
@@ -181,11 +182,12 @@ def test_remove_object_and_reset(predictor: SamPredictor, video_dir: Path) -> No
     assert remaining == [7] and [f for f, _ in updated] == [0]
     assert updated[0][1].shape == (1, 1, HEIGHT, WIDTH)
     assert {tuple(ids) for _, ids, *_ in predictor.propagate_in_video(state, 0, 3)} == {(7,)}
-    with pytest.raises(ValueError, match="no such object"):
-        predictor.remove_object(state, 1)
+    assert predictor.remove_object(state, 1) == ([7], [])  # lenient by default, as sam2
+    with pytest.raises(ObjectIdError, match="no such object"):
+        predictor.remove_object(state, 1, strict=True)
     predictor.reset_state(state)
     assert state.obj_ids == []
-    with pytest.raises(ValueError, match="no object has prompts"):
+    with pytest.raises(PromptError, match="nothing to propagate"):
         next(predictor.propagate_in_video(state))
 
 

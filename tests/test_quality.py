@@ -246,3 +246,61 @@ def test_track_records_provenance_and_status_reports_it(tmp_path: Path, video: P
     assert obj["doubtful"] == obj["scored"]  # nothing is certain at threshold 1
     assert main(["status", str(path), "--threshold", "1.5"]) == 2
     assert main(["status", str(tmp_path / "missing.masklet")]) == 2
+
+
+def _tracked_by_tiny_sam(tmp_path: Path, video: Path, name: str, spy: dict | None = None) -> list[MaskInfo]:
+    """Track the square with a tiny random-weight SAM model (``name``) through ``masklet track``'s loop;
+    ``spy`` collects what the engine's frame_scores returned per frame."""
+    import torch
+
+    from app.domain.tracking import track
+    from sam3core.sam.network_config import tiny_test_config
+    from sam3core.sam.registry import build_tracker
+    from sam3core.sam.sam3 import sam3_tiny_test_config
+
+    torch.manual_seed(0)
+    predictor = build_tracker(name, config=sam3_tiny_test_config() if name == "sam3" else tiny_test_config())
+    with torch.no_grad():  # random weights call every object absent; make them "present"
+        predictor.model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(4.0)
+    if spy is not None:
+        original = predictor.frame_scores
+
+        def frame_scores(state, frame_idx):  # noqa: ANN001, ANN202
+            spy[frame_idx] = original(state, frame_idx)
+            return spy[frame_idx]
+
+        predictor.frame_scores = frame_scores
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on a busy 2-core machine torch's threads spin-wait; one is much faster
+    try:
+        with Project.create(tmp_path / f"{name}.masklet", video) as project:
+            project.add_object("sq")
+            project.set_prompt(Prompt(0, 1, ((10.0, 16.0),), (1,)))
+            assert track(project, predictor, model="tiny.pt") == N + 1
+            infos = review.mask_infos(project)
+    finally:
+        torch.set_num_threads(threads)
+    assert [i.frame for i in infos] == list(range(N)) and infos[0].origin.engine == predictor.name
+    return infos
+
+
+def test_sam_tracking_stores_predicted_iou_and_object_score(tmp_path: Path, video: Path) -> None:
+    """The SAM decoder's predicted IoU reaches the store (it used to be dropped after the decoder)."""
+    seen: dict = {}
+    infos = _tracked_by_tiny_sam(tmp_path, video, "sam2.1_hiera_tiny", seen)
+    tracked = infos[1:]
+    assert {i.origin.kind for i in tracked} == {"tracked"} and tracked[0].origin.model == "tiny.pt"
+    for info in tracked:
+        assert info.score.iou == pytest.approx(seen[info.frame][1]["iou"], abs=1e-6)
+        assert info.score.memory_score is None  # SAM 2.1 has no memory selection
+        assert 0.0 <= info.score.iou <= 1.0 and info.confidence is not None
+    assert infos[0].origin.kind == "prompted" and infos[0].score is not None  # scored by propagation
+
+
+def test_sam3_tracking_stores_its_memory_selection_score(tmp_path: Path, video: Path) -> None:
+    for info in _tracked_by_tiny_sam(tmp_path, video, "sam3")[1:]:
+        s = info.score
+        assert s.iou is not None and s.memory_score is not None
+        # SAM 3's own score: (2 sigmoid(object score) - 1) x IoU for a present object
+        expected = (2 / (1 + math.exp(-s.object_score)) - 1) * s.iou if s.present else 0.0
+        assert s.memory_score == pytest.approx(expected, abs=2e-3)

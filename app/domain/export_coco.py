@@ -1,10 +1,11 @@
 """COCO instance-segmentation JSON, streamed frame by frame (one image per frame, one annotation per mask).
 
-Beyond the COCO fields every image carries ``video_id``/``frame_id`` and every annotation the
-object id as ``track_id`` (not ``instance_id``: FiftyOne reserves that name on its Detection objects
-and refuses the file); ``videos`` and ``tracks`` describe the video and its objects. ``file_name``
-is the real file of a frame folder, else the name ``--with-images`` writes (``<video>/00000.jpg``).
-Segmentation is compressed RLE (``counts`` as a string) or, with ``polygons``, polygons.
+Beyond the COCO fields every image carries ``video_id``/``frame_id`` (and, for a video file, its
+presentation ``timestamp`` in seconds) and every annotation the object id as ``track_id`` (not
+``instance_id``: FiftyOne reserves that name on its Detection objects and refuses the file);
+``videos`` and ``tracks`` describe the video and its objects. ``file_name`` is the real file of a
+frame folder, else the name ``--with-images`` writes (``<video>/00000.jpg``). Segmentation is
+compressed RLE (``counts`` as a string) or, with ``polygons``, polygons.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.domain.export_common import Progress, atomic_text, category_table, frame_file_names, sequence_name
+from app.domain.export_common import (
+    Progress,
+    atomic_text,
+    category_table,
+    frame_file_names,
+    frame_times,
+    sequence_name,
+)
 from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
@@ -40,9 +48,12 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
     provenance = ProvenanceReader(project)
     with atomic_text(out) as fh:
         fh.write(dumps(header)[:-1] + ',"images":[')
+        times = frame_times(project)
         for frame in range(total):
             image = {"id": frame + 1, "file_name": file_names[frame], "width": width,
                      "height": height, "video_id": 1, "frame_id": frame}
+            if times is not None:
+                image["timestamp"] = times[frame]
             fh.write(("," if frame else "") + dumps(image))
         fh.write('],"annotations":[')
         next_id = 1

@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.domain.export_common import Progress, atomic_text, category_table, frame_file_names, sequence_name
+from app.domain.export_common import (
+    Progress,
+    atomic_text,
+    category_table,
+    frame_file_names,
+    frame_times,
+    sequence_name,
+)
 from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
@@ -26,6 +33,9 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
     name = sequence_name(project.video_path)
     video = {"id": 1, "name": name, "width": width, "height": height, "length": total,
              "file_names": frame_file_names(project.video_path, total)}
+    times = frame_times(project)
+    if times is not None:  # beyond the format: each frame's presentation time in seconds
+        video["timestamps"] = times
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     steps, done = max(1, total * len(objects)), 0
     provenance = ProvenanceReader(project)

@@ -95,7 +95,7 @@ class _Writer:
             self.project.write_records([_record(f, obj_id, empty, height, width)
                                         for f in sorted(self.frames - frames)], origin=self.origin)
         self.summary.frames = len(self.frames)
-        self.project._event("reset", None, None)
+        self.project.notify("reset", None, None)
         return self.summary
 
 

@@ -34,7 +34,8 @@ from app.domain.store import (
     initialise,
     migrate,
 )
-from sam3core.video import VideoError, VideoSource
+from app.domain.video_compat import VideoCheck, apply_remap, check_video
+from sam3core.video import READER, VideoError, VideoSource
 
 __all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
 
@@ -73,6 +74,7 @@ class Project:
         self.path = path
         self.video = video
         self.video_path = Path(video.path).resolve()
+        self.notes: list[str] = []  # what opening found that the user must know (e.g. renumbered frames)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -86,10 +88,12 @@ class Project:
         video = _open_video(Path(video_path))
         try:
             create_file(path, cls._initial_meta(video, engine, path))
-            return cls(connect(path), path, video)
+            project = cls(connect(path), path, video)
         except BaseException:
             video.close()
             raise
+        project._record_count_when_known()
+        return project
 
     @classmethod
     def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
@@ -97,7 +101,9 @@ class Project:
         video = _open_video(Path(video_path))
         conn = connect(":memory:")
         initialise(conn, cls._initial_meta(video, engine, None))
-        return cls(conn, None, video)
+        project = cls(conn, None, video)
+        project._record_count_when_known()
+        return project
 
     @classmethod
     def open(cls, path: str | Path, *, video_path: str | Path | None = None) -> Project:
@@ -123,12 +129,8 @@ class Project:
                     f"{path}: its video {stored} was moved or deleted; give its new location", stored)
         video = _open_video(candidate)
         try:
-            fingerprint = video.fingerprint()
-            if fingerprint != meta["fingerprint"]:
-                raise ProjectError(
-                    f"{candidate}: is not the video of project {path.name} (it annotates {stored.name}, "
-                    f"{meta['num_frames']} frames of {meta['width']}x{meta['height']}; this one has "
-                    f"{video.num_frames} frames of {video.width}x{video.height}, and the content differs)")
+            # Confirms it is this project's video and maps masks numbered by an older frame reader.
+            check = check_video(path, meta, video)
             conn = connect(path)
             try:
                 migrate(conn)  # schema 1 -> 2 adds the provenance/review tables, nothing else
@@ -139,17 +141,50 @@ class Project:
         except BaseException:
             video.close()
             raise
+        if check.meta or check.remap:
+            project._adopt_reader(check)
+        project.notes = check.notes
+        for note in check.notes:
+            log.warning("%s", note)
         if Path(candidate).resolve() != stored:
             project._set_meta({"video_path": str(project.video_path),
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
 
+    def _record_count_when_known(self) -> None:
+        def record(video: VideoSource) -> None:
+            try:
+                if not self._meta("num_frames"):
+                    self._set_meta({"num_frames": str(video.num_frames)})
+            except (sqlite3.Error, VideoError) as exc:  # closed meanwhile, or the index failed
+                log.debug("frame count not recorded: %s", exc)
+
+        self.video.on_index_ready(record)
+
+    def _adopt_reader(self, check: VideoCheck) -> None:
+        """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
+        if check.remap and self.path is not None:
+            backup = self.path.with_name(self.path.name + ".before-reader-update")
+            dest = sqlite3.connect(str(backup))
+            try:
+                self._conn.backup(dest)
+            finally:
+                dest.close()
+            check.notes.append(f"The project as it was is kept in {backup}.")
+        with self.batch():
+            apply_remap(self._conn, check.remap)
+            self._set_meta(check.meta)
+            self._event("reset", None, None)
+
     @staticmethod
     def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
         video_path = Path(video.path).resolve()
-        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(),
-                "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
-                "engine": engine}
+        # The frame count of a long video is known once its index is built (a second or so later):
+        # it is recorded then (_record_count_when_known), so creating a project never waits for it.
+        count, exact = video.frame_count_hint()
+        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(), "video_reader": READER,
+                "num_frames": str(count) if exact else "", "height": str(video.height),
+                "width": str(video.width), "engine": engine}
         if path is not None:
             meta["video_relpath"] = os.path.relpath(video_path, path.parent)
         return meta

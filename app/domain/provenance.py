@@ -9,12 +9,16 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.domain.model import Prompt
 from app.domain.quality import FrameScore, MaskInfo, Origin, utc_now
+from app.domain.review import mask_infos
+
+if TYPE_CHECKING:  # torch-free at run time
+    from sam3core.engine import Engine
 
 
 def model_label(checkpoint: str | Path | None) -> str:
@@ -74,6 +78,14 @@ def scores_from_output(obj_ids: Iterable[int], obj_scores: Any,
     return out
 
 
+def engine_scores(engine: Engine, state: Any, frame_idx: int, obj_ids: Iterable[int],
+                  obj_scores: Any) -> dict[int, FrameScore]:
+    """The scores of one propagated frame: the yielded object scores plus the engine's richer per-object
+    confidence (``frame_scores``, a capability every engine declares: sam3core/engine.py; SAM 2.1 / SAM 3
+    give the predicted IoU and SAM 3's memory-selection score)."""
+    return scores_from_output(obj_ids, obj_scores, engine.frame_scores(state, int(frame_idx)))
+
+
 class TrackRecorder:
     """Provenance of one propagation run: engine, model, direction, and the prompted frame each tracked
     frame descends from (the nearest prompted frame of that object behind it in the direction of travel).
@@ -118,3 +130,15 @@ class TrackRecorder:
                                 f"propagated {direction} from frame {self.start}")
             out.append(MaskInfo(frame, obj_id, origin, score))
         return out
+
+
+def tracked_provenance(project: Any, prompts: Iterable[Prompt], requests: Iterable[Any], engine: str,
+                       model: str = "") -> dict[Any, TrackRecorder]:
+    """One :class:`TrackRecorder` per propagation request (``start``/``reverse`` attributes), sharing the
+    provenance already stored on the prompted frames (read once, before the run)."""
+    prompts = [p for p in prompts if not p.is_empty]
+    keys = {(p.frame, p.obj_id) for p in prompts}
+    existing = {(i.frame, i.obj_id): i for f in sorted({f for f, _ in keys})
+                for i in mask_infos(project, frame=f) if (i.frame, i.obj_id) in keys}
+    return {r: TrackRecorder(prompts, engine, model, reverse=r.reverse, start=r.start, existing=existing)
+            for r in requests}

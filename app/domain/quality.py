@@ -273,3 +273,42 @@ def current_reviews(conn: sqlite3.Connection, *, obj_id: int | None = None) -> I
     for f, o, v, crc, at, counts in _select(conn, sql + " ORDER BY r.obj_id, r.frame", args):
         review = Review(int(f), int(o), v, int(crc), at)
         yield review, counts is not None and mask_checksum(counts) == review.mask_crc
+
+
+def _frame_chunks(frames: Iterable[int] | None) -> Iterator[tuple[str, tuple]]:
+    """(" WHERE frame IN (?, ...)", args) in chunks SQLite accepts; one unfiltered query for None."""
+    if frames is None:
+        yield "", ()
+        return
+    frames = sorted(set(frames))
+    for k in range(0, len(frames), 500):
+        chunk = tuple(frames[k:k + 500])
+        yield f" WHERE {{col}} IN ({', '.join('?' * len(chunk))})", chunk
+
+
+def layer_rows(conn: sqlite3.Connection, frames: Iterable[int] | None = None) -> list[tuple]:
+    """(frame, obj_id, kind, confidence or None) of every record (on ``frames``): what the timeline draws."""
+    out: list[tuple] = []
+    for where, args in _frame_chunks(frames):
+        sql = "SELECT frame, obj_id, kind, confidence FROM mask_info" + where.format(col="frame")
+        out += _select(conn, sql, args)
+    return out
+
+
+def stored_keys(conn: sqlite3.Connection, frames: Iterable[int] | None = None) -> list[tuple]:
+    """(frame, obj_id, area) of every stored mask (on ``frames``), without reading the masks."""
+    out: list[tuple] = []
+    for where, args in _frame_chunks(frames):
+        out += _select(conn, "SELECT frame, obj_id, area FROM masks" + where.format(col="frame"), args)
+    return out
+
+
+def review_states(conn: sqlite3.Connection, frames: Iterable[int] | None = None) -> list[tuple]:
+    """(frame, obj_id, still valid) of every review (on ``frames``)."""
+    out: list[tuple] = []
+    for where, args in _frame_chunks(frames):
+        sql = ("SELECT r.frame, r.obj_id, r.mask_crc, m.counts FROM reviews r LEFT JOIN masks m "
+               "ON m.frame = r.frame AND m.obj_id = r.obj_id" + where.format(col="r.frame"))
+        out += [(int(f), int(o), counts is not None and mask_checksum(counts) == int(crc))
+                for f, o, crc, counts in _select(conn, sql, args)]
+    return out

@@ -176,7 +176,11 @@ class ReviewGuard:
         self.changes: list[ReviewedChange] = []
 
     def filter(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        """The masks to store for ``frame``: reviewed ones that changed are left out under ``keep``."""
+        """The masks to store for ``frame``: reviewed ones that changed are left out under ``keep``.
+
+        Under ``keep`` the entries of ``masks`` itself are replaced by the reviewed masks, so whoever
+        shows the frame next (the UI, from the same dict) shows what is stored.
+        """
         out = dict(masks)
         for obj_id, new in masks.items():
             if (frame, obj_id) not in self.reviewed:
@@ -192,4 +196,5 @@ class ReviewGuard:
             self.changes.append(ReviewedChange(frame, obj_id, _iou(old, new), changed, keep))
             if keep:
                 del out[obj_id]
+                masks[obj_id] = old
         return out

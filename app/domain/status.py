@@ -45,7 +45,7 @@ def format_status(project: Project, threshold: float) -> str:
     data_objects = tallies(project, threshold)
     n = project.num_frames
     lines = [f"{project.path or '(unsaved)'}: {project.video_path.name}, {n} frames, engine {project.engine}",
-             f"{'id':>4}  {'name':<18} {'masked':>13} {'present':>7} {'reviewed':>13} {'stale':>5} "
+             f"{'id':>4}  {'name':<18} {'masked':>10}    {'present':>7} {'reviewed':>10}    {'stale':>5} "
              f"{'doubtful':>8} {'min c':>6}  provenance"]
     lines += [_line(t, n) for t in data_objects]
     masked = sum(t.masked for t in data_objects)

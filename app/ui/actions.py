@@ -37,6 +37,7 @@ class ActionSpec:
 
 
 F, E, V, T, OB, X, H = "&File", "&Edit", "&View", "&Tracking", "&Objects", "E&xport", "&Help"
+RV, TL = "&Review", "T&ools"
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_video", "Open &video…", "Ctrl+O", "mdi6.movie-open", "Open a video file", F),
@@ -101,6 +102,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cancel", "&Cancel propagation", "Esc", "mdi6.stop", "Stops after the current frame", T),
     ActionSpec("engine", "&Engine and model…", "Ctrl+M", "mdi6.chip", "Checkpoint, device, model download",
                T),
+    ActionSpec("review_mode", "&Review mode", "Ctrl+R", "mdi6.clipboard-check-outline",
+               "Step through the frames to review: accept each (Y) or fix it first", RV, True),
+    ActionSpec("review_accept", "&Accept frame", "Y", "mdi6.check-all",
+               "Every visible object's mask on this frame is correct; go to the next frame to review", RV),
+    ActionSpec("review_accept_object", "Accept active &object", "Shift+Y", "mdi6.check",
+               "The active object's mask on this frame is correct", RV),
+    ActionSpec("review_clear", "&Withdraw review", "", "mdi6.close-circle-outline",
+               "Forget the reviews of this frame's masks", RV),
+    ActionSpec("review_next", "Next frame to review", "Ctrl+.", "mdi6.skip-next-outline", "", RV),
+    ActionSpec("review_prev", "Previous frame to review", "Ctrl+,", "mdi6.skip-previous-outline", "", RV),
+    ActionSpec("doubt_next", "Next &doubtful frame", ".", "mdi6.alert-circle-outline",
+               "The next frame where the engine's confidence is below the threshold", RV),
+    ActionSpec("doubt_prev", "Previous doubtful frame", ",", "mdi6.alert-circle-outline", "", RV),
+    ActionSpec("review_panel", "Review &panel", "Ctrl+Shift+R", "mdi6.format-list-checks",
+               "Reviewed counts and the list of doubtful frames", RV, True),
+    ActionSpec("evaluate", "&Evaluate against ground truth…", "", "mdi6.chart-bar",
+               "J, F and J&F per object against a DAVIS annotation folder; per-frame J in the timeline", TL),
+    ActionSpec("clear_evaluation", "&Clear evaluation from the timeline", "", "mdi6.chart-bar-stacked",
+               "The timeline lanes show the engine's confidence again", TL),
     ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "mdi6.keyboard-outline", "", H),
     ActionSpec("about", "&About Masklet", "", "mdi6.information-outline", "", H),
 )
@@ -115,7 +135,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Tap Space", "Play / pause"),
 )
 
-MENUS: tuple[str, ...] = (F, E, V, OB, T, H)
+MENUS: tuple[str, ...] = (F, E, V, OB, T, RV, TL, H)
 
 
 def spec(name: str) -> ActionSpec:

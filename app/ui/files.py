@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from app.domain.export import export_project, import_annotations
 from app.ui import dialogs
+from app.ui.file_filters import PROJECT_FILTER, VIDEO_FILTER
 from app.ui.project_files import PROJECT_SUFFIX
 from app.ui.session import SessionController
 from app.ui.tasks import BackgroundTask
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 RECENT_KEY = "recent_files"
 MAX_RECENT = 10
-VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)"
-PROJECT_FILTER = f"Masklet projects (*{PROJECT_SUFFIX});;All files (*)"
 
 # fmt -> (dialog title, "file" or "folder", file filter, default suffix)
 EXPORTS = {

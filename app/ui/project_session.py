@@ -21,10 +21,11 @@ from app.domain.commands import AddObject, DeleteObject, UpdateObject
 from app.domain.commands import Command as DomainCmd
 from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import Project, ProjectError, VideoMissingError
+from app.domain.tracking import PromptSet
 from app.ui.project_files import open_or_create_for_video
 from app.ui.tracking import TrackingController
 from app.ui.undo import DomainCommand
-from app.ui.worker import EngineSpec, PromptSet
+from app.ui.worker import EngineSpec
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,8 @@ class ProjectSession(QObject):
         self.current_frame = 0  # after the video: the worker encodes frame 0 ahead of a first click
         self.project_changed.emit()
         self.active_object_changed.emit(self.active_id)
+        if project.notes:  # e.g. masks of an older project moved to the exact frame numbers
+            self.error.emit("Video frames checked", "\n\n".join(project.notes))
 
     @property
     def current_frame(self) -> int:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Slot
 
 from app.domain.commands import SetMask, SetPrompt
 from app.domain.model import Prompt
+from app.domain.prompt_edits import box_prompt, click_prompt
+from app.domain.provenance import prompt_origin
 from app.ui.compose import paint_stroke
 from app.ui.project_session import ProjectSession
 from app.ui.tracking import TrackingController
@@ -65,29 +66,20 @@ class PromptEditor(QObject):
                 self._push_prompt(self._click_prompt(frame, obj, x, y, positive), text)
 
     def _click_prompt(self, frame: int, obj: int, x: float, y: float, positive: bool) -> Prompt:
-        """The frame's prompt plus one click.
-
-        A first click on a frame that already shows a mask (propagated, painted, imported) corrects
-        that mask: the mask goes into the prompt as context, as a SAM refinement click expects — a lone
-        negative click would otherwise produce an empty mask. Later clicks keep that context.
-        """
         base = self.session.prompts.get((frame, obj))
-        if base is None:
+        shown = None
+        if base is None:  # the mask on screen becomes the click's context (app.domain.prompt_edits)
             assert self.session.project is not None
             shown = self.session.project.mask(frame, obj)
-            base = Prompt(frame, obj, mask=shown if shown is not None and shown.any() else None)
-        return replace(base, points=(*base.points, (float(x), float(y))),
-                       labels=(*base.labels, 1 if positive else 0))
+        return click_prompt(base, frame, obj, x, y, positive, shown)
 
     def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
         if not self.session.editable():
             return
-        x0, y0, x1, y1 = box
-        new_box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         with self._target("Draw box") as obj:
             if obj:
-                base = self.session.prompts.get((frame, obj)) or Prompt(frame, obj)
-                self._push_prompt(replace(base, box=new_box, mask=None), "Draw box")
+                self._push_prompt(box_prompt(self.session.prompts.get((frame, obj)), frame, obj, box),
+                                  "Draw box")
 
     def clear_prompt(self, frame: int) -> None:
         s = self.session
@@ -131,7 +123,8 @@ class PromptEditor(QObject):
         if wrapper.active:
             if self.session.object_info(obj_id) is None:
                 return
-            command.set_result(project, mask)
+            command.set_result(project, mask, prompt_origin(command.prompt, self.tracking.engine_name,
+                                                            self.tracking.model))
         else:
             command.result = mask  # undone meanwhile: redo will restore this answer
         # A later edit of the same prompt captured the mask before this answer: keep its undo exact.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.domain.tracking import Direction, plan_propagation
+from app.domain.tracking import Direction, FrameWriter, PropagationRequest, plan_propagation
 from app.ui.project_session import ProjectSession
 from app.ui.tracking import TrackingController
 
@@ -43,14 +43,13 @@ class PropagationStore(QObject):
         except ValueError as exc:
             s.status.emit(str(exc))
             return False
-        ids = {o.id for o in s.objects}
-        project, in_flight = p, s.in_flight
+        writer = FrameWriter(p, list(s.prompts.values()), requests, self.tracking.engine_name,
+                             self.tracking.model, obj_ids={o.id for o in s.objects})
+        in_flight = s.in_flight
 
-        def store(frame: int, masks: dict[int, np.ndarray]) -> None:  # runs in the worker thread
-            kept = {o: m for o, m in masks.items() if o in ids}
-            if kept:
-                in_flight.add(frame)
-                project.set_frame_masks(frame, kept)
+        def store(frame: int, masks: dict[int, np.ndarray], scores: dict,
+                  request: PropagationRequest) -> None:  # runs in the worker thread
+            writer.write(frame, masks, scores, request, before_write=in_flight.add)
 
         return self.tracking.propagate(s.prompts, requests, store)
 

@@ -2,10 +2,10 @@
 
 Each lane (``ROW_HEIGHT`` px) stacks, top to bottom:
 
-- a provenance band: white where a person prompted (clicks/box), pink where painted, cyan where
+- a provenance band: grey where a person prompted (clicks/box), pink where painted, violet where
   imported; nothing where an engine tracked;
 - the mask band: the object's colour where it has a mask;
-- a review band: green where a person accepted/fixed the current mask, orange where it changed since;
+- a review band: white where a person accepted/fixed the current mask, orange where it changed since;
 - a heat band: the engine's confidence (red below the doubt threshold, yellow at it, green at 1), or,
   while an evaluation is shown, J against the ground truth on the same scale; grey where unscored.
 
@@ -22,8 +22,8 @@ from PySide6.QtGui import QImage
 
 # Provenance codes of :class:`RowLayers.kinds` (0 = no record).
 KIND_CODES = {"prompted": 1, "painted": 2, "imported": 3, "tracked": 4}
-KIND_COLORS = {1: (255, 255, 255), 2: (255, 119, 255), 3: (77, 208, 225)}
-REVIEWED_COLOR = (46, 204, 64)
+KIND_COLORS = {1: (176, 176, 176), 2: (255, 119, 255), 3: (179, 136, 255)}
+REVIEWED_COLOR = (255, 255, 255)  # white: no object colour and no heat colour is white
 STALE_COLOR = (255, 133, 27)
 UNSCORED = (70, 70, 70)
 LANE_BG = (51, 51, 51)

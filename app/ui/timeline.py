@@ -223,8 +223,8 @@ class Timeline(QWidget):
         self.total_label = QLabel("/ 0", self)
         self.heat_label = QLabel("", self)
         self.heat_label.setStyleSheet("color: gray")
-        self.heat_label.setToolTip("Lanes, top to bottom: who made the frame (white prompted, pink painted, "
-                                   "cyan imported) · mask · reviewed (green; orange: changed since) · "
+        self.heat_label.setToolTip("Lanes, top to bottom: who made the frame (grey prompted, pink painted, "
+                                   "violet imported) · mask · reviewed (white; orange: changed since) · "
                                    "confidence or J (red below the threshold)")
         self.strips = Strips(self)
         self.strips.frame_requested.connect(self.frame_requested)

@@ -9,17 +9,33 @@ across objects.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
-from sam3core.sam.inference_state import FrameMemory, ObjectState, Session
-from sam3core.sam.tracker import NO_OBJ_SCORE, non_overlapping
+from sam3core.sam.inference_state import FrameFeatures, FrameMemory, ObjectState, Session
+from sam3core.sam.tracker import NO_OBJ_SCORE, TrackerModel, non_overlapping
 from sam3core.sam.tracking_config import TrackerConfig
 
-if TYPE_CHECKING:
-    from sam3core.sam.predictor import SamPredictor
+
+class SessionTracker(Protocol):
+    """What consolidation needs of the predictor (:class:`~sam3core.sam.predictor.SamPredictor`)."""
+
+    config: TrackerConfig
+    model: TrackerModel
+
+    def autocast(self) -> contextlib.AbstractContextManager: ...
+
+    def frame_features(self, session: Session, frame_idx: int) -> FrameFeatures: ...
+
+    def step(self, session: Session, obj: ObjectState, frame_idx: int, *, is_init_cond_frame: bool,
+             reverse: bool, mask_inputs: torch.Tensor | None = None) -> FrameMemory: ...
+
+    def keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
+                    features: torch.Tensor, pos: torch.Tensor) -> None: ...
+
 
 def clearing_applies(config: TrackerConfig, session: Session) -> bool:
     """Whether prompted frames clear the non-conditioning results around them in this session."""
@@ -49,19 +65,19 @@ def _current(obj: ObjectState, temp: dict[int, FrameMemory], frame_idx: int) -> 
     return out if out is not None else obj.visible_non_cond(frame_idx)
 
 
-def _empty_entry(predictor: SamPredictor, session: Session, frame_idx: int) -> FrameMemory:
+def _empty_entry(predictor: SessionTracker, session: Session, frame_idx: int) -> FrameMemory:
     """Placeholder of an object with no result on the frame: no-object logits, pointer of an empty mask."""
     size = predictor.config.image_size
     empty = torch.zeros(1, 1, size, size, device=session.device)
     # a scratch object: the pointer comes from an initial conditioning step that reads no memory
-    scratch = predictor._step(session, ObjectState(-1), frame_idx, is_init_cond_frame=True, reverse=False,
+    scratch = predictor.step(session, ObjectState(-1), frame_idx, is_init_cond_frame=True, reverse=False,
                               mask_inputs=empty)
     side = predictor.config.low_res_mask_size
     return FrameMemory(logits=torch.full((1, 1, side, side), NO_OBJ_SCORE), obj_ptr=scratch.obj_ptr,
                        object_score_logits=torch.full((1, 1), _ABSENT_OBJECT_SCORE))
 
 
-def consolidate_frame(predictor: SamPredictor, session: Session, frame_idx: int, is_cond: bool) -> None:
+def consolidate_frame(predictor: SessionTracker, session: Session, frame_idx: int, is_cond: bool) -> None:
     """Store one prompted frame for every object, with memories encoded after the non-overlap constraint."""
     objects = list(session.objects.values())
     entries: list[FrameMemory] = []
@@ -77,19 +93,19 @@ def consolidate_frame(predictor: SamPredictor, session: Session, frame_idx: int,
     low_res = torch.cat([e.pred_masks for e in entries], dim=0).to(session.device)  # (N, 1, h, w)
     high_res = F.interpolate(low_res, size=(size, size), mode="bilinear", align_corners=False)
     high_res = non_overlapping(high_res)  # (N, 1, S, S)
-    feats = predictor._features(session, frame_idx)
-    with predictor._autocast():
+    feats = predictor.frame_features(session, frame_idx)
+    with predictor.autocast():
         for i, (obj, entry) in enumerate(zip(objects, entries, strict=True)):
             features, pos = predictor.model.encode_memory(feats, high_res[i:i + 1],
                                                           entry.object_score_logits.to(session.device), True)
-            predictor._keep_memory(session, obj, frame_idx, entry, features, pos)
+            predictor.keep_memory(session, obj, frame_idx, entry, features, pos)
             (obj.cond if is_cond else obj.non_cond)[frame_idx] = entry
             if is_cond:
                 obj.non_cond.pop(frame_idx, None)
             obj.hidden.discard(frame_idx)
 
 
-def consolidate_prompted_frames(predictor: SamPredictor, session: Session, clear: bool) -> None:
+def consolidate_prompted_frames(predictor: SessionTracker, session: Session, clear: bool) -> None:
     """Merge every object's unmerged prompt results, frame by frame across objects."""
     for is_cond in (False, True):
         temps = [obj.temp_cond if is_cond else obj.temp_non_cond for obj in session.objects.values()]

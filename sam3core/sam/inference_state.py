@@ -39,6 +39,7 @@ class FrameMemory:
     # whether the memory encoder sees binarised masks (frames the user prompted) or soft ones
     mask_from_pts: bool = False
     eff_iou_score: float | None = None  # memory-selection score (object score x IoU), SAM 3
+    iou_score: float | None = None  # the decoder's predicted IoU of the chosen mask (a confidence)
     # the memory was encoded from masks of several objects (non-overlap constraint): it cannot be
     # recomputed from this entry's logits alone, so it is never evicted
     pinned: bool = False

@@ -6,14 +6,12 @@ frames it needs; the bank may have evicted a memory feature and recompute it on 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 
-from sam3core.sam.inference_state import FrameMemory
-
-if TYPE_CHECKING:
-    from sam3core.sam.tracker import TrackerModel
+from sam3core.sam.inference_state import FrameMemory, ObjectState, Session
+from sam3core.sam.tracking_config import TrackerConfig
 
 
 class MemoryBank(Protocol):
@@ -25,6 +23,47 @@ class MemoryBank(Protocol):
     def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
         """Spatial memory (1, C_mem, H, W) float32 and its position encoding, on the compute device."""
         ...
+
+
+class MemoryEncodings(Protocol):
+    """What gathering memory needs of the tracker model (:class:`~sam3core.sam.tracker.TrackerModel`)."""
+
+    config: TrackerConfig
+    mem_dim: int
+    maskmem_tpos_enc: torch.Tensor  # (num_maskmem, 1, 1, C_mem) temporal encodings of spatial memories
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def obj_ptr_pos_enc(self, positions: list[int], max_ptrs: int, device: torch.device) -> torch.Tensor: ...
+
+
+class MemoryRecompute(Protocol):
+    """What :class:`ObjectBank` needs of the predictor (:class:`~sam3core.sam.predictor.SamPredictor`)."""
+
+    def encode_entry(self, session: Session, obj: ObjectState, frame_idx: int,
+                     entry: FrameMemory) -> None: ...
+
+
+class ObjectBank:
+    """A :class:`MemoryBank` over one object of a predictor session: evicted memories are recomputed by
+    the predictor (bit-identical) and touched in the session's LRU."""
+
+    def __init__(self, predictor: MemoryRecompute, session: Session, obj: ObjectState) -> None:
+        self.predictor, self.session, self.obj = predictor, session, obj
+        self.cond, self.non_cond = obj.cond, obj.non_cond
+
+    def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
+        session = self.session
+        if entry.maskmem_features is None:  # evicted earlier: recompute it, bit-identical
+            self.predictor.encode_entry(session, self.obj, frame_idx, entry)
+            session.stats.memory_recomputes += 1
+        key = (self.obj.obj_id, frame_idx)
+        if key in session.memory_lru:
+            session.memory_lru.move_to_end(key)
+        assert entry.maskmem_features is not None and session.maskmem_pos_enc is not None
+        # memories are stored in bfloat16 like the reference; attention runs on their exact float32 value
+        return entry.maskmem_features.to(session.device).float(), session.maskmem_pos_enc.to(session.device)
 
 
 def select_cond_frames(frame_idx: int, cond: dict[int, FrameMemory], max_frames: int,
@@ -88,7 +127,7 @@ def selected_memory_frames(bank: MemoryBank, frame_idx: int, num_frames: int, re
     return valid
 
 
-def gather_memory(model: TrackerModel, frame_idx: int, bank: MemoryBank, num_frames: int, reverse: bool,
+def gather_memory(model: MemoryEncodings, frame_idx: int, bank: MemoryBank, num_frames: int, reverse: bool,
                   batch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Memory tokens for ``frame_idx`` -> (memory (L, B, C_mem), position (L, B, C_mem), #pointer tokens)."""
     cfg = model.config

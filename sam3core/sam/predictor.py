@@ -17,39 +17,28 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sam3core.engine import (
+    NOTHING_TO_PROPAGATE,
+    FrameScores,
+    MaskResult,
+    PropagationResult,
+    RemoveResult,
+    check_frame_index,
+    check_object_id,
+    default_start_frame,
+    frame_order,
+)
+from sam3core.errors import EngineInputError, ObjectIdError, PromptError
 from sam3core.runtime.heap import off_heap, recycle_heap, trim_heap
 from sam3core.runtime.prefetch import EncodingStoppedError, stop_between_blocks
 from sam3core.sam.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
 from sam3core.sam.inference_state import FrameFeatures, FrameMemory, ObjectState, PointPrompt, Session
-from sam3core.sam.memory import memory_score
+from sam3core.sam.memory import ObjectBank, memory_score
 from sam3core.sam.postprocess import fill_small_holes
 from sam3core.sam.preprocess import Preprocessor
 from sam3core.sam.prompt_input import concat_prompts, limit_points, to_mask_input, to_point_prompt
 from sam3core.sam.tracker import NO_OBJ_SCORE, StepOutput, TrackerModel, non_overlapping
 from sam3core.video import VideoSource
-
-MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
-PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-class _Bank:
-    """One object's memory bank as the tracking step sees it (see :class:`sam3core.sam.memory.MemoryBank`)."""
-
-    def __init__(self, predictor: SamPredictor, session: Session, obj: ObjectState) -> None:
-        self.predictor, self.session, self.obj = predictor, session, obj
-        self.cond, self.non_cond = obj.cond, obj.non_cond
-
-    def memory_of(self, frame_idx: int, entry: FrameMemory) -> tuple[torch.Tensor, torch.Tensor]:
-        session = self.session
-        if entry.maskmem_features is None:  # evicted earlier: recompute it, bit-identical
-            self.predictor._encode_entry(session, self.obj, frame_idx, entry)
-            session.stats.memory_recomputes += 1
-        key = (self.obj.obj_id, frame_idx)
-        if key in session.memory_lru:
-            session.memory_lru.move_to_end(key)
-        assert entry.maskmem_features is not None and session.maskmem_pos_enc is not None
-        # memories are stored in bfloat16 like the reference; attention runs on their exact float32 value
-        return entry.maskmem_features.to(session.device).float(), session.maskmem_pos_enc.to(session.device)
 
 
 class SamPredictor:
@@ -73,7 +62,8 @@ class SamPredictor:
     def image_size(self) -> int:
         return self.config.image_size
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bfloat16 autocast on CUDA (as the reference), nothing elsewhere."""
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -90,7 +80,7 @@ class SamPredictor:
         """
         del async_loading_frames
         if (video_path is None) == (video is None):
-            raise ValueError("give exactly one of video_path or video")
+            raise EngineInputError("give exactly one of video_path or video")
         owns = video is None
         source = VideoSource(video_path, cache_frames=8) if video is None else video
         device = self.device
@@ -121,14 +111,16 @@ class SamPredictor:
         ``should_stop`` is asked between image-encoder blocks; True abandons the encoding, caching
         nothing. Returns whether features were computed now (False: cached already, or stopped).
         """
-        self._check_frame(inference_state, frame_idx)
+        frame_idx = check_frame_index(frame_idx, inference_state.num_frames)
         if frame_idx in inference_state.feature_cache:
             return False
         try:
             with stop_between_blocks(self.model.image_encoder, should_stop):
-                self._features(inference_state, frame_idx)
+                self.frame_features(inference_state, frame_idx)
         except EncodingStoppedError:
             return False
+        finally:
+            trim_heap()  # the encoder's temporaries: an idle app keeps only what it holds
         return True
 
     # -- prompts ------------------------------------------------------------------------------
@@ -143,9 +135,10 @@ class SamPredictor:
         """
         del normalize_coords  # the reference's pixel flag; ``rel_coordinates`` decides here
         session = inference_state
-        self._check_frame(session, frame_idx)
+        frame_idx = check_frame_index(frame_idx, session.num_frames)
+        obj_id = check_object_id(obj_id)
         if box is not None and not clear_old_points:
-            raise ValueError("a box must come before any click on a frame: use clear_old_points=True")
+            raise PromptError("a box must come before any click on a frame: use clear_old_points=True")
         prompt = to_point_prompt(points, labels, box, rel_coordinates=rel_coordinates,
                                  video_width=session.video_width, video_height=session.video_height,
                                  image_size=self.image_size)
@@ -156,9 +149,9 @@ class SamPredictor:
         obj.mask_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
         prev = self._lookup(obj, frame_idx, is_cond)
-        self._features(session, frame_idx)
+        self.frame_features(session, frame_idx)
         prev_logits = None if prev is None else torch.clamp(prev.pred_masks.to(self.device), -32.0, 32.0)
-        entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
+        entry = self.step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
                            points=prompt, prev_logits=prev_logits)
         (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
         return self._frame_result(session, frame_idx, is_cond)
@@ -173,29 +166,33 @@ class SamPredictor:
     def add_new_mask(self, inference_state: Session, frame_idx: int, obj_id: int, mask: Any) -> MaskResult:
         """A (H, W) mask (video size) as the object's prompt on a frame."""
         session = inference_state
-        self._check_frame(session, frame_idx)
+        frame_idx = check_frame_index(frame_idx, session.num_frames)
+        obj_id = check_object_id(obj_id)
         mask_in = to_mask_input(mask, self.image_size, session.video_height, session.video_width)
         mask_in = mask_in.to(self.device)
         obj = self._object(session, obj_id)
         obj.mask_inputs[frame_idx] = mask_in
         obj.point_inputs.pop(frame_idx, None)
         is_init, reverse, is_cond = self._frame_role(obj, frame_idx)
-        self._features(session, frame_idx)
-        entry = self._step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
+        self.frame_features(session, frame_idx)
+        entry = self.step(session, obj, frame_idx, is_init_cond_frame=is_init, reverse=reverse,
                            mask_inputs=mask_in)
         (obj.temp_cond if is_cond else obj.temp_non_cond)[frame_idx] = entry
         return self._frame_result(session, frame_idx, is_cond)
 
     @torch.inference_mode()
-    def remove_object(self, inference_state: Session, obj_id: int, strict: bool = True,
-                      need_output: bool = True) -> tuple[list[int], list[tuple[int, torch.Tensor]]]:
-        """Drop an object; returns the remaining ids and the re-rendered masks of its prompted frames."""
+    def remove_object(self, inference_state: Session, obj_id: int, strict: bool = False,
+                      need_output: bool = True) -> RemoveResult:
+        """Drop an object; returns the remaining ids and the re-rendered masks of its prompted frames.
+
+        An unknown id changes nothing, or raises :class:`~sam3core.errors.ObjectIdError` with ``strict``.
+        """
         session = inference_state
-        obj = session.objects.get(obj_id)
+        obj = session.objects.get(check_object_id(obj_id))
         if obj is None:
             if not strict:
                 return session.obj_ids, []
-            raise ValueError(f"cannot remove object {obj_id}: no such object (objects: {session.obj_ids})")
+            raise ObjectIdError(f"cannot remove object {obj_id}: no such object (objects: {session.obj_ids})")
         frames = sorted(set(obj.point_inputs) | set(obj.mask_inputs))
         del session.objects[obj_id]
         for key in [k for k in session.memory_lru if k[0] == obj_id]:
@@ -213,7 +210,7 @@ class SamPredictor:
         """Encode the memories of freshly prompted frames and merge them into the memory banks."""
         session = inference_state
         if not session.objects:
-            raise ValueError("no object has prompts yet: add points, a box or a mask first")
+            raise PromptError(NOTHING_TO_PROPAGATE)
         clear = clearing_applies(self.config, session)
         if self.config.consolidate_prompted_frames:
             consolidate_prompted_frames(self, session, clear)
@@ -222,16 +219,31 @@ class SamPredictor:
                 for frame_idx, entry in temp.items():
                     if entry.maskmem_features is None:
                         entry.mask_from_pts = True  # remembered exactly as the user saw it
-                        self._encode_entry(session, obj, frame_idx, entry)
+                        self.encode_entry(session, obj, frame_idx, entry)
                     bank[frame_idx] = entry
                     obj.hidden.discard(frame_idx)
                     if clear:
                         clear_around(self.config, session, frame_idx)
                 temp.clear()
             if not obj.cond:
-                raise ValueError(f"object {obj.obj_id} has no prompt on any frame: add points, a box or mask")
+                raise PromptError(f"object {obj.obj_id} has no prompt on any frame: add points, a box or "
+                                  "a mask")
             for frame_idx in obj.cond:
                 obj.non_cond.pop(frame_idx, None)
+
+    def frame_scores(self, inference_state: Session, frame_idx: int) -> FrameScores:
+        """Per object, the confidence of its current result on ``frame_idx`` beyond the object score that
+        ``propagate_in_video`` yields: ``iou`` (the decoder's predicted IoU) and ``memory_score`` (SAM 3's
+        memory-selection score; None for SAM 2.1). Objects without a result there are left out."""
+        frame_idx = check_frame_index(frame_idx, inference_state.num_frames)
+        out: FrameScores = {}
+        for obj_id, obj in inference_state.objects.items():
+            entry = self._lookup(obj, frame_idx, True)
+            if entry is None:
+                entry = self._lookup(obj, frame_idx, False)
+            if entry is not None:
+                out[obj_id] = {"iou": entry.iou_score, "memory_score": entry.eff_iou_score}
+        return out
 
     @torch.inference_mode()
     def propagate_in_video(self, inference_state: Session, start_frame_idx: int | None = None,
@@ -245,20 +257,9 @@ class SamPredictor:
         del propagate_preflight
         session = inference_state
         self.propagate_in_video_preflight(session)
-        num_frames = session.num_frames
         if start_frame_idx is None:
-            start_frame_idx = min(t for obj in session.objects.values() for t in obj.cond)
-        self._check_frame(session, start_frame_idx)
-        if max_frame_num_to_track is None:
-            max_frame_num_to_track = num_frames
-        if max_frame_num_to_track < 0:
-            raise ValueError("max_frame_num_to_track must be >= 0")
-        if reverse:
-            end = max(start_frame_idx - max_frame_num_to_track, 0)
-            order = range(start_frame_idx, end - 1, -1) if start_frame_idx > 0 else range(0)
-        else:
-            end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
-            order = range(start_frame_idx, end + 1)
+            start_frame_idx = default_start_frame(t for obj in session.objects.values() for t in obj.cond)
+        order = frame_order(session.num_frames, start_frame_idx, max_frame_num_to_track, reverse)
         clear = clearing_applies(self.config, session)
         try:
             for frame_idx in order:
@@ -281,7 +282,7 @@ class SamPredictor:
                 if clear:
                     clear_around(self.config, session, frame_idx)
             else:
-                entry = self._step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
+                entry = self.step(session, obj, frame_idx, is_init_cond_frame=False, reverse=reverse,
                                    run_mem_encoder=True)
                 obj.non_cond[frame_idx] = entry
                 tracked.append(entry)
@@ -297,17 +298,14 @@ class SamPredictor:
         low_res = torch.cat(masks, dim=0).to(self.device)  # (N, 1, h, w)
         return frame_idx, obj_ids, low_res, self._to_video_res(session, low_res), torch.cat(scores, dim=0)
 
-    # -- internals ----------------------------------------------------------------------------
-    def _check_frame(self, session: Session, frame_idx: int) -> None:
-        valid = isinstance(frame_idx, int) and not isinstance(frame_idx, bool)
-        if not valid or not 0 <= frame_idx < session.num_frames:
-            raise ValueError(f"frame index {frame_idx!r} outside 0..{session.num_frames - 1}")
+    def close(self, inference_state: Session) -> None:
+        """Release the session's caches and spill file (and its decoder if ``init_state`` opened it)."""
+        inference_state.close()
 
+    # -- internals ----------------------------------------------------------------------------
     def _object(self, session: Session, obj_id: int) -> ObjectState:
         obj = session.objects.get(obj_id)
         if obj is None:
-            if isinstance(obj_id, bool) or not isinstance(obj_id, int):
-                raise ValueError(f"object ids are integers, got {obj_id!r}")
             obj = session.objects[obj_id] = ObjectState(obj_id)
         return obj
 
@@ -326,13 +324,15 @@ class SamPredictor:
             out = obj.visible_non_cond(frame_idx)
         return out
 
-    def _features(self, session: Session, frame_idx: int) -> FrameFeatures:
+    # -- the tracking step and memories (also used by sam3core.sam.consolidation) -----------------
+    def frame_features(self, session: Session, frame_idx: int) -> FrameFeatures:
+        """The frame's image features, from the session's cache or encoded now (and cached)."""
         feats = session.feature_cache.get(frame_idx)
         if feats is not None:
             session.feature_cache.move_to_end(frame_idx)
             return feats
         image = self.preprocess(session.video[frame_idx], self.device)
-        with self._autocast():
+        with self.autocast():
             feats = self.model.forward_image(image)
         # kept for several frames: outside the heap that the next frames' temporaries reuse
         feats.vision_feats = [off_heap(x.permute(1, 2, 0)).permute(2, 0, 1) for x in feats.vision_feats]
@@ -342,16 +342,17 @@ class SamPredictor:
             session.feature_cache.popitem(last=False)
         return feats
 
-    def _step(self, session: Session, obj: ObjectState, frame_idx: int, *, is_init_cond_frame: bool,
+    def step(self, session: Session, obj: ObjectState, frame_idx: int, *, is_init_cond_frame: bool,
               reverse: bool, points: PointPrompt | None = None, mask_inputs: torch.Tensor | None = None,
               run_mem_encoder: bool = False, prev_logits: torch.Tensor | None = None) -> FrameMemory:
-        feats = self._features(session, frame_idx)
+        """One tracking step of ``obj`` on a frame -> its stored result (memory kept when encoded)."""
+        feats = self.frame_features(session, frame_idx)
         if points is not None:
             points = PointPrompt(points.coords.to(self.device), points.labels.to(self.device))
-        with self._autocast():
+        with self.autocast():
             out: StepOutput = self.model.track_step(
                 frame_idx=frame_idx, is_init_cond_frame=is_init_cond_frame, feats=feats,
-                bank=_Bank(self, session, obj), num_frames=session.num_frames, points=points,
+                bank=ObjectBank(self, session, obj), num_frames=session.num_frames, points=points,
                 mask_inputs=mask_inputs, reverse=reverse, run_mem_encoder=run_mem_encoder,
                 prev_mask_logits=prev_logits)
         logits = out.pred_masks.float()
@@ -359,29 +360,31 @@ class SamPredictor:
         entry = FrameMemory(logits=filled.cpu(), obj_ptr=out.obj_ptr.float(),
                             object_score_logits=out.object_score_logits.float().cpu(),
                             mask_from_pts=points is not None)
+        entry.iou_score = float(out.iou_score.float().mean())
         if self.config.use_memory_selection:
             entry.eff_iou_score = memory_score(out.object_score_logits.float(), out.iou_score.float())
         if out.maskmem_features is not None:
             assert out.maskmem_pos_enc is not None
             if filled is not logits:  # the memory saw the unfilled mask
                 entry.memory_logits = logits.cpu()
-            self._keep_memory(session, obj, frame_idx, entry, out.maskmem_features, out.maskmem_pos_enc)
+            self.keep_memory(session, obj, frame_idx, entry, out.maskmem_features, out.maskmem_pos_enc)
         return entry
 
-    def _encode_entry(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory) -> None:
+    def encode_entry(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory) -> None:
         """Spatial memory of a stored result, from its low-res logits and the frame's image features."""
-        feats = self._features(session, frame_idx)
+        feats = self.frame_features(session, frame_idx)
         size = self.config.image_size
         source = entry.pred_masks if entry.memory_logits is None else entry.memory_logits
         high_res = F.interpolate(source.to(session.device), size=(size, size), mode="bilinear",
                                  align_corners=False)
-        with self._autocast():
+        with self.autocast():
             scores = entry.object_score_logits.to(session.device)
             features, pos = self.model.encode_memory(feats, high_res, scores, entry.mask_from_pts)
-        self._keep_memory(session, obj, frame_idx, entry, features, pos)
+        self.keep_memory(session, obj, frame_idx, entry, features, pos)
 
-    def _keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
+    def keep_memory(self, session: Session, obj: ObjectState, frame_idx: int, entry: FrameMemory,
                      features: torch.Tensor, pos: torch.Tensor) -> None:
+        """Store an entry's spatial memory (bfloat16, off the heap) and evict the least recently used."""
         entry.maskmem_features = off_heap(features.to(torch.bfloat16).to(session.storage_device))
         if session.maskmem_pos_enc is None:
             session.maskmem_pos_enc = pos[0:1].float().clone()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sam3core.errors import MaskError, PromptError
 from sam3core.sam.inference_state import PointPrompt
 
 
@@ -17,7 +18,7 @@ def _as_float_tensor(value: Any, what: str) -> torch.Tensor:
             return value.detach().to("cpu", torch.float32)
         return torch.as_tensor(np.asarray(value, dtype=np.float32))
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be numbers (list, numpy array or tensor), got {value!r}") from exc
+        raise PromptError(f"{what} must be numbers (list, numpy array or tensor), got {value!r}") from exc
 
 
 def to_point_prompt(points: Any, labels: Any, box: Any, *, rel_coordinates: bool, video_width: int,
@@ -28,9 +29,9 @@ def to_point_prompt(points: Any, labels: Any, box: Any, *, rel_coordinates: bool
     Coordinates are 0..1 of the frame with ``rel_coordinates`` (default), else video pixels.
     """
     if (points is None) != (labels is None):
-        raise ValueError("points and labels must be given together")
+        raise PromptError("points and labels must be given together")
     if points is None and box is None:
-        raise ValueError("give points with labels, a box, or both")
+        raise PromptError("give points with labels, a box, or both")
     if points is None:
         coords = torch.zeros(0, 2)
         label_t = torch.zeros(0, dtype=torch.int32)
@@ -39,24 +40,24 @@ def to_point_prompt(points: Any, labels: Any, box: Any, *, rel_coordinates: bool
         if coords.dim() == 3 and coords.shape[0] == 1:
             coords = coords[0]
         if coords.dim() != 2 or coords.shape[1] != 2:
-            raise ValueError(f"points must have shape (P, 2) as x, y; got {tuple(coords.shape)}")
+            raise PromptError(f"points must have shape (P, 2) as x, y; got {tuple(coords.shape)}")
         label_t = _as_float_tensor(labels, "labels")
         if label_t.dim() == 2 and label_t.shape[0] == 1:
             label_t = label_t[0]
         if label_t.dim() != 1 or label_t.shape[0] != coords.shape[0]:
-            raise ValueError(f"{coords.shape[0]} points but labels of shape {tuple(label_t.shape)}; "
+            raise PromptError(f"{coords.shape[0]} points but labels of shape {tuple(label_t.shape)}; "
                              "give one label per point")
         if not bool(torch.all((label_t == 0) | (label_t == 1))):
-            raise ValueError("click labels must be 1 (positive) or 0 (negative)")
+            raise PromptError("click labels must be 1 (positive) or 0 (negative)")
         label_t = label_t.to(torch.int32)
     if box is not None:
         box_t = _as_float_tensor(box, "box").reshape(-1)
         if box_t.numel() != 4:
-            raise ValueError(f"box must be 4 numbers x_min, y_min, x_max, y_max; got {box_t.numel()}")
+            raise PromptError(f"box must be 4 numbers x_min, y_min, x_max, y_max; got {box_t.numel()}")
         coords = torch.cat([box_t.reshape(2, 2), coords], dim=0)
         label_t = torch.cat([torch.tensor([2, 3], dtype=torch.int32), label_t], dim=0)
     if not bool(torch.isfinite(coords).all()):
-        raise ValueError("point/box coordinates must be finite numbers")
+        raise PromptError("point/box coordinates must be finite numbers")
     coords = coords.unsqueeze(0)  # (1, P, 2)
     if rel_coordinates:
         coords = coords * image_size
@@ -83,16 +84,23 @@ def limit_points(prompt: PointPrompt, max_points: int) -> PointPrompt:
 
 
 def to_mask_input(mask: Any, image_size: int, video_height: int, video_width: int) -> torch.Tensor:
-    """A (H, W) bool/0-1 mask -> (1, 1, S, S) float 0/1 at the model's input size."""
-    mask_t = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
-    if mask_t.dim() == 3 and mask_t.shape[0] == 1:
+    """A (H, W) mask at the video's size (bool, or numbers: > 0 is the object) -> (1, 1, S, S) float 0/1 at
+    the model's input size."""
+    try:
+        mask_t = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
+    except (TypeError, ValueError) as exc:
+        raise MaskError(f"mask must be an array of bools or numbers, got {type(mask).__name__}") from exc
+    while mask_t.dim() > 2 and mask_t.shape[0] == 1:
         mask_t = mask_t[0]
     if mask_t.dim() != 2:
-        raise ValueError(f"mask must be 2-D (H, W); got shape {tuple(mask_t.shape)}")
-    if tuple(mask_t.shape) != (video_height, video_width) and tuple(mask_t.shape) != (image_size, image_size):
-        raise ValueError(f"mask of shape {tuple(mask_t.shape)} does not match the video's "
-                         f"{video_height}x{video_width} frames")
-    mask_in = mask_t.bool().float()[None, None]  # (1, 1, H, W)
+        raise MaskError(f"mask must be 2-D (H, W); got shape {tuple(mask_t.shape)}")
+    if tuple(mask_t.shape) != (video_height, video_width):
+        # never resized: a mask of another size is almost always the wrong one (sam3core.engine)
+        raise MaskError(f"mask of shape {tuple(mask_t.shape)} does not match the video's "
+                        f"{video_height}x{video_width} frames")
+    if mask_t.is_floating_point() and not bool(torch.isfinite(mask_t).all()):
+        raise MaskError("mask holds NaN or infinity")
+    mask_in = (mask_t > 0).float()[None, None]  # (1, 1, H, W); > 0 (True) is the object
     if mask_in.shape[-2:] != (image_size, image_size):
         mask_in = F.interpolate(mask_in, size=(image_size, image_size), mode="bilinear", align_corners=False,
                                 antialias=True)

@@ -3,8 +3,9 @@
 ``build_tracker("sam2.1_hiera_tiny", checkpoint=..., device=...)`` returns the video predictor.
 
 ``TRACKERS`` maps a registry name to a :class:`TrackerSpec` (how to build the networks, how to load an
-official checkpoint into them). SAM 2.1 sizes are registered here; :mod:`sam3core.sam.sam3` registers
-``"sam3"`` through :func:`register_tracker` when imported (``build_tracker`` imports it on demand).
+official checkpoint into them). The SAM 2.1 sizes and ``"sam3"`` are registered here (SAM 3's networks
+are imported the first time they are built: :mod:`sam3core.sam.sam3` never imports this module); other
+families add themselves with :func:`register_tracker`.
 
 ``checkpoint=None`` gives randomly initialised weights: the outputs are meaningless, which is only useful
 for tests and benchmarks of speed and memory.
@@ -13,7 +14,6 @@ for tests and benchmarks of speed and memory.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +27,7 @@ from sam3core.sam.tracker import TrackerModel
 from sam3core.sam.tracking_config import SAM2_TRACKER_CONFIG, PreprocessConfig, TrackerConfig
 
 __all__ = ["TRACKERS", "PreprocessConfig", "TrackerConfig", "TrackerSpec", "build_sam2_tracker_model",
-           "build_tracker", "register_tracker"]
-
-# registry names whose spec lives in another module, imported the first time the name is asked for
-_LAZY_MODULES = {"sam3": "sam3core.sam.sam3"}
+           "build_sam3_tracker", "build_tracker", "register_tracker"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,21 @@ def _sam2_spec(name: str) -> TrackerSpec:
     return TrackerSpec(build=build, load=load, description=f"SAM 2.1 {name.split('_')[-1]}")
 
 
+def _build_sam3(config: Any = None) -> TrackerModel:
+    from sam3core.sam.sam3.networks import build_sam3_tracker_model
+
+    return build_sam3_tracker_model(config)
+
+
+def _load_sam3(model: TrackerModel, path: Path) -> None:
+    from sam3core.sam.sam3.keys import load_sam3_checkpoint
+
+    load_sam3_checkpoint(model, path)
+
+
 TRACKERS: dict[str, TrackerSpec] = {name: _sam2_spec(name) for name in SAM2_CONFIGS}
+TRACKERS["sam3"] = TrackerSpec(build=_build_sam3, load=_load_sam3,
+                               description="SAM 3 tracker (ViT-L trunk, 1008 px)")
 
 
 def register_tracker(name: str, spec: TrackerSpec) -> None:
@@ -97,11 +108,8 @@ def register_tracker(name: str, spec: TrackerSpec) -> None:
 
 
 def _spec(name: str) -> TrackerSpec:
-    if name not in TRACKERS and name in _LAZY_MODULES:
-        importlib.import_module(_LAZY_MODULES[name])
     if name not in TRACKERS:
-        known = sorted(set(TRACKERS) | set(_LAZY_MODULES))
-        raise ValueError(f"unknown tracker {name!r}; choose one of: {', '.join(known)}")
+        raise ValueError(f"unknown tracker {name!r}; choose one of: {', '.join(sorted(TRACKERS))}")
     return TRACKERS[name]
 
 
@@ -142,3 +150,10 @@ def build_tracker(name: str | None, checkpoint: str | Path | None = None, device
         model.config = dataclasses.replace(model.config, **tracker_overrides)
     model = model.to(torch.device(device)).eval()
     return SamPredictor(model, name=name, **predictor_options)
+
+
+def build_sam3_tracker(checkpoint: str | Path | None = None, device: str | torch.device = "cpu",
+                       config: Any = None, **predictor_options: Any) -> SamPredictor:
+    """The SAM 3 video predictor (``build_tracker("sam3", ...)``); random weights without a checkpoint.
+    ``config``: a :class:`~sam3core.sam.sam3.config.Sam3Config` (default the full size)."""
+    return build_tracker("sam3", checkpoint=checkpoint, device=device, config=config, **predictor_options)

@@ -183,8 +183,11 @@ class TrackerModel(nn.Module):
         """A 0/1 user mask (B, 1, S, S) taken as the result (+-10 logits); decoder only makes the pointer."""
         scale, bias = 20.0, -10.0
         high_res = mask_inputs.float() * scale + bias
-        low_res = F.interpolate(high_res, size=(high_res.shape[-2] // 4, high_res.shape[-1] // 4),
-                                mode="bilinear", align_corners=False, antialias=True)
+        # at the decoder's low-res size (4 x the feature grid: SAM 2.1 256 = S / 4, SAM 3 288 != S / 4), as
+        # both references do, so mask results stack with click results on the same frame
+        side = self.config.low_res_mask_size
+        low_res = F.interpolate(high_res, size=(side, side), mode="bilinear", align_corners=False,
+                                antialias=True)
         ious = mask_inputs.new_ones(mask_inputs.shape[0], 1).float()
         pointer = self.forward_sam_heads(self._top_map(feats),
                                          mask_inputs=self.mask_downsample(mask_inputs.float()),
