@@ -274,19 +274,20 @@ def import_parsed(project: Project, parsed: ParsedAnnotations, origin: Origin,
         return writer.finish()
 
 
-def import_mots(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
-    """Import MOTS txt or PNG annotations (see :mod:`app.domain.import_mots`)."""
+def _parse_and_import(parse, fmt: str, project: Project, path: str | Path,  # noqa: ANN001
+                      progress: Progress) -> ImportSummary:
     try:
-        parsed = parse_mots(path, project)
+        parsed = parse(path, project)
     except ParseError as exc:
         raise ImportFormatError(str(exc)) from exc
-    return import_parsed(project, parsed, Origin("imported", detail=f"mots {path}"), progress)
+    return import_parsed(project, parsed, Origin("imported", detail=f"{fmt} {path}"), progress)
+
+
+def import_mots(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
+    """Import MOTS txt or PNG annotations (see :mod:`app.domain.import_mots`)."""
+    return _parse_and_import(parse_mots, "mots", project, path, progress)
 
 
 def import_yolo(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
     """Import a YOLO segmentation dataset (see :mod:`app.domain.import_yolo`)."""
-    try:
-        parsed = parse_yolo(path, project)
-    except ParseError as exc:
-        raise ImportFormatError(str(exc)) from exc
-    return import_parsed(project, parsed, Origin("imported", detail=f"yolo {path}"), progress)
+    return _parse_and_import(parse_yolo, "yolo", project, path, progress)
