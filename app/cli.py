@@ -318,9 +318,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         names = {o.id: o.name for o in project.objects()}
     for note in scores.notes:
         print(f"masklet: note: {note}", file=sys.stderr)
-    if scores.frames:
-        print(f"scored frames {scores.frames[0]}..{scores.frames[-1]} "
-              f"({len(scores.frames)} ground-truth frames)")
     print(f"{'object':>6}  {'name':<20} {'J':>6} {'F':>6} {'J&F':>6} {'frames':>6}")
     for result in scores.objects:
         name = names.get(result.obj_id, "(not in project)")[:20]
@@ -328,6 +325,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{result.jf_mean:6.3f} {len(result.j_per_frame):>6}")
     print(f"{'all':>6}  {'(mean over objects)':<20} {scores.j_mean:6.3f} {scores.f_mean:6.3f} "
           f"{scores.jf_mean:6.3f}")
+    if scores.frames:
+        print(f"scored frames {scores.frames[0]}..{scores.frames[-1]} "
+              f"({len(scores.frames)} ground-truth frames)")
     return 0
 
 

@@ -305,10 +305,10 @@ def test_export_import_eval(tracked: Path, tmp_path: Path, capsys: pytest.Captur
         labels[labels == 2] = 0
         Image.fromarray(labels, mode="P").save(png)
     assert main(["eval", str(tracked), "--gt", str(gt)]) == 0
-    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "1.000" in rows["1"] and "4" not in rows  # object 4 no longer in the ground truth
     assert main(["eval", str(tracked), "--gt", str(gt), "--keep-first-last"]) == 0
-    assert capsys.readouterr().out.splitlines()[2].split()[-1] == str(NUM_FRAMES)
+    assert capsys.readouterr().out.splitlines()[1].split()[-1] == str(NUM_FRAMES)
     # Import into a fresh project of the same video.
     with Project.open(tracked) as project:
         video = project.video_path
