@@ -102,7 +102,7 @@ def run(width: int, height: int, frames: int, objects: int, delay: float,
     else:
         from sam3core.factory import build_engine
 
-        engine = build_engine(engine_name)
+        engine = build_engine(engine_name, random_weights=True)  # a benchmark: timing, not masks
     window = MainWindow(engine=EngineSpec(None, None, "cpu"), engine_factory=lambda spec: engine)
     window.resize(1400, 900)
     window.show()

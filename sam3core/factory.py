@@ -48,13 +48,20 @@ def available_devices() -> list[str]:
 
 
 def build_engine(name: str | None = None, *, checkpoint: str | Path | None = None,
-                 device: str | torch.device | None = "cpu") -> Engine:
+                 device: str | torch.device | None = "cpu", random_weights: bool = False) -> Engine:
     """Build an engine by registry name; with a checkpoint and no name the model is detected from it.
 
-    ``None`` with no checkpoint gives the classical engine, which needs no weights. SAM 2.1 engines built
-    here keep corrections on re-propagation (see below); use
-    :func:`sam3core.sam.registry.build_tracker` for the reference's exact behaviour.
+    ``None`` with no checkpoint gives the classical engine, which needs no weights. A SAM model needs
+    its checkpoint: without one it is refused (its masks would be noise), unless ``random_weights`` asks
+    for untrained weights explicitly — for tests and benchmarks only. SAM 2.1 engines built here keep
+    corrections on re-propagation (see below); use :func:`sam3core.sam.registry.build_tracker` for the
+    reference's exact behaviour.
     """
+    if checkpoint is None and not random_weights and (name in SAM2_MODELS or name in SAM3_MODELS):
+        raise EngineError(
+            f"{name} needs its checkpoint file: pass --checkpoint FILE (the README's 'Model checkpoints' "
+            "table says where to download each; in the app: Tracking ▸ Engine and model… ▸ Download). "
+            "Without weights its masks would be noise; the classical engine needs none.")
     if name is None:
         if checkpoint is None:
             name = CLASSICAL

@@ -197,7 +197,7 @@ def test_bad_inputs_are_clear_errors(engine, state, video_path) -> None:
         engine.add_new_points(state, 0, 1, [(0.5, 0.5)], [3])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         engine.add_new_points(state, 0, 1, [(50, 40)], [1])  # pixels passed as relative
-    with pytest.raises(ValueError, match="empty or lies outside"):
+    with pytest.raises(ValueError, match="inverted or empty"):
         engine.add_new_points_or_box(state, 0, 1, box=(0.5, 0.5, 0.5, 0.9))
     with pytest.raises(ValueError, match="clear_old_points"):
         engine.add_new_points_or_box(state, 0, 1, box=(0.1, 0.1, 0.5, 0.5), clear_old_points=False)

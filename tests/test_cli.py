@@ -347,7 +347,7 @@ def test_unexpected_failure_exits_1_with_one_line(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("app.domain.export.export_project", broken)
+    monkeypatch.setattr("app.domain.export.export_with_report", broken)
     assert main(["export", str(tracked), "--format", "coco", "--out", str(tmp_path / "c.json")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RuntimeError: disk on fire" in err
@@ -361,8 +361,8 @@ def test_everything_else_launches_the_gui(monkeypatch: pytest.MonkeyPatch) -> No
     assert main([]) == 0
     assert main(["clip.mp4", "--device", "cpu", "--model", "sam3", "--checkpoint", "w.pt"]) == 0
     assert calls == [
-        (None, {"checkpoint": None, "device": None, "model": None}),
-        ("clip.mp4", {"checkpoint": "w.pt", "device": "cpu", "model": "sam3"}),
+        (None, {"checkpoint": None, "device": None, "model": None, "random_weights": False}),
+        ("clip.mp4", {"checkpoint": "w.pt", "device": "cpu", "model": "sam3", "random_weights": False}),
     ]
     assert main(["clip.mp4", "--bogus"]) == 2
     monkeypatch.setattr("app.selfcheck.run_self_check", lambda: 0)

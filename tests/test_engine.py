@@ -39,7 +39,13 @@ def test_the_classical_engine_refuses_a_gpu(device: str) -> None:
 def test_app_sam2_engine_keeps_corrections_but_the_reference_api_does_not() -> None:
     from sam3core.sam.registry import build_tracker
 
-    engine = build_engine("sam2.1_hiera_tiny", device="cpu")
+    engine = build_engine("sam2.1_hiera_tiny", device="cpu", random_weights=True)
     assert engine.config.add_all_frames_to_correct_as_cond
     reference_like = build_tracker("sam2.1_hiera_tiny", device="cpu")
     assert not reference_like.config.add_all_frames_to_correct_as_cond
+
+
+def test_a_sam_model_without_a_checkpoint_is_refused_unless_random_weights_are_asked_for() -> None:
+    for name in ("sam2.1_hiera_tiny", "sam3"):
+        with pytest.raises(EngineError, match=f"{name} needs its checkpoint file.*Model checkpoints"):
+            build_engine(name)

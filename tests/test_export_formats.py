@@ -171,9 +171,9 @@ def test_bad_mots_and_yolo_imports_change_nothing(project: Project, tmp_path: Pa
     cases = {
         f"mask is {W}x{H + 1}": good.replace(f" {H} {W} ", f" {H + 1} {W} "),
         "outside the video": good.replace("0 2001", f"{N} 2001", 1),
-        "RLE covers": f"0 2001 2 {H} {W} {good.split()[-1]}1\n",  # one run too many
-        "not a compressed RLE": f"0 2001 2 {H} {W} {good.split()[-1]}~\n",
-        "ends inside a number": f"0 2001 2 {H} {W} {good.split()[-1]}P\n",
+        "RLE runs cover": f"0 2001 2 {H} {W} {good.split()[-1]}1\n",  # one run too many
+        "not COCO compressed RLE": f"0 2001 2 {H} {W} {good.split()[-1]}~\n",
+        "end in the middle of a run": f"0 2001 2 {H} {W} {good.split()[-1]}P\n",
         "appears twice": good + good,
         "expected 'frame id": "0 2001 2\n",
         "does not carry class": good.replace(" 2001 2 ", " 2001 1 "),

@@ -207,8 +207,19 @@ def test_bad_inputs_are_clear_errors(predictor: SamPredictor, video_dir: Path) -
         predictor.add_new_points_or_box(state, 0, 1, box=[0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="clear_old_points"):
         predictor.add_new_points_or_box(state, 0, 1, box=[0.1, 0.2, 0.3, 0.4], clear_old_points=False)
-    with pytest.raises(ValueError, match="1 .positive. or 0"):
+    with pytest.raises(ValueError, match="labels are 1 .on the object. or 0"):
         predictor.add_new_points(state, 0, 1, [[0.5, 0.5]], [5])
+    # The library refuses what `masklet track` refuses (issue 13): off-frame, negative, NaN, empty.
+    with pytest.raises(PromptError, match="outside the frame"):
+        predictor.add_new_points(state, 0, 1, [[1.5, 0.5]], [1])
+    with pytest.raises(PromptError, match="outside the 96x72 image"):
+        predictor.add_new_points(state, 0, 1, [[-3, 4]], [1], rel_coordinates=False)
+    with pytest.raises(PromptError, match="not finite"):
+        predictor.add_new_points_or_box(state, 0, 1, box=[0.1, float("nan"), 0.3, 0.4])
+    with pytest.raises(PromptError, match="inverted"):
+        predictor.add_new_points_or_box(state, 0, 1, box=[0.3, 0.2, 0.1, 0.4])
+    with pytest.raises(PromptError, match="empty"):
+        predictor.add_new_points(state, 0, 1, [], [])
     with pytest.raises(ValueError, match="does not match"):
         predictor.add_new_mask(state, 0, 1, np.ones((10, 10), bool))
     with pytest.raises(ValueError, match="exactly one"):

@@ -114,7 +114,7 @@ def read_id_map(folder: Path, sequence: str) -> dict[int, dict] | None:
             if data.get("sequence") != sequence:
                 return None
             return {int(v): dict(entry) for v, entry in data["values"].items()
-                    if isinstance(entry.get("object_id"), int) and entry["object_id"] > 0}
+                    if isinstance(entry.get("object_id"), int) and 1 <= entry["object_id"] <= 2**31 - 1}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
     return None

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.domain import rle
+
 
 class ParseError(ValueError):
     """Malformed annotations; the message names the file (and line). Importers re-raise it as
@@ -42,31 +44,12 @@ def frame_of(name: str) -> int | None:
 
 def check_rle_counts(counts: str, height: int, width: int, where: str) -> bytes:
     """A compressed COCO RLE string, checked before pycocotools sees it (its decoder trusts the runs
-    and writes past the mask when they add up to more than H x W): characters, run signs, total."""
-    if not counts or any(not 48 <= ord(c) < 112 for c in counts):
-        raise ParseError(f"{where}: not a compressed RLE string")
-    runs: list[int] = []
-    pos = 0
-    while pos < len(counts):
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= len(counts):
-                raise ParseError(f"{where}: RLE string ends inside a number")
-            c = ord(counts[pos]) - 48
-            value |= (c & 0x1F) << shift
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 5
-            if not more and c & 0x10:
-                value -= 1 << shift
-        if len(runs) > 2:
-            value += runs[-2]
-        if value < 0:
-            raise ParseError(f"{where}: RLE has a negative run")
-        runs.append(value)
-    if sum(runs) != height * width:
-        raise ParseError(f"{where}: RLE covers {sum(runs)} pixels, the {width}x{height} mask has "
-                         f"{height * width}")
+    and writes past the mask when they add up to more than H x W), with :mod:`app.domain.rle`'s
+    checks: characters, a truncated run, negative runs, the total."""
+    try:
+        rle.check_runs(rle.compressed_runs(counts), height, width)
+    except ValueError as exc:
+        raise ParseError(f"{where}: {exc}") from exc
     return counts.encode("ascii")
 
 

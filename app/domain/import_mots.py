@@ -29,6 +29,7 @@ from app.domain.import_common import (
     frame_of,
     read_sidecar,
 )
+from app.domain.model import MAX_OBJECT_ID
 from app.domain.project import Project
 
 CLASS_NAMES = {1: "car", 2: "pedestrian"}
@@ -148,7 +149,8 @@ def parse_mots(path: str | Path, project: Project) -> ParsedAnnotations:
     object_of: dict[int, int] = {}
     for mots_id in mots_ids:
         entry = known.get(str(mots_id))
-        if isinstance(entry, dict) and isinstance(entry.get("object_id"), int) and entry["object_id"] > 0:
+        if isinstance(entry, dict) and isinstance(entry.get("object_id"), int) \
+                and 1 <= entry["object_id"] <= MAX_OBJECT_ID:
             obj_id = entry["object_id"]
             parsed.objects[obj_id] = ParsedObject(obj_id, str(entry.get("category", "object")),
                                                   entry.get("name") if isinstance(entry.get("name"), str)

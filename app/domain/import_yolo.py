@@ -34,6 +34,7 @@ from app.domain.import_common import (
     frame_of,
     read_sidecar,
 )
+from app.domain.model import MAX_OBJECT_ID
 from app.domain.project import Project
 
 
@@ -147,7 +148,8 @@ def parse_yolo(path: str | Path, project: Project) -> ParsedAnnotations:
             category = names.get(cls, f"class {cls}")
             if ids is not None:
                 obj_id = ids[number]
-                if not isinstance(obj_id, int) or obj_id < 1:
+                valid = isinstance(obj_id, int) and not isinstance(obj_id, bool)
+                if not valid or not 1 <= obj_id <= MAX_OBJECT_ID:
                     raise ParseError(f"{file}: {TRACKS_FILE} gives object id {obj_id!r}")
                 entry = known.get(str(obj_id), {})
                 name = entry.get("name") if isinstance(entry, dict) else None

@@ -21,23 +21,30 @@ from pathlib import Path
 
 import numpy as np
 
-from app.domain import quality, rle
-from app.domain.model import ObjectInfo, Prompt, default_color
+from app.domain import project_io, quality, rle
+from app.domain.lock import ProjectLockedError, WriterLock
+from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
+from app.domain.project_file import ProjectFile
 from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
 from app.domain.store import (
     ProjectError,
+    ProjectReadOnlyError,
     VideoMissingError,
     check_project_file,
     connect,
-    create_file,
+    connect_readonly,
     initialise,
     migrate,
+    read_only_reason,
 )
 from app.domain.video_compat import VideoCheck, apply_remap, check_video
-from sam3core.video import READER, VideoError, VideoSource
+from sam3core.errors import FrameIndexError
+from sam3core.validate import check_mask, check_prompt
+from sam3core.video import VideoError, VideoSource
 
-__all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
+__all__ = ["ObjectSnapshot", "Project", "ProjectError", "ProjectLockedError", "ProjectReadOnlyError",
+           "VideoMissingError"]
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, "int | None", "int | None"], None]
@@ -55,26 +62,38 @@ class ObjectSnapshot:
     review_rows: tuple[tuple, ...] = ()
 
 
-def _open_video(path: Path) -> VideoSource:
-    try:
-        return VideoSource(path)
-    except VideoError as exc:
-        raise ProjectError(str(exc)) from exc
-
-
 class Project:
-    """Use :meth:`create`, :meth:`open` or :meth:`in_memory`; never the constructor directly."""
+    """Use :meth:`create`, :meth:`open`, :meth:`open_or_create` or :meth:`in_memory`, not the constructor.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource) -> None:
-        self._conn = conn
+    A project opened for writing holds its file's writer lock (:mod:`app.domain.lock`) until
+    :meth:`close`; one opened read-only (on request, in a read-only folder, or beside another writer)
+    refuses every change with :class:`ProjectReadOnlyError` and says why in :attr:`read_only_reason`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource, *,
+                 writer_lock: WriterLock | None = None, read_only_reason: str | None = None) -> None:
         self._lock = threading.RLock()
         self._depth = 0
         self._pending: list[tuple[str, int | None, int | None]] = []
         self._listeners: list[Listener] = []
-        self.path = path
+        self._file = ProjectFile(conn, path, guard=self._lock, idle=lambda: self._depth == 0,
+                                 writer_lock=writer_lock, read_only_reason=read_only_reason)
         self.video = video
         self.video_path = Path(video.path).resolve()
         self.notes: list[str] = []  # what opening found that the user must know (e.g. renumbered frames)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._file.conn
+
+    @property
+    def path(self) -> Path | None:
+        return self._file.path
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why the project is read-only (read-only file or folder, another writer, asked), else None."""
+        return self._file.read_only_reason
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -85,10 +104,19 @@ class Project:
             raise ProjectError(f"{path}: already exists; open it or choose another name")
         if not path.parent.is_dir():
             raise ProjectError(f"{path.parent}: no such folder")
-        video = _open_video(Path(video_path))
+        lock = WriterLock.acquire(path)
         try:
-            create_file(path, cls._initial_meta(video, engine, path))
-            project = cls(connect(path), path, video)
+            return cls._create_locked(path, video_path, engine, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create_locked(cls, path: Path, video_path: str | Path, engine: str, lock: WriterLock) -> Project:
+        video = project_io.open_video(Path(video_path))
+        try:
+            project_io.create_new(path, project_io.initial_meta(video, engine, path))
+            project = cls(connect(path), path, video, writer_lock=lock)
         except BaseException:
             video.close()
             raise
@@ -96,57 +124,95 @@ class Project:
         return project
 
     @classmethod
+    def open_or_create(cls, path: str | Path, video_path: str | Path, *,
+                       engine: str = "classical") -> Project:
+        """The project at ``path`` for writing: opened if it exists (it must be of ``video_path``), else
+        created; decided under the writer lock, so two programs starting at once cannot both create it."""
+        path = Path(path).resolve()
+        if not path.parent.is_dir():
+            raise ProjectError(f"{path.parent}: no such folder")
+        lock = WriterLock.acquire(path)
+        try:
+            if path.exists():
+                return cls._open_checked(path, video_path, None, lock)
+            return cls._create_locked(path, video_path, engine, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
     def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
         """An unsaved project (SQLite ``:memory:``); :meth:`save_as` gives it a file."""
-        video = _open_video(Path(video_path))
+        video = project_io.open_video(Path(video_path))
         conn = connect(":memory:")
-        initialise(conn, cls._initial_meta(video, engine, None))
+        initialise(conn, project_io.initial_meta(video, engine, None))
         project = cls(conn, None, video)
         project._record_count_when_known()
         return project
 
     @classmethod
-    def open(cls, path: str | Path, *, video_path: str | Path | None = None) -> Project:
+    def open(cls, path: str | Path, *, video_path: str | Path | None = None,
+             read_only: bool | str = False) -> Project:
         """Open a project. The file is checked read-only first: a foreign or newer file is never modified.
 
-        Raises :class:`VideoMissingError` when the video is not where it was (pass ``video_path``),
-        :class:`ProjectError` when ``video_path`` is a different video or the file is no project.
+        Opened for writing unless ``read_only`` (True, or the reason to show) or the file or its folder
+        is not writable (then it opens read-only and :attr:`read_only_reason` says why). Raises
+        :class:`ProjectLockedError` when another program writes it, :class:`VideoMissingError` when the
+        video is not where it was (pass ``video_path``), :class:`ProjectError` when ``video_path`` is a
+        different video or the file is no project.
         """
         path = Path(path).resolve()
         check_project_file(path)
-        meta = cls._read_meta_readonly(path)
-        stored = Path(meta["video_path"])
-        if video_path is not None:
-            candidate = Path(video_path)
-            if not candidate.exists():
-                raise ProjectError(f"{candidate}: no such video file or folder")
-        else:
-            relative = (path.parent / meta.get("video_relpath", "")).resolve() if meta.get("video_relpath") \
-                else None
-            candidate = stored if stored.exists() else relative if relative and relative.exists() else None
-            if candidate is None:
-                raise VideoMissingError(
-                    f"{path}: its video {stored} was moved or deleted; give its new location", stored)
-        video = _open_video(candidate)
+        reason = (read_only if isinstance(read_only, str) else "opened read-only on request") if read_only \
+            else read_only_reason(path)
+        lock = None
+        if reason is None:
+            try:
+                lock = WriterLock.acquire(path)
+            except ProjectLockedError:
+                raise
+            except ProjectError as exc:  # no lock file can be made there: nobody can write it safely
+                reason = str(exc)
+        try:
+            return cls._open_checked(path, video_path, reason, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    @classmethod
+    def _open_checked(cls, path: Path, video_path: str | Path | None, reason: str | None,
+                      lock: WriterLock | None) -> Project:
+        check_project_file(path)
+        meta = project_io.read_meta(path)
+        candidate = project_io.locate_video(path, meta, video_path)
+        video = project_io.open_video(candidate)
         try:
             # Confirms it is this project's video and maps masks numbered by an older frame reader.
             check = check_video(path, meta, video)
-            conn = connect(path)
+            had_side_files = any(f.exists() for f in project_io.side_files(path)[:2])
+            conn = connect(path) if lock is not None else connect_readonly(path)
             try:
-                migrate(conn)  # schema 1 -> 2 adds the provenance/review tables, nothing else
+                if lock is not None:
+                    migrate(conn)  # schema 1 -> 2 adds the provenance/review tables, nothing else
             except BaseException:
                 conn.close()
                 raise
-            project = cls(conn, path, video)
+            project = cls(conn, path, video, writer_lock=lock, read_only_reason=reason)
+            project._file.tidy_on_close = lock is None and not had_side_files
         except BaseException:
             video.close()
             raise
         if check.meta or check.remap:
-            project._adopt_reader(check)
+            if project.read_only:
+                check.notes.append(f"{path.name}: opened read-only, so its masks were not renumbered for "
+                                   "the current frame reader; open it for writing once to do so.")
+            else:
+                project._adopt_reader(check)
         project.notes = check.notes
         for note in check.notes:
             log.warning("%s", note)
-        if Path(candidate).resolve() != stored:
+        if Path(candidate).resolve() != Path(meta["video_path"]) and not project.read_only:
             project._set_meta({"video_path": str(project.video_path),
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
@@ -165,72 +231,34 @@ class Project:
         """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
         if check.remap and self.path is not None:
             backup = self.path.with_name(self.path.name + ".before-reader-update")
-            dest = sqlite3.connect(str(backup))
-            try:
-                self._conn.backup(dest)
-            finally:
-                dest.close()
+            project_io.backup_into(self._conn, backup, self.video_path)  # consistent, renamed into place
             check.notes.append(f"The project as it was is kept in {backup}.")
         with self.batch():
             apply_remap(self._conn, check.remap)
             self._set_meta(check.meta)
             self._event("reset", None, None)
 
-    @staticmethod
-    def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
-        video_path = Path(video.path).resolve()
-        # The frame count of a long video is known once its index is built (a second or so later):
-        # it is recorded then (_record_count_when_known), so creating a project never waits for it.
-        count, exact = video.frame_count_hint()
-        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(), "video_reader": READER,
-                "num_frames": str(count) if exact else "", "height": str(video.height),
-                "width": str(video.width), "engine": engine}
-        if path is not None:
-            meta["video_relpath"] = os.path.relpath(video_path, path.parent)
-        return meta
+    # -- read-only mode, copies, closing --------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
 
-    @staticmethod
-    def _read_meta_readonly(path: Path) -> dict[str, str]:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
-        try:
-            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.Error as exc:
-            raise ProjectError(f"{path}: damaged project ({exc})") from exc
-        finally:
-            conn.close()
+    def save_copy(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """A consistent, self-contained copy of the project at ``path`` (SQLite's online backup), taken
+        while work goes on; this project keeps its own file. Returns the copy's path."""
+        return self._file.save_copy(Path(path).absolute(), self.video_path, overwrite=overwrite)
 
     def save_as(self, path: str | Path) -> None:
-        """Copy the project to ``path`` (replacing what is there) and continue working in that file."""
-        path = Path(path).resolve()
-        with self._lock:
-            if self._depth:
-                raise RuntimeError("save_as inside a batch")
-            if path == self.path:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                return
-            tmp = path.with_name(path.name + ".saving")
-            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-                leftover.unlink(missing_ok=True)
-            dest = sqlite3.connect(str(tmp), isolation_level=None)
-            try:
-                self._conn.backup(dest)
-                dest.execute("UPDATE meta SET value = ? WHERE key = 'video_relpath'",
-                             (os.path.relpath(self.video_path, path.parent),))
-                dest.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('video_relpath', ?)",
-                             (os.path.relpath(self.video_path, path.parent),))
-            finally:
-                dest.close()
-            for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-                stale.unlink(missing_ok=True)
-            os.replace(tmp, path)
-            old, self._conn = self._conn, connect(path)
-            old.close()
-            self.path = path
+        """Copy the project to ``path`` (replacing it) and continue there, writable (also from read-only)."""
+        self._file.save_as(Path(path).resolve(), self.video_path)
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file now (after a propagation); never waits for readers."""
+        self._file.checkpoint()
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-            self.video.close()
+        self._file.close()
+        self.video.close()
 
     def __enter__(self) -> Project:
         return self
@@ -244,6 +272,7 @@ class Project:
         """Group changes into one transaction; listeners hear of them after the commit."""
         with self._lock:
             if self._depth == 0:
+                self._file.check_writable()
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
@@ -257,6 +286,7 @@ class Project:
             self._depth -= 1
             if self._depth == 0:
                 self._conn.execute("COMMIT")
+                self._file.committed()
                 events, self._pending = self._pending, []
                 self._notify(events)
 
@@ -346,8 +376,9 @@ class Project:
         with self.batch():
             if obj_id is None:
                 obj_id = self.next_object_id()
-            elif not isinstance(obj_id, int) or obj_id < 1:
-                raise ValueError(f"object id must be a positive integer, got {obj_id!r}")
+            elif isinstance(obj_id, bool) or not isinstance(obj_id, int) or not 1 <= obj_id <= MAX_OBJECT_ID:
+                raise ValueError(f"object id must be a positive integer (at most {MAX_OBJECT_ID}), "
+                                 f"got {obj_id!r}")
             elif self.has_object(obj_id):
                 raise ValueError(f"an object with id {obj_id} already exists")
             info = ObjectInfo(obj_id, name or f"Object {obj_id}", category or "object",
@@ -433,9 +464,13 @@ class Project:
             self.clear_prompt(prompt.frame, prompt.obj_id)
             return
         self._check_frame(prompt.frame)
-        mask = None if prompt.mask is None else rle.encode(self._check_mask(prompt.mask))[0]
-        if prompt.box is not None and len(prompt.box) != 4:
-            raise ValueError(f"box must be (x0, y0, x1, y1), got {prompt.box!r}")
+        height, width = self.size
+        mask = None if prompt.mask is None else rle.encode(check_mask(prompt.mask, height=height,
+                                                                      width=width))[0]
+        if prompt.points or prompt.box is not None:
+            # The one prompt check shared with the CLI, the GUI and the engines (PromptError).
+            check_prompt(prompt.points or None, prompt.labels or None, prompt.box, width=width,
+                         height=height)
         with self.batch():
             self._require_object(prompt.obj_id)
             self._conn.execute(
@@ -546,8 +581,10 @@ class Project:
 
     # -- checks ---------------------------------------------------------------------------------
     def _check_frame(self, frame: int) -> None:
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise FrameIndexError(f"frame must be an integer, got {frame!r}")
         if not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
+            raise FrameIndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
 
     def _check_mask(self, mask: np.ndarray) -> np.ndarray:
         mask = np.asarray(mask)

@@ -8,6 +8,7 @@ read-only connection.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import struct
 from pathlib import Path
@@ -79,6 +80,10 @@ class ProjectError(Exception):
     """Not a Masklet project, a newer schema, a different video, ...: the message says which and where."""
 
 
+class ProjectReadOnlyError(ProjectError):
+    """A change was asked of a project opened read-only; the message says why it is read-only."""
+
+
 class VideoMissingError(ProjectError):
     """The project's video is not at its recorded location; ``expected_path`` says where it was."""
 
@@ -117,9 +122,10 @@ def check_project_file(path: Path) -> None:
 
 
 def _read_table_version(path: Path) -> int:
-    uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True)
+        conn = connect_readonly(path, brief=True)
+    except ProjectError:
+        raise
     except sqlite3.Error as exc:
         raise ProjectError(f"{path}: cannot be read as a project ({exc})") from exc
     try:
@@ -131,6 +137,57 @@ def _read_table_version(path: Path) -> int:
     if row is None or row[1] != "masklet":
         raise ProjectError(f"{path}: not a Masklet project (no Masklet schema version recorded)")
     return int(row[0])
+
+
+def connect_readonly(path: Path, *, brief: bool = False) -> sqlite3.Connection:
+    """A connection that can never write ``path``, also in a read-only folder.
+
+    SQLite's ``mode=ro`` still needs to create the ``-shm`` file of a WAL database; where the folder
+    forbids that and no ``-wal`` file holds unsaved changes, the file is opened ``immutable`` instead.
+    A ``-wal`` with changes that cannot be read is an error: opening without it would show old data.
+    ``brief`` (a look at the header tables before opening) reads a cleanly closed file as immutable, so
+    that refusing a file leaves no ``-wal``/``-shm`` beside it.
+    """
+    uri = path.resolve().as_uri()
+    if brief and not Path(f"{path}-wal").exists():
+        try:
+            return _immutable(uri)
+        except sqlite3.Error:
+            pass
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ProjectError(
+                f"{path}: its recent changes are in {wal.name}, which cannot be read here ({exc}); open it "
+                "where the folder is writable, or copy the project together with its -wal file") from exc
+    return _immutable(uri)
+
+
+def _immutable(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why ``path`` can only be opened read-only (its file or folder is not writable), else None."""
+    if not os.access(path, os.W_OK):
+        return f"the file {path.name} is read-only"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"its folder {path.parent} is read-only"
+    for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if side.exists() and not os.access(side, os.W_OK):
+            return f"{side.name} beside it is read-only"
+    return None
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

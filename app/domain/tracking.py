@@ -12,6 +12,7 @@ is reported, so a crash or a cancel loses nothing reported done. The GUI's worke
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -25,7 +26,11 @@ from app.domain.prompts_file import ObjectSpec
 from app.domain.provenance import TrackRecorder, engine_scores, prompt_origin, tracked_provenance
 from app.domain.quality import FrameScore, MaskInfo
 from sam3core.engine import Engine, MaskResult, StopCheck, frame_order
+from sam3core.errors import PromptError
+from sam3core.validate import check_prompt
 from sam3core.video import VideoSource
+
+log = logging.getLogger(__name__)
 
 PromptKey = tuple[int, int]  # (frame, obj_id)
 PromptSet = dict[PromptKey, Prompt]
@@ -219,7 +224,9 @@ class TrackingSession:
         if self.video is None:
             raise RuntimeError("no video is open")
         if self._state is None:
-            self._state = self.engine.init_state(video=self.video)
+            # A damaged frame must not end a run: the engine sees a decodable neighbour there, and
+            # propagate() yields nothing for it, so no mask is ever stored with another frame's picture.
+            self._state = self.engine.init_state(video=self.video.holding_damaged())
             self._fed = {}
         return self._state
 
@@ -285,6 +292,8 @@ class TrackingSession:
                 with contextlib.closing(frames):  # type: ignore[type-var]
                     for frame_idx, obj_ids, _, video_res, obj_scores in frames:
                         frame = int(frame_idx)
+                        if frame in self.video.damaged_frames:
+                            continue  # tracked through (see _ensure_state), never stored
                         scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
                         yield request, frame, masks_of(list(obj_ids), video_res), scores
         except Exception:
@@ -321,30 +330,35 @@ def run_propagation(project: Project, session: TrackingSession, prompts: PromptS
     writer = FrameWriter(project, list(prompts.values()), requests, name, model)
     stored = 0
     done: dict[PropagationRequest, int] = {}
-    with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
-        for request, frame, masks, scores in frames:
-            writer.write(frame, masks, scores, request)
-            stored += 1
-            done[request] = done.get(request, 0) + 1
-            if on_frame:
-                phase = "backward" if request.reverse else "forward"
-                on_frame(phase, frame, done[request], len(request.frames(project.num_frames)))
-            if should_stop is not None and should_stop():
-                break
+    try:
+        with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
+            for request, frame, masks, scores in frames:
+                writer.write(frame, masks, scores, request)
+                stored += 1
+                done[request] = done.get(request, 0) + 1
+                if on_frame:
+                    phase = "backward" if request.reverse else "forward"
+                    on_frame(phase, frame, done[request], len(request.frames(project.num_frames)))
+                if should_stop is not None and should_stop():
+                    break
+    finally:
+        project.checkpoint()  # the project file copied alone holds every stored frame
     return stored
 
 
 def track(project: Project, engine: Engine, *, direction: Direction | str = Direction.FORWARD,
           on_frame: FrameCallback | None = None, should_stop: StopCheck | None = None,
-          model: str = "") -> int:
+          model: str = "", on_warning: Callable[[str], None] | None = None) -> int:
     """``masklet track``: feed every prompt of ``project`` and store their masks
     (:func:`store_prompt_results`), propagate (:func:`plan_track`) and store each frame
     (:func:`run_propagation`); returns the results stored. "both" runs forward from the earliest
     prompted frame, then backward from the latest. Every stored mask is recorded with its provenance
-    (engine name, ``model``: the checkpoint's file name) and the engine's confidence.
+    (engine name, ``model``: the checkpoint's file name) and the engine's confidence. A stored prompt
+    that fails the shared check (written by an older version) is skipped with a warning naming it, so
+    the other objects still track.
     """
     direction = Direction(direction)
-    prompts: PromptSet = {(p.frame, p.obj_id): p for p in project.prompts()}
+    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, on_warning or log.warning)}
     if not prompts:
         raise ValueError("the project has no prompts to track from")
     requests = plan_track(sorted({f for f, _ in prompts}), project.num_frames, direction)
@@ -354,3 +368,20 @@ def track(project: Project, engine: Engine, *, direction: Direction | str = Dire
         return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model)
     finally:
         session.close()
+
+
+def valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]:
+    """The project's prompts that pass the shared check; each one that does not is named to ``warn``."""
+    height, width = project.size
+    kept = []
+    for prompt in project.prompts():
+        if prompt.points or prompt.box is not None:
+            try:
+                check_prompt(prompt.points or None, prompt.labels or None, prompt.box, width=width,
+                             height=height)
+            except PromptError as exc:
+                warn(f"{project.path}: skipping the stored prompt of object {prompt.obj_id} on frame "
+                     f"{prompt.frame}: {exc}")
+                continue
+        kept.append(prompt)
+    return kept

@@ -51,6 +51,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Every edit is saved at once; this confirms where", F),
     ActionSpec("save_as", "Save project &as…", "Ctrl+Shift+S", "mdi6.content-save-edit",
                "Copy the project to a new file and continue there", F),
+    ActionSpec("save_copy", "Save a &copy…", "", "mdi6.content-copy",
+               "A consistent copy of the project in one file (for a backup or to share); you keep "
+               "working here", F),
     ActionSpec("import", "&Import annotations…", "Ctrl+I", "mdi6.import", "Import COCO or DAVIS masks", F),
     ActionSpec("quit", "&Quit", "Ctrl+Q", "mdi6.exit-to-app", "", F),
     ActionSpec("export_coco", "&COCO JSON…", "", "mdi6.code-json", "Masks as COCO RLE annotations", X),

@@ -45,7 +45,7 @@ from app.ui.worker import EngineFactory, EngineSpec, default_engine_factory
 log = logging.getLogger(__name__)
 
 # Actions that need an open project.
-PROJECT_ACTIONS = ("save", "save_as", "import", "export_coco", "export_davis", "export_ytvis",
+PROJECT_ACTIONS = ("save", "save_as", "save_copy", "import", "export_coco", "export_davis", "export_ytvis",
                    "export_overlay", "propagate_forward", "propagate_backward", "propagate_both",
                    "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame", "add_object",
                    "clear_prompt", "review_mode", "review_accept", "review_accept_object", "review_clear",
@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         handlers = {
             "open_video": f.open_video_dialog, "open_folder": f.open_folder_dialog,
             "open_project": f.open_project_dialog, "open_sample": self.open_sample,
-            "save": f.save, "save_as": f.save_as_dialog,
+            "save": f.save, "save_as": f.save_as_dialog, "save_copy": f.save_copy_dialog,
             "import": f.import_dialog, "quit": self.close,
             "export_coco": lambda: f.export_dialog("coco"), "export_davis": lambda: f.export_dialog("davis"),
             "export_ytvis": lambda: f.export_dialog("ytvis"),
@@ -301,7 +301,8 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("Masklet")
             return
         saved = project.path.name if project.path else "not saved"
-        self.setWindowTitle(f"{project.video_path.name} ({saved}) — Masklet")
+        read_only = " [read-only]" if project.read_only else ""
+        self.setWindowTitle(f"{project.video_path.name} ({saved}){read_only} — Masklet")
 
     def _set_running(self, running: bool) -> None:
         has_project = self.session.project is not None

@@ -20,7 +20,7 @@ from PySide6.QtGui import QUndoStack
 from app.domain.commands import AddObject, DeleteObject, UpdateObject
 from app.domain.commands import Command as DomainCmd
 from app.domain.model import ObjectInfo, Prompt
-from app.domain.project import Project, ProjectError, VideoMissingError
+from app.domain.project import Project, ProjectError, ProjectLockedError, VideoMissingError
 from app.domain.tracking import PromptSet
 from app.ui.project_files import open_or_create_for_video
 from app.ui.tracking import TrackingController
@@ -82,6 +82,7 @@ class ProjectSession(QObject):
     status = Signal(str)
     error = Signal(str, str)             # title, message
     video_missing = Signal(str, str)     # project path, the video's recorded path
+    locked = Signal(str, str, str)       # project path, message, who writes it: read-only is offered
 
     def __init__(self, tracking: TrackingController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +107,8 @@ class ProjectSession(QObject):
             return False
         try:
             project, note = open_or_create_for_video(Path(path))
+        except ProjectLockedError as exc:
+            return self._locked(exc)
         except (ProjectError, OSError, sqlite3.Error) as exc:
             self.error.emit("Cannot open video", str(exc))
             return False
@@ -114,11 +117,14 @@ class ProjectSession(QObject):
         self.status.emit(note)
         return True
 
-    def open_project(self, path: str | Path, video_path: str | Path | None = None) -> bool:
+    def open_project(self, path: str | Path, video_path: str | Path | None = None, *,
+                     read_only: bool | str = False) -> bool:
         if not self.idle("open another file"):
             return False
         try:
-            project = Project.open(path, video_path=video_path)
+            project = Project.open(path, video_path=video_path, read_only=read_only)
+        except ProjectLockedError as exc:
+            return self._locked(exc)
         except VideoMissingError as exc:
             self.video_missing.emit(str(path), str(exc.expected_path))
             return False
@@ -126,7 +132,32 @@ class ProjectSession(QObject):
             self.error.emit("Cannot open project", str(exc))
             return False
         self._set_project(project)
-        self.autosave_note = f"Every change is saved in {project.path}"
+        self.autosave_note = f"Read-only: {project.read_only_reason}" if project.read_only else \
+            f"Every change is saved in {project.path}"
+        self.status.emit(self.autosave_note)
+        return True
+
+    def _locked(self, exc: ProjectLockedError) -> bool:
+        """Another writer holds the project: this window's own project is simply kept; else the user is
+        offered to open it read-only (``locked``)."""
+        current = self.project.path if self.project is not None else None
+        if exc.held_by_this_process and current is not None and current == exc.project_path.resolve():
+            self.status.emit(f"{current.name} is already open here")
+            return True
+        holder = exc.owner.describe() if exc.owner is not None else "another program"
+        self.locked.emit(str(exc.project_path), str(exc), holder)
+        return False
+
+    def save_copy(self, path: str | Path) -> bool:
+        """File ▸ Save a copy…: a consistent snapshot in one file; work goes on in this project."""
+        if self.project is None:
+            return False
+        try:
+            copy = self.project.save_copy(path, overwrite=True)  # the file dialog asked about replacing
+        except (OSError, RuntimeError, ProjectError, sqlite3.Error) as exc:
+            self.error.emit("Cannot save a copy", str(exc))
+            return False
+        self.status.emit(f"Saved a copy as {copy}; you keep working in {self.project.path or 'memory'}")
         return True
 
     def save_as(self, path: str | Path) -> bool:
@@ -161,6 +192,10 @@ class ProjectSession(QObject):
         return True
 
     def editable(self) -> bool:
+        if self.project is not None and self.project.read_only:
+            self.status.emit(f"Read-only ({self.project.read_only_reason}): File ▸ Save project as… makes "
+                             "a writable copy")
+            return False
         return self.project is not None and self.idle("edit prompts")
 
     def _set_project(self, project: Project) -> None:

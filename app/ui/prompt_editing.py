@@ -22,6 +22,8 @@ from app.ui.compose import paint_stroke
 from app.ui.project_session import ProjectSession
 from app.ui.tracking import TrackingController
 from app.ui.undo import DomainCommand
+from sam3core.errors import PromptError
+from sam3core.validate import check_prompt
 
 
 class PromptEditor(QObject):
@@ -57,8 +59,19 @@ class PromptEditor(QObject):
         finally:
             s.undo_stack.endMacro()
 
+    def _checked(self, points: object = None, labels: object = None, box: object = None) -> bool:
+        """The shared prompt check (sam3core.validate) before anything is stored; a refusal is shown."""
+        assert self.session.project is not None
+        height, width = self.session.project.size
+        try:
+            check_prompt(points, labels, box, width=width, height=height)
+        except PromptError as exc:
+            self.session.status.emit(f"Not added: {exc}")
+            return False
+        return True
+
     def add_point(self, frame: int, x: float, y: float, positive: bool) -> None:
-        if not self.session.editable():
+        if not self.session.editable() or not self._checked([[x, y]], [1 if positive else 0]):
             return
         text = "Add point" if positive else "Add negative point"
         with self._target(text) as obj:
@@ -76,9 +89,17 @@ class PromptEditor(QObject):
     def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
         if not self.session.editable():
             return
+        x0, y0, x1, y1 = box
+        assert self.session.project is not None
+        height, width = self.session.project.size
+        # A drag may run past the frame's edge: the box is what it covers of the frame.
+        new_box = (max(0.0, min(x0, x1)), max(0.0, min(y0, y1)), min(float(width), max(x0, x1)),
+                   min(float(height), max(y0, y1)))
+        if not self._checked(box=new_box):
+            return
         with self._target("Draw box") as obj:
             if obj:
-                self._push_prompt(box_prompt(self.session.prompts.get((frame, obj)), frame, obj, box),
+                self._push_prompt(box_prompt(self.session.prompts.get((frame, obj)), frame, obj, new_box),
                                   "Draw box")
 
     def clear_prompt(self, frame: int) -> None:

@@ -31,7 +31,7 @@ class PropagationStore(QObject):
                   until_prompt: bool = False) -> bool:
         s = self.session
         p = s.project
-        if p is None or not s.idle("start another"):
+        if p is None or not s.editable():  # read-only, or a run is going on
             return False
         if not any(not q.is_empty for q in s.prompts.values()):
             s.status.emit("Nothing to propagate yet: click on an object or draw a box first")
@@ -70,3 +70,5 @@ class PropagationStore(QObject):
         for frame in sorted(s.in_flight.take_all()):
             if s.project is not None:
                 s.reread_masks(frame)
+        if s.project is not None and not s.project.read_only:
+            s.project.checkpoint()  # the project file copied alone now holds the whole run

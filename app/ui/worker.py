@@ -36,13 +36,15 @@ class EngineSpec:
     name: str | None = None
     checkpoint: str | None = None
     device: str | None = "cpu"
+    random_weights: bool = False  # tests and benchmarks only (masklet --random-weights)
 
 
 EngineFactory = Callable[[EngineSpec], Engine]
 
 
 def default_engine_factory(spec: EngineSpec) -> Engine:
-    return build_engine(spec.name, checkpoint=spec.checkpoint, device=spec.device)
+    return build_engine(spec.name, checkpoint=spec.checkpoint, device=spec.device,
+                        random_weights=spec.random_weights)
 
 
 def describe_error(exc: BaseException, device: str) -> str:
@@ -114,7 +116,10 @@ class TrackingWorker(QObject):
             return
         self.session.set_engine(engine)
         self._device = str(engine.device)
-        self.engine_ready.emit(engine.name, self._device)
+        name = engine.name
+        if spec.random_weights and not spec.checkpoint and name != "classical":
+            name += " (random weights)"  # the project records that its masks came from no real model
+        self.engine_ready.emit(name, self._device)
 
     @Slot(object)
     def set_video(self, video: VideoSource | None) -> None:

@@ -51,6 +51,7 @@ from sam3core.engine import (
 )
 from sam3core.errors import EngineInputError, ObjectIdError, PromptError
 from sam3core.runtime.heap import trim_heap
+from sam3core.validate import check_prompt
 from sam3core.video import VideoSource
 
 LOW_RES = 256  # side of the low-resolution mask output, as SAM's decoder gives
@@ -130,6 +131,9 @@ class ClassicalEngine:
         state = inputs.check_session(inference_state)
         frame = inputs.check_frame(state, frame_idx)
         obj = inputs.check_obj_id(obj_id)
+        # The shared check (sam3core.validate): refuses what the CLI and the project store refuse.
+        check_prompt(points, labels, box, width=state.width, height=state.height,
+                     rel_coordinates=rel_coordinates)
         new_points = inputs.parse_points(state, points, labels, rel_coordinates)
         new_box = inputs.parse_box(state, box, rel_coordinates)
         if not new_points and new_box is None:

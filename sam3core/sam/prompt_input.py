@@ -8,17 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sam3core.errors import MaskError, PromptError
+from sam3core.errors import MaskError
 from sam3core.sam.inference_state import PointPrompt
-
-
-def _as_float_tensor(value: Any, what: str) -> torch.Tensor:
-    try:
-        if isinstance(value, torch.Tensor):
-            return value.detach().to("cpu", torch.float32)
-        return torch.as_tensor(np.asarray(value, dtype=np.float32))
-    except (TypeError, ValueError) as exc:
-        raise PromptError(f"{what} must be numbers (list, numpy array or tensor), got {value!r}") from exc
+from sam3core.validate import check_prompt
 
 
 def to_point_prompt(points: Any, labels: Any, box: Any, *, rel_coordinates: bool, video_width: int,
@@ -26,38 +18,18 @@ def to_point_prompt(points: Any, labels: Any, box: Any, *, rel_coordinates: bool
     """Clicks (P, 2) x/y + labels (P,) and/or a box (4,) x0,y0,x1,y1 -> a prompt in model pixels.
 
     A box becomes the first two points with labels 2 and 3, as the model was trained.
-    Coordinates are 0..1 of the frame with ``rel_coordinates`` (default), else video pixels.
+    Coordinates are 0..1 of the frame with ``rel_coordinates`` (default), else video pixels; they are
+    checked by :func:`sam3core.validate.check_prompt` (finite, inside the frame, labels 0/1, not empty),
+    the same check the command line and the project store use.
     """
-    if (points is None) != (labels is None):
-        raise PromptError("points and labels must be given together")
-    if points is None and box is None:
-        raise PromptError("give points with labels, a box, or both")
-    if points is None:
-        coords = torch.zeros(0, 2)
-        label_t = torch.zeros(0, dtype=torch.int32)
-    else:
-        coords = _as_float_tensor(points, "points")
-        if coords.dim() == 3 and coords.shape[0] == 1:
-            coords = coords[0]
-        if coords.dim() != 2 or coords.shape[1] != 2:
-            raise PromptError(f"points must have shape (P, 2) as x, y; got {tuple(coords.shape)}")
-        label_t = _as_float_tensor(labels, "labels")
-        if label_t.dim() == 2 and label_t.shape[0] == 1:
-            label_t = label_t[0]
-        if label_t.dim() != 1 or label_t.shape[0] != coords.shape[0]:
-            raise PromptError(f"{coords.shape[0]} points but labels of shape {tuple(label_t.shape)}; "
-                             "give one label per point")
-        if not bool(torch.all((label_t == 0) | (label_t == 1))):
-            raise PromptError("click labels must be 1 (positive) or 0 (negative)")
-        label_t = label_t.to(torch.int32)
-    if box is not None:
-        box_t = _as_float_tensor(box, "box").reshape(-1)
-        if box_t.numel() != 4:
-            raise PromptError(f"box must be 4 numbers x_min, y_min, x_max, y_max; got {box_t.numel()}")
+    checked = check_prompt(points, labels, box, width=video_width, height=video_height,
+                           rel_coordinates=rel_coordinates)
+    coords = torch.as_tensor(checked.points, dtype=torch.float32).reshape(-1, 2)
+    label_t = torch.as_tensor(checked.labels, dtype=torch.int32).reshape(-1)
+    if checked.box is not None:
+        box_t = torch.as_tensor(checked.box, dtype=torch.float32)
         coords = torch.cat([box_t.reshape(2, 2), coords], dim=0)
         label_t = torch.cat([torch.tensor([2, 3], dtype=torch.int32), label_t], dim=0)
-    if not bool(torch.isfinite(coords).all()):
-        raise PromptError("point/box coordinates must be finite numbers")
     coords = coords.unsqueeze(0)  # (1, P, 2)
     if rel_coordinates:
         coords = coords * image_size
