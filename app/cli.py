@@ -79,7 +79,7 @@ EXPORT_HELP = """\
 coco:  COCO instance-segmentation JSON, one image per frame, one annotation per non-empty mask
        (compressed RLE, or polygons with --polygons), track_id = object id; OUT is a .json
 davis: DAVIS 2017 layout read by davis2017-evaluation: Annotations/480p/<video>/00000.png indexed
-       PNGs (objects renumbered 1..N, see masklet_ids.json; --davis-ids raw keeps ids),
+       PNGs (objects renumbered 1..N, see masklet_ids/<seq>.json; --davis-ids raw keeps ids),
        ImageSets/2017/val.txt; --with-images adds JPEGImages/480p/<video>/; OUT is a folder
 ytvis: YouTube-VIS JSON (per-frame segmentations, bboxes, areas; null where absent); OUT is a .json
 mots:  MOTS instances_txt/<video>.txt (frame id class h w rle) and instances/<video>/000000.png

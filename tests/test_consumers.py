@@ -216,7 +216,7 @@ def test_ultralytics_loads_yolo_segmentation(project: Project, tmp_path: Path) -
     out = export_project(project, "yolo", tmp_path / "yolo")
     info = run(python, "read_ultralytics.py", out / "data.yaml", tmp_path / "u.npz", tmp_path=tmp_path)
     assert info["images"] == N and info["names"] == {"0": "person", "1": "dog"}
-    tracks = json.loads((out / "masklet_tracks.json").read_text())["frames"]
+    tracks = json.loads((out / "masklet_tracks" / "walk.json").read_text())["frames"]
     merged: dict[tuple[int, int], np.ndarray] = {}
     for (frame, line), mask in keyed(tmp_path / "u.npz").items():
         key = (frame, tracks[f"walk_{frame:05d}"][line])

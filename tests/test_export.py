@@ -112,7 +112,7 @@ def test_davis_writes_the_2017_layout_renumbered_with_an_id_map(project: Project
     assert [f.name for f in files] == [f"{i:05d}.png" for i in range(N)]
     assert len(list((out / "JPEGImages" / "480p" / "walk").glob("*.jpg"))) == N
     assert (out / "ImageSets" / "2017" / "val.txt").read_text().split() == ["walk"]
-    id_map = json.loads((out / "masklet_ids.json").read_text())
+    id_map = json.loads((out / "masklet_ids" / "walk.json").read_text())
     assert {v: e["object_id"] for v, e in id_map["values"].items()} == {"1": 1, "2": 2, "3": 5}
     values = {1: 1, 2: 2, 5: 3}  # ids 1, 2, 5 -> contiguous 1..3 (the toolkit scores 1..max)
     for frame, file in enumerate(files):

@@ -69,7 +69,7 @@ def decode_export(project: Project, fmt: str, tmp_path: Path) -> dict[tuple[int,
         return out
     if fmt == "davis":
         root = export_project(project, "davis", tmp_path / "d")
-        id_map = json.loads((root / "masklet_ids.json").read_text())["values"]
+        id_map = json.loads((root / "masklet_ids" / "walk.json").read_text())["values"]
         out = {}
         for frame in range(N):
             labels = np.asarray(Image.open(root / "Annotations" / "480p" / name / f"{frame:05d}.png"))
@@ -123,7 +123,7 @@ def test_mots_files_follow_the_benchmark(project: Project, tmp_path: Path) -> No
     assert values.dtype == np.uint16 and set(np.unique(values).tolist()) == {0, 1005, 2001, 3002}
     assert any("only classes 1 (car), 2 (pedestrian)" in n for n in notes)
     assert any("covered by more than one object" in n for n in notes)
-    sidecar = json.loads((out / "masklet_mots.json").read_text())
+    sidecar = json.loads((out / "masklet_mots" / "walk.json").read_text())
     assert sidecar["ids"]["3002"]["object_id"] == 2 and sidecar["classes"]["3"] == "bag"
 
 
@@ -138,7 +138,7 @@ def test_yolo_layout_and_identities_without_the_sidecar(project: Project, tmp_pa
         values = [float(v) for v in line.split()[1:]]
         assert line.split()[0] in ("0", "1") and len(values) % 2 == 0 and len(values) >= 6
         assert all(0 <= v <= 1 for v in values)
-    (out / "masklet_tracks.json").unlink()  # as from another tool: identities by category order
+    (out / "masklet_tracks" / "walk.json").unlink()  # as from another tool: identities by category order
     with Project.create(tmp_path / "t.masklet", project.video_path) as target:
         import_annotations(target, "yolo", out)
         # The dog's two parts are two lines, hence two dogs: YOLO itself cannot say they are one.
@@ -221,3 +221,25 @@ def test_cli_new_formats_notes_and_refusals(project: Project, tmp_path: Path,
         assert main(["import", str(fresh), "--format", fmt, "--path", str(tmp_path / fmt)]) == 0
         assert "created [1, 2, 5]" in capsys.readouterr().out
     assert main(["import", str(fresh), "--format", "mots", "--path", str(tmp_path / "nowhere")]) == 2
+
+
+def test_several_videos_share_one_davis_root_and_one_yolo_dataset(project: Project, tmp_path: Path) -> None:
+    from sam3core.video import write_video
+
+    frames = [np.full((H, W, 3), 40 * k, np.uint8) for k in range(3)]
+    with Project.create(tmp_path / "second.masklet", write_video(tmp_path / "run.mp4", frames)) as second:
+        second.add_object("ball", "ball", obj_id=9)
+        second.set_frame_masks(1, {9: np.eye(H, W, dtype=bool)})
+        for fmt in ("davis", "yolo"):
+            export_project(project, fmt, tmp_path / fmt)
+            export_project(second, fmt, tmp_path / fmt)  # merged into the same root
+    davis = tmp_path / "davis"
+    assert (davis / "ImageSets" / "2017" / "val.txt").read_text().split() == ["walk", "run"]
+    assert sorted(p.name for p in (davis / "masklet_ids").iterdir()) == ["run.json", "walk.json"]
+    with Project.create(tmp_path / "back.masklet", project.video_path) as back:
+        import_annotations(back, "davis", davis)  # finds its own sequence and its own id map
+        assert sorted(o.id for o in back.objects()) == [1, 2, 5]
+    data = (tmp_path / "yolo" / "data.yaml").read_text()
+    assert '0: "person"' in data and '1: "dog"' in data and '2: "ball"' in data  # indices kept
+    assert (tmp_path / "yolo" / "labels" / "train" / "run_00001.txt").read_text().startswith("2 ")
+    assert (tmp_path / "yolo" / "labels" / "train" / "walk_00000.txt").read_text().startswith("0 ")

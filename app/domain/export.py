@@ -69,25 +69,28 @@ def export_with_report(project: Project, fmt: str, out: str | Path, *, polygons:
     with staged_output(final, key=f"{fmt} {project.video_path}", info=info) as staging:
         _write(source, fmt, staging.path, polygons=polygons, with_images=with_images,  # type: ignore[arg-type]
                overlap=overlap, davis_layout=davis_layout, davis_ids=davis_ids, progress=progress,
-               notes=notes)
+               notes=notes, existing=final if final.is_dir() else None)
     assert staging.report is not None
     return staging.report
 
 
 def _write(project: Project, fmt: str, out: Path, *, polygons: bool, with_images: bool, overlap: str,
-           davis_layout: str, davis_ids: str, progress: Progress, notes: Notes) -> None:
-    """The exporters themselves: each writes its format at ``out`` and needs no safety code."""
+           davis_layout: str, davis_ids: str, progress: Progress, notes: Notes,
+           existing: Path | None) -> None:
+    """The exporters themselves: each writes its format at ``out`` and needs no safety code.
+    ``existing`` is the folder the export will be merged into, when there is one: DAVIS and YOLO
+    read its shared files (ImageSets, data.yaml) so that theirs keep the other sequences."""
     if fmt == "coco":
         export_coco(project, out, polygons=polygons, progress=progress)
     elif fmt == "ytvis":
         export_ytvis(project, out, polygons=polygons, progress=progress)
     elif fmt == "davis":
         export_davis(project, out, with_images=with_images, layout=davis_layout, ids=davis_ids,
-                     overlap=overlap, progress=progress, notes=notes)
+                     overlap=overlap, progress=progress, notes=notes, existing=existing)
     elif fmt == "mots":
         export_mots(project, out, overlap=overlap, progress=progress, notes=notes)
     elif fmt == "yolo":
-        export_yolo(project, out, progress=progress, notes=notes)
+        export_yolo(project, out, progress=progress, notes=notes, existing=existing)
     elif fmt == "sav":
         export_sav(project, out, with_images=with_images, progress=progress)
     elif fmt == "video":

@@ -9,8 +9,12 @@ frames are never resized) or "flat" for the older ``Annotations/<seq>/`` layout 
 The toolkit numbers objects 1..N (N = the largest value on the first frame) and scores every number
 up to N, so ids with gaps would become phantom objects. By default the objects that have a mask are
 renumbered 1..N in ascending id order; ``ids="raw"`` keeps the ids (1..255). Either way
-``OUT/masklet_ids.json`` maps pixel values back to object ids, names and categories (import reads
-it), and records the overlaps resolved by the ``overlap`` rule (see :mod:`export_labels`).
+``OUT/masklet_ids/<seq>.json`` maps pixel values back to object ids, names and categories (import
+reads it), and records the overlaps resolved by the ``overlap`` rule (see :mod:`export_labels`).
+
+Several sequences can share one dataset root (the dispatcher merges folder exports): the id maps
+are per sequence, and ``val.txt`` lists the sequences of ``existing`` (the root being exported
+into) as well as this one.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from PIL import Image
 from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name, sequential_frames
 from app.domain.export_labels import Notes, OverlapTally, check_rule, paint_labels
 from app.domain.export_quality import export_frames, write_davis_sidecar
+from app.domain.import_common import read_sidecar
 from app.domain.project import Project
 
 DAVIS_LAYOUTS = ("480p", "Full-Resolution", "flat")
 DAVIS_IDS = ("contiguous", "raw")
-ID_MAP_FILE = "masklet_ids.json"
+ID_MAP_DIR = "masklet_ids"
 
 
 def davis_values(project: Project, ids: str) -> dict[int, int]:
@@ -59,7 +64,7 @@ def label_map(project: Project, frame: int, values: dict[int, int] | None = None
 
 def export_davis(project: Project, out: str | Path, *, with_images: bool = False, layout: str = "480p",
                  ids: str = "contiguous", overlap: str = "higher-id", progress: Progress = None,
-                 notes: Notes = None) -> Path:
+                 notes: Notes = None, existing: Path | None = None) -> Path:
     out = Path(out)
     if layout not in DAVIS_LAYOUTS:
         raise ValueError(f"unknown DAVIS layout {layout!r}; choose one of {', '.join(DAVIS_LAYOUTS)}")
@@ -89,32 +94,40 @@ def export_davis(project: Project, out: str | Path, *, with_images: bool = False
     if layout != "flat":
         sets = out / "ImageSets" / "2017"
         sets.mkdir(parents=True, exist_ok=True)
-        (sets / "val.txt").write_text(name + "\n", encoding="utf-8")
+        (sets / "val.txt").write_text("".join(f"{s}\n" for s in _sequences(existing, name)), encoding="utf-8")
     objects = {o.id: o for o in project.objects()}
     id_map = {"sequence": name, "ids": ids, "layout": layout,
               "values": {str(v): {"object_id": k, "name": objects[k].name, "category": objects[k].category}
                          for k, v in sorted(values.items(), key=lambda kv: kv[1]) if k in objects},
               "overlap": tally.as_dict()}
-    (out / ID_MAP_FILE).write_text(json.dumps(id_map, indent=1) + "\n", encoding="utf-8")
+    (out / ID_MAP_DIR).mkdir(exist_ok=True)
+    (out / ID_MAP_DIR / f"{name}.json").write_text(json.dumps(id_map, indent=1) + "\n", encoding="utf-8")
     note = tally.note("DAVIS")
     if note and notes is not None:
         notes.append(note)
     return out
 
 
-def read_id_map(folder: Path, sequence: str) -> dict[int, dict] | None:
-    """pixel value -> {"object_id", "name", "category"} from a Masklet DAVIS export's id map, looked
-    for in ``folder`` and up to three folders above it; None when there is none for ``sequence``."""
-    for candidate in [folder, *list(folder.parents)[:3]]:
-        file = candidate / ID_MAP_FILE
-        if not file.is_file():
-            continue
+def _sequences(existing: Path | None, name: str) -> list[str]:
+    """The val.txt of a root that already holds sequences (``existing``), with ``name`` added."""
+    names: list[str] = []
+    listed = existing / "ImageSets" / "2017" / "val.txt" if existing is not None else None
+    if listed is not None and listed.is_file():
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            if data.get("sequence") != sequence:
-                return None
-            return {int(v): dict(entry) for v, entry in data["values"].items()
-                    if isinstance(entry.get("object_id"), int) and 1 <= entry["object_id"] <= 2**31 - 1}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-    return None
+            names = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError):
+            names = []
+    return names if name in names else [*names, name]
+
+
+def read_id_map(folder: Path, sequence: str) -> dict[int, dict] | None:
+    """pixel value -> {"object_id", "name", "category"} from a Masklet DAVIS export's id map of
+    ``sequence``, looked for beside ``folder`` and up to three folders above it; None without one."""
+    data = read_sidecar(folder, ID_MAP_DIR, sequence)
+    if data is None:
+        return None
+    try:
+        return {int(v): dict(entry) for v, entry in data["values"].items()
+                if isinstance(entry.get("object_id"), int) and 1 <= entry["object_id"] <= 2**31 - 1}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -8,7 +8,7 @@
 each pixel goes to one object by the ``overlap`` rule (see :mod:`export_labels`) and the txt masks are
 cut from the same label map as the PNGs. Classes: category "car" is 1 and "pedestrian"/"person" 2
 (the benchmark's two classes); other categories get 3, 4, ... (10, the benchmark's ignore class,
-is skipped), which the benchmark's own tools refuse; a note says so. ``OUT/masklet_mots.json``
+is skipped), which the benchmark's own tools refuse; a note says so. ``OUT/masklet_mots/<seq>.json``
 maps ids back to objects and classes to category names (import reads it).
 """
 
@@ -28,7 +28,7 @@ from app.domain.project import Project
 
 BENCHMARK_CLASSES = {"car": 1, "pedestrian": 2, "person": 2}
 IGNORE_CLASS = 10
-SIDECAR = "masklet_mots.json"
+SIDECAR = "masklet_mots"  # OUT/masklet_mots/<seq>.json: one per sequence, roots hold many
 
 
 def mots_classes(objects: list[ObjectInfo]) -> dict[str, int]:
@@ -80,7 +80,8 @@ def export_mots(project: Project, out: str | Path, *, overlap: str = "higher-id"
                "ids": {str(values[o.id]): {"object_id": o.id, "name": o.name, "category": o.category}
                        for o in objects},
                "overlap": tally.as_dict()}
-    (out / SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+    (out / SIDECAR).mkdir(exist_ok=True)
+    (out / SIDECAR / f"{name}.json").write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
     if notes is not None:
         note = tally.note("MOTS")
         if note:
@@ -89,5 +90,5 @@ def export_mots(project: Project, out: str | Path, *, overlap: str = "higher-id"
         if other:
             notes.append("MOTS: the benchmark's tools know only classes 1 (car), 2 (pedestrian) and 10 "
                          f"(ignore); other categories got their own class ids ({', '.join(other)}), "
-                         f"listed in {SIDECAR}")
+                         f"listed in {SIDECAR}/{name}.json")
     return out

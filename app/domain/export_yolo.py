@@ -10,12 +10,13 @@ back the very mask. A part's holes are joined to its outline by zero-width bridg
 pixels, so one line keeps them; separate parts are separate lines (as Ultralytics' own mask
 converter writes them), since a bridge across the background would be filled as a line. A frame
 without masks gets an empty label file (a background image). Classes are the categories, 0..K-1 in
-order of first use by ascending object id, named in ``data.yaml``. ``val`` names the same images
-as ``train``: a video is one split; divide it before training.
+order of first use by ascending object id, named in ``data.yaml`` (exported into a dataset that has
+one, its classes keep their indices and new categories are appended, see :func:`class_names`).
+``val`` names the same images as ``train``: a video is one split; divide it before training.
 
-YOLO lines carry no track id; ``masklet_tracks.json`` lists, per label file, the object id of each line
-(and the objects' names), which Masklet's import uses to restore identities and join parts; other
-tools ignore it.
+YOLO lines carry no track id; ``masklet_tracks/<video>.json`` lists, per label file, the object id
+of each line (and the objects' names), which Masklet's import uses to restore identities and join
+parts; other tools ignore it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,39 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.domain.export_common import Progress, category_table, sequence_name, sequential_frames
+from app.domain.export_common import Progress, sequence_name, sequential_frames
 from app.domain.export_labels import Notes
+from app.domain.import_common import ParseError, read_names
 from app.domain.polygons import mask_to_yolo_polygons
 from app.domain.project import Project
 from sam3core.video import list_image_frames
 
-TRACKS_FILE = "masklet_tracks.json"
+TRACKS_FILE = "masklet_tracks"  # OUT/masklet_tracks/<video>.json: one per video, datasets hold many
+
+
+def class_names(project: Project, existing: Path | None) -> tuple[list[str], dict[int, int]]:
+    """data.yaml's names and object id -> class index. Exporting into a YOLO dataset that already
+    has a data.yaml (another video's export) keeps its classes and indices and appends new
+    categories, so every label file of the dataset keeps meaning what it meant."""
+    names: list[str] = []
+    yaml_file = existing / "data.yaml" if existing is not None else None
+    if yaml_file is not None and yaml_file.is_file():
+        try:
+            known = read_names(yaml_file)
+        except ParseError as exc:
+            raise ValueError(f"{exc}; export into a new folder") from exc
+        if sorted(known) != list(range(len(known))):
+            raise ValueError(f"{yaml_file}: class indices {sorted(known)} are not 0..{len(known) - 1}; "
+                             "export into a new folder")
+        names = [known[k] for k in range(len(known))]
+    index = {n: k for k, n in enumerate(names)}
+    class_of = {}
+    for obj in project.objects():
+        if obj.category not in index:
+            index[obj.category] = len(names)
+            names.append(obj.category)
+        class_of[obj.id] = index[obj.category]
+    return names, class_of
 
 
 def yolo_line(class_index: int, polygon: np.ndarray, height: int, width: int) -> str:
@@ -50,11 +77,12 @@ def _write_data_yaml(out: Path, names: list[str], sequence: str) -> None:
     (out / "data.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def export_yolo(project: Project, out: str | Path, *, progress: Progress = None, notes: Notes = None) -> Path:
+def export_yolo(project: Project, out: str | Path, *, progress: Progress = None, notes: Notes = None,
+                existing: Path | None = None) -> Path:
     out = Path(out)
     height, width = project.size
     objects = project.objects()
-    categories, category_of = category_table(objects)
+    names, class_of = class_names(project, existing)
     name = sequence_name(project.video_path)
     images, labels = out / "images" / "train", out / "labels" / "train"
     images.mkdir(parents=True, exist_ok=True)
@@ -80,17 +108,19 @@ def export_yolo(project: Project, out: str | Path, *, progress: Progress = None,
                 polygons = mask_to_yolo_polygons(record.decode())
                 split += len(polygons) > 1
                 for polygon in polygons:
-                    lines.append(yolo_line(category_of[record.obj_id] - 1, polygon, height, width))
+                    lines.append(yolo_line(class_of[record.obj_id], polygon, height, width))
                     ids.append(record.obj_id)
             (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="ascii")
             tracks[stem] = ids
             if progress:
                 progress(frame + 1, total)
-    _write_data_yaml(out, [c["name"] for c in categories], name)
+    _write_data_yaml(out, names, name)
     sidecar = {"sequence": name, "objects": {str(o.id): {"name": o.name, "category": o.category}
                                              for o in objects}, "frames": tracks}
-    (out / TRACKS_FILE).write_text(json.dumps(sidecar, separators=(",", ":")) + "\n", encoding="utf-8")
+    (out / TRACKS_FILE).mkdir(exist_ok=True)
+    (out / TRACKS_FILE / f"{name}.json").write_text(json.dumps(sidecar, separators=(",", ":")) + "\n",
+                                                   encoding="utf-8")
     if split and notes is not None:
         notes.append(f"YOLO: {split} mask(s) in several parts were written as a line per part (YOLO has "
-                     f"no tracks; {TRACKS_FILE} keeps which lines are one object)")
+                     f"no tracks; {TRACKS_FILE}/{name}.json keeps which lines are one object)")
     return out

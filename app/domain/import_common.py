@@ -63,11 +63,12 @@ def finite_numbers(fields: list[str], where: str) -> list[float]:
     return values
 
 
-def read_sidecar(start: Path, file_name: str, sequence: str) -> dict | None:
-    """A Masklet sidecar JSON (``file_name``) in ``start`` or up to three folders above it whose
-    ``sequence`` is ``sequence``; None when absent, unreadable or for another sequence."""
+def read_sidecar(start: Path, folder_name: str, sequence: str) -> dict | None:
+    """A Masklet sidecar ``<folder_name>/<sequence>.json`` (one per sequence, so that several exports
+    can share a dataset root) in ``start`` or up to three folders above it; None when absent,
+    unreadable or for another sequence."""
     for folder in [start, *list(start.parents)[:3]]:
-        file = folder / file_name
+        file = folder / folder_name / f"{sequence}.json"
         if file.is_file():
             try:
                 data = json.loads(file.read_text(encoding="utf-8"))
@@ -75,3 +76,49 @@ def read_sidecar(start: Path, file_name: str, sequence: str) -> dict | None:
                 return None
             return data if isinstance(data, dict) and data.get("sequence") == sequence else None
     return None
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if text.startswith('"'):
+        try:
+            end = json.JSONDecoder().raw_decode(text)  # a JSON / YAML double-quoted string
+            if isinstance(end[0], str):
+                return end[0]
+        except ValueError:
+            pass
+    text = text.split(" #")[0].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def read_names(yaml_file: Path) -> dict[int, str]:
+    """``names`` of a YOLO data.yaml: ``names: [a, b]``, a block list ``- a`` or a mapping ``0: a``.
+    (A small reader for this one key: the project has no YAML dependency.)"""
+    try:
+        lines = yaml_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParseError(f"{yaml_file}: cannot be read ({exc})") from exc
+    names: dict[int, str] = {}
+    for i, line in enumerate(lines):
+        match = re.match(r"^names\s*:\s*(.*)$", line)
+        if not match:
+            continue
+        rest = match.group(1).strip()
+        if rest.startswith("["):
+            items = rest.strip("[]").split(",")
+            return {k: _unquote(v) for k, v in enumerate(items) if v.strip()}
+        for sub in lines[i + 1:]:
+            if not sub.strip() or sub.lstrip().startswith("#"):
+                continue
+            if not sub.startswith((" ", "\t")):
+                break
+            item = sub.strip()
+            if item.startswith("-"):
+                names[len(names)] = _unquote(item[1:])
+            elif re.match(r"^\d+\s*:", item):
+                key, value = item.split(":", 1)
+                names[int(key)] = _unquote(value)
+        return names
+    return names

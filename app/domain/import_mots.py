@@ -6,7 +6,7 @@ else the only one). Frames count from 0 (KITTI MOTS and Masklet's export); a fra
 is an error, so a 1-based file on a video of the same length fails loudly instead of shifting.
 Every frame up to the txt file's last is annotated (frames without a line have no object; their
 objects get empty masks). Ignore regions (class 10, id 10000) are not objects and are skipped.
-Object ids: Masklet's ``masklet_mots.json`` when present, else ``id % 1000`` when that is unique and
+Object ids: Masklet's ``masklet_mots/<seq>.json`` when present, else ``id % 1000`` when that is unique and
 non-zero, else ``id``.
 """
 

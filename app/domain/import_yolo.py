@@ -8,7 +8,7 @@ Ultralytics fills them for training (``polygon2mask``: ``x * width`` truncated t
 OpenCV's ``fillPoly``), so the import holds the masks a YOLO model is trained on. Class names come
 from ``data.yaml`` (``names:`` as a mapping or a list); unknown classes are named "class N".
 
-Identities: with Masklet's ``masklet_tracks.json`` each line gets its object id back (the lines of
+Identities: with Masklet's ``masklet_tracks/<video>.json`` each line gets its object id back (the lines of
 one object's parts are merged). Without it (a dataset from another tool), on each frame the
 instances of a class go, in line order, to that category's objects in ascending id order, new
 objects being created as needed (YOLO has no tracks).
@@ -32,48 +32,11 @@ from app.domain.import_common import (
     ParseError,
     finite_numbers,
     frame_of,
+    read_names,
     read_sidecar,
 )
 from app.domain.model import MAX_OBJECT_ID
 from app.domain.project import Project
-
-
-def _unquote(text: str) -> str:
-    text = text.split(" #")[0].strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
-def read_names(yaml_file: Path) -> dict[int, str]:
-    """``names`` of a YOLO data.yaml: ``names: [a, b]``, a block list ``- a`` or a mapping ``0: a``.
-    (A small reader for this one key: the project has no YAML dependency.)"""
-    try:
-        lines = yaml_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{yaml_file}: cannot be read ({exc})") from exc
-    names: dict[int, str] = {}
-    for i, line in enumerate(lines):
-        match = re.match(r"^names\s*:\s*(.*)$", line)
-        if not match:
-            continue
-        rest = match.group(1).strip()
-        if rest.startswith("["):
-            items = rest.strip("[]").split(",")
-            return {k: _unquote(v) for k, v in enumerate(items) if v.strip()}
-        for sub in lines[i + 1:]:
-            if not sub.strip() or sub.lstrip().startswith("#"):
-                continue
-            if not sub.startswith((" ", "\t")):
-                break
-            item = sub.strip()
-            if item.startswith("-"):
-                names[len(names)] = _unquote(item[1:])
-            elif re.match(r"^\d+\s*:", item):
-                key, value = item.split(":", 1)
-                names[int(key)] = _unquote(value)
-        return names
-    return names
 
 
 def _label_files(path: Path) -> tuple[list[Path], Path | None]:

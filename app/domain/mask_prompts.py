@@ -11,7 +11,7 @@ turns them into mask prompts, as Meta's ``tools/vos_inference.py`` does before p
 - ``all``: every object on every PNG (``vos_inference.py --use_all_masks``).
 
 Pixel value 255 is void (DAVIS), not an object, except in a mask holding only 0 and 255 (a binary,
-DAVIS 2016 style mask), which is object 1. A Masklet DAVIS export's ``masklet_ids.json`` maps its
+DAVIS 2016 style mask), which is object 1. A Masklet DAVIS export's ``masklet_ids/<seq>.json`` maps its
 renumbered values back to the original object ids.
 """
 
