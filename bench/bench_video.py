@@ -5,10 +5,12 @@ used it (``read()`` + BGR->RGB for a pass in order; its own seek logic, ``CAP_PR
 jump, for random access). The readers alternate, ``--repeats`` times each, and the best run of each
 is reported (a shared machine's other work only ever slows a run down).
 
-- sequential: frames/s decoding ``--frames`` frames of a 1080p H.264 file (B-frames, GOP 60), to RGB.
+- sequential: frames/s decoding ``--frames`` frames of a 1080p H.264 file (B-frames, GOP 60), to RGB,
+  pinned to one core and then on every core, with the CPU time per frame (all threads).
 - random seek: latency of ``--seeks`` reads of random frames through a cache too small to help
   (median, p95), and how many of them returned another frame than the one asked for (each frame is
   compared with the same frame decoded in order by the same reader).
+- stepping backwards: the last 120 frames read in reverse (what reverse propagation does).
 - opening: time from ``VideoSource(path)`` to frame 0 in hand, and to the exact frame count (the
   packet index built in the background), on a 10-minute 1080p file.
 
@@ -22,6 +24,7 @@ Test files are generated once (``--data``, default /tmp/masklet-bench-video; the
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -139,6 +142,16 @@ def main() -> None:
     sizes = [f"{p} ({p.stat().st_size / 2**20:.0f} MiB)" for p in (clip, long)]
     print(f"files: {', '.join(sizes)}")
 
+    if hasattr(os, "sched_setaffinity"):
+        # Both readers on one core: the per-core cost, which the rest of a busy machine cannot skew
+        # (on two shared cores wall-clock frames/s of either reader varies 2x from run to run).
+        cores = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cores)})
+        one_ours = best([sequential_ours(clip, args.frames)[0] for _ in range(args.repeats)])
+        one_cv = best([sequential_opencv(clip, args.frames)[0] for _ in range(args.repeats)])
+        os.sched_setaffinity(0, cores)
+        print(f"sequential 1080p H.264 on one core: {one_ours:.0f} frames/s vs. OpenCV {one_cv:.0f} "
+              f"(x{one_ours / one_cv:.2f})")
     ours, opencv = [], []
     for _ in range(args.repeats):
         ours.append(sequential_ours(clip, args.frames))
@@ -171,6 +184,21 @@ def main() -> None:
           f"p95 {percentile(ours_t, 0.95) * 1e3:.0f} ms, {ours_wrong} wrong vs. OpenCV median "
           f"{statistics.median(cv_t) * 1e3:.0f} ms, p95 {percentile(cv_t, 0.95) * 1e3:.0f} ms, "
           f"{cv_wrong} wrong")
+
+    back = list(reversed(range(max(0, len(truth) - 120), len(truth))))
+    back_ours, back_cv = [], []
+    for _ in range(args.repeats):
+        with VideoSource(clip) as video:
+            assert video.num_frames == len(truth)
+            back_ours.append(seek_latencies(video.frame, back, truth))
+        legacy = LegacyReader(clip)
+        back_cv.append(seek_latencies(legacy.frame, back, truth))
+        legacy.close()
+    (bo, bo_wrong) = min(back_ours, key=lambda r: sum(r[0]))
+    (bc, bc_wrong) = min(back_cv, key=lambda r: sum(r[0]))
+    print(f"stepping backwards ({len(back)} frames, as reverse propagation reads): "
+          f"{sum(bo) / len(bo) * 1e3:.1f} ms/frame, {bo_wrong} wrong vs. OpenCV "
+          f"{sum(bc) / len(bc) * 1e3:.1f} ms/frame, {bc_wrong} wrong")
 
     first, counted, cv_first = [], [], []
     for _ in range(args.repeats):

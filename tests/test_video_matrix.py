@@ -172,3 +172,24 @@ def test_real_clips_random_access(name: str) -> None:
     got = read_in(path, picks + sorted(picks, reverse=True)[:10])
     for i, frame in got.items():
         assert frame is not None and np.array_equal(frame, reference[i]), f"{name}: frame {i}"
+
+
+def test_stepping_backwards_does_not_seek_for_every_frame(matrix, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sam3core.video import decoder
+
+    spec, path = matrix("h264_long_gop_open")  # keyframes 40 frames apart
+    seeks: list[int] = []
+    original = decoder.Cursor._seek_for
+
+    def counting(self, target: int, **kwargs) -> None:  # noqa: ANN001, ANN003
+        seeks.append(target)
+        original(self, target, **kwargs)
+
+    monkeypatch.setattr(decoder.Cursor, "_seek_for", counting)
+    reference = front_to_back(path)
+    seeks.clear()
+    with VideoSource(path, cache_frames=48) as video:
+        for i in reversed(range(spec.frames)):  # reverse propagation, or holding the left arrow key
+            assert np.array_equal(video[i], reference[i])
+    # One seek per 16 frames kept from each decode, instead of one per frame.
+    assert len(seeks) <= spec.frames // 16 + 3

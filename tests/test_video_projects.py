@@ -185,3 +185,21 @@ def test_cli_reports_renumbered_frames(clips, tmp_path: Path, capsys: pytest.Cap
     _make_legacy(path, video, {45: _square(96, 128, 40)})
     assert main(["export", str(path), "--format", "coco", "--out", str(tmp_path / "c.json")]) == 0
     assert "moved by +1" in capsys.readouterr().err
+
+
+def test_tracking_runs_through_a_damaged_frame_and_stores_nothing_for_it(
+        clips, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spec = SPECS["h264_corrupt"]
+    video = _copy(clips("h264_corrupt"), tmp_path)
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps({"objects": [{"id": 1, "prompts": [
+        {"frame": 0, "box": [40, 30, 100, 80]}]}]}))
+    out = tmp_path / "t.masklet"
+    assert main(["track", str(video), "--prompts", str(prompts), "--project", str(out),
+                 "--model", "classical"]) == 0
+    with Project.open(out) as project:
+        stored = project.frames_stored()
+        assert spec.corrupt not in stored
+        assert stored == [f for f in range(spec.frames) if f != spec.corrupt]
+        assert project.video.damaged_frames == []  # a fresh reader has not met it yet
+    assert any(f"frame {spec.corrupt} is damaged" in r.getMessage() for r in caplog.records)

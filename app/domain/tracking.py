@@ -224,7 +224,9 @@ class TrackingSession:
         if self.video is None:
             raise RuntimeError("no video is open")
         if self._state is None:
-            self._state = self.engine.init_state(video=self.video)
+            # A damaged frame must not end a run: the engine sees a decodable neighbour there, and
+            # propagate() yields nothing for it, so no mask is ever stored with another frame's picture.
+            self._state = self.engine.init_state(video=self.video.holding_damaged())
             self._fed = {}
         return self._state
 
@@ -290,6 +292,8 @@ class TrackingSession:
                 with contextlib.closing(frames):  # type: ignore[type-var]
                     for frame_idx, obj_ids, _, video_res, obj_scores in frames:
                         frame = int(frame_idx)
+                        if frame in self.video.damaged_frames:
+                            continue  # tracked through (see _ensure_state), never stored
                         scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
                         yield request, frame, masks_of(list(obj_ids), video_res), scores
         except Exception:

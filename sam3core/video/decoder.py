@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -27,11 +26,6 @@ from sam3core.video.index import FrameIndex
 log = logging.getLogger(__name__)
 
 SEEK_COST = 12  # packets: what a seek costs beyond the packets it skips (pipeline refill, flush)
-
-# AVColorSpace values whose YUV->RGB matrix is BT.601, which is what cv2's I420 conversion implements
-# (2 = unspecified: FFmpeg's swscale assumes BT.601 for it too).
-_BT601 = {2, 5, 6}
-
 
 def open_container(path: Path) -> av.container.InputContainer:
     try:
@@ -49,12 +43,11 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
 
 
 class Converter:
-    """Decoded picture -> upright (H, W, 3) RGB uint8.
+    """Decoded picture -> upright (H, W, 3) RGB uint8, through swscale honouring the frame's own colour
+    tags (BT.601/709, limited/full range; 10-bit, 4:2:2, palette, alpha and grey all become 8-bit RGB).
 
-    8-bit BT.601 limited-range 4:2:0 (most phone and web video) goes through OpenCV's multi-threaded
-    I420 conversion, which is several times faster than swscale at 1080p; everything else (BT.709 or
-    full-range tags, 10-bit, 4:2:2/4:4:4, palette, alpha, grey) through swscale honouring the frame's
-    own colour tags.
+    One scaling thread: the decoder's frame threads already use the cores, and a second pool of
+    threads per conversion only makes both wait for each other on a busy machine.
     """
 
     def __init__(self, rotation: int) -> None:
@@ -62,11 +55,7 @@ class Converter:
         self._reformatter = VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        if frame.format.name == "yuv420p" and frame.colorspace in _BT601 and frame.color_range in (0, 1) \
-                and frame.width % 2 == 0 and frame.height % 2 == 0:
-            rgb = cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
-        else:
-            rgb = self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        rgb = self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
         if self.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
         return rgb
@@ -90,6 +79,7 @@ class Cursor:
         self._expected = 0          # first frame a picture after the latest seek may be (earlier: skipped)
         self._first_after_seek = -1
         self._fresh = False
+        self.kept: list[tuple[int, av.VideoFrame]] = []
 
     # -- public ------------------------------------------------------------------------------------
     def reachable_without_seek(self, target: int) -> bool:
@@ -104,17 +94,21 @@ class Cursor:
         here = int(self.index.decode_pos[self.position]) if self.position >= 0 else -1
         return k < 0 or int(self.index.key_pos[k]) <= here + SEEK_COST
 
-    def read(self, target: int) -> av.VideoFrame:
-        """The decoded picture of frame ``target``.
+    def read(self, target: int, *, keep: int = 0) -> av.VideoFrame:
+        """The decoded picture of frame ``target``; ``kept`` then holds (index, picture) of up to ``keep``
+        frames just before it that were decoded on the way.
 
         Raises :class:`DamagedFrameError` when ``target`` itself never comes out of the decoder.
         """
         self.last_used = time.monotonic()
+        self.kept: list[tuple[int, av.VideoFrame]] = []
         if not self.reachable_without_seek(target):
             self._seek_for(target)
         for attempt in range(3):
             for idx, frame in self._identified():
                 if idx < target:
+                    if idx >= target - keep:
+                        self.kept.append((idx, frame))
                     continue
                 if idx == target:
                     return frame

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MIN_SIDE = 16           # smaller frames cannot be annotated (nor tracked: optical flow needs 12+)
 MAX_SIDE = 16384        # FFmpeg's and the engines' practical limit
+BACKWARD_KEEP = 16      # frames kept from a decode-forward when the reader is stepping backwards
 MAX_CURSORS = 3         # decoders per video: the tracker, the GUI and one spare for exports/prefetch
 READER = "pyav-1"       # recorded in projects: which frame numbering their masks refer to
 
@@ -103,6 +105,7 @@ class VideoSource:
         self._cursors: list[Cursor] = []
         self._busy: set[int] = set()
         self._closed = False
+        self._recent = threading.local()  # the last frame each thread asked for (backward stepping)
         if self.path.is_dir():
             self._open_folder()
         else:
@@ -285,6 +288,7 @@ class VideoSource:
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` as (H, W, 3) RGB uint8 (read-only)."""
         index = int(index)
+        self._recent.previous, self._recent.index = getattr(self._recent, "index", None), index
         with self._cache_lock:
             cached = self._cache.get(index)
             if cached is not None:
@@ -297,6 +301,11 @@ class VideoSource:
         rgb = self._read_image(index) if self._files is not None else self._read_video(index)
         self._put(index, rgb)
         return rgb
+
+    def holding_damaged(self) -> VideoSource:
+        """This video for a tracker: damaged frames come back as a decodable neighbour instead of raising
+        (see :class:`HeldFrames`); everything else is shared with this source."""
+        return HeldFrames(self)
 
     def fingerprint(self) -> str:
         """Identity of the file's bytes: size plus samples of its start, middle and end (for a folder:
@@ -353,9 +362,19 @@ class VideoSource:
         return rgb
 
     def _read_video(self, index: int) -> np.ndarray:
+        # A reader stepping backwards (reverse propagation, scrubbing back) would pay a seek and up to a
+        # GOP of decoding per frame: the frames decoded on the way to this one are kept for its next steps.
+        last = getattr(self._recent, "previous", None)
+        stepping_back = last is not None and 0 < last - index <= 2
+        keep = min(BACKWARD_KEEP, self._cache_frames // 2) if stepping_back else 0
         cursor = self._acquire(index)
         try:
-            picture = cursor.read(index)
+            picture = cursor.read(index, keep=keep)
+            for earlier, decoded in cursor.kept:
+                with self._cache_lock:
+                    known = earlier in self._cache
+                if not known:
+                    self._put(earlier, cursor.convert(decoded))
             return cursor.convert(picture)
         except DamagedFrameError:
             self._damaged.add(index)
@@ -389,3 +408,47 @@ class VideoSource:
             if self._closed:
                 cursor.close()
             self._pool.notify()
+
+
+MAX_HOLD = 30  # frames to look for a decodable neighbour
+
+
+class HeldFrames(VideoSource):
+    """Shares everything with ``base`` (cache, decoders, index, damaged frames); only ``frame`` differs:
+    a damaged frame comes back as the nearest decodable frame before it (after it, at the start), the
+    way a player keeps showing the last good picture. ``close`` leaves ``base`` open."""
+
+    def __init__(self, base: VideoSource) -> None:  # no super().__init__: every state read goes to base
+        self.base = base
+        self.path = base.path
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "base":  # not set yet (unpickling, copying): no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def frame(self, index: int) -> np.ndarray:
+        try:
+            return self.base.frame(index)
+        except DamagedFrameError:
+            count = self.base.num_frames
+            nearby = [*range(index - 1, max(-1, index - MAX_HOLD - 1), -1),
+                      *range(index + 1, min(count, index + MAX_HOLD + 1))]
+            for other in nearby:
+                try:
+                    rgb = self.base.frame(other)
+                except DamagedFrameError:
+                    continue
+                log.warning("%s: frame %d is damaged; the tracker sees frame %d in its place and nothing is "
+                            "stored for it", self.path, index, other)
+                return rgb
+            raise
+
+    def holding_damaged(self) -> VideoSource:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> HeldFrames:
+        return self
