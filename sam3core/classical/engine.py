@@ -249,7 +249,8 @@ class ClassicalEngine:
                            else float(np.count_nonzero(old > 0.5)))
                     res = track_step(old, backward, grid, image, track.appearance,
                                      colour_weight=it.colour_weight, reach_px=reach,
-                                     prior_blur=it.prior_blur, ref_area=ref)
+                                     prior_blur=it.prior_blur, ref_area=ref,
+                                     shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty)
                     mask = self._drop_specks(track, res.mask)
                     if self._vanished(track, mask) or res.confidence < it.min_confidence:
                         # Unsure or gone: claim nothing rather than drift onto a neighbour.

@@ -156,6 +156,8 @@ def _cut_box(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, i
             models = _run_grabcut(image, work, crop, iters if variant == "iterate" else 1, None)
         mask = keep_components(np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)), points, box)
         candidates.append((box_tightness(mask, box), mask, work, models))
+        if candidates[-1][0] >= TIGHT_ENOUGH:
+            break  # it already fits the box: the other cuts cannot fit it better by much
     # max() keeps the first of equals: the iterated cut wins ties.
     _score, mask, work, models = max(candidates, key=lambda c: c[0])
     return mask, work, models
@@ -322,7 +324,8 @@ def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point],
     return models[0], models[1], crop
 
 
-BOX_CUT_SIDE = 400  # pixels of the long side at which a box's window is cut (see _cut_box_resampled)
+TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
+BOX_CUT_SIDE = 300  # pixels of the long side at which a box's window is cut (see _cut_box_resampled)
 
 
 def _cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int], box: Box,
@@ -331,7 +334,7 @@ def _cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: tuple[int, i
     """:func:`_cut_box` on the box's window resampled to ``BOX_CUT_SIDE`` pixels.
 
     GrabCut's smoothness term is per pixel pair while its colour term is per pixel, so the same object
-    cut at a small scale (a box of 80 work pixels) often collapses to nothing, and at ~400 px it holds
+    cut at a small scale (a box of 80 work pixels) often collapses to nothing, and at ~300-400 px it holds
     (measured on DAVIS frame-0 boxes). Returns (mask, labels, models) at work resolution.
     """
     h, w = labels.shape

@@ -35,6 +35,8 @@ class ClassicalSettings:
     colour_weight: float = 1.0  # weight of the colour posterior against the flow prior (0 = flow only)
     reach: float = 0.025  # how far (fraction of the work long side) a mask may grow in one frame
     prior_blur: float = 1.5  # sigma (work pixels) of the blur on the warped soft map
+    shape_penalty: float = 0.25  # logit per work pixel beyond the carried outline (shape prior)
+    motion_penalty: float = 0.5  # logit per unit of motion unlike the object's own (occluders)
     min_confidence: float = 0.0  # below this per-frame confidence a tracked object is dropped (lost)
     redetect: bool = True  # look for lost objects again by their colour model
     logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)
@@ -47,8 +49,10 @@ class ClassicalSettings:
             raise ValueError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
         if self.click_iters < 1 or self.click_refine_iters < 1:
             raise ValueError("click iterations must be >= 1")
-        if self.colour_weight < 0 or not 0 < self.reach <= 0.5 or self.prior_blur < 0:
-            raise ValueError("colour_weight and prior_blur must be >= 0 and reach in (0, 0.5]")
+        if min(self.colour_weight, self.prior_blur, self.shape_penalty, self.motion_penalty) < 0:
+            raise ValueError("colour_weight, prior_blur, shape_penalty and motion_penalty must be >= 0")
+        if not 0 < self.reach <= 0.5:
+            raise ValueError(f"reach must be in (0, 0.5], got {self.reach}")
         if not 0 <= self.min_confidence < 1:
             raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
 

@@ -6,11 +6,13 @@ Each object carries a *soft map* (h, w) in [0, 1] from frame to frame. On a new 
    from) and lightly blurred: the *location prior*. Pixels that came from outside the frame read 0.
 2. The object's *appearance model* -- fine (32^3-bin) RGB histograms of the object and of its
    surroundings, learnt on its prompt frame -- gives P(object | colour) per pixel.
-3. Both are fused in logit space, ``logit(prior) + w * logit(colour)``, where ``w`` is the colour
-   weight scaled by how well colour alone separated the object from its surroundings on the prompt
-   frame (balanced accuracy): for a black swan on green water colour decides the outline, for a
-   white boat on white foam the flow does. Only pixels within ``reach`` of the warped mask can
-   become object, so a same-coloured region elsewhere is never claimed.
+3. Both are fused in logit space, ``logit(prior) + w * logit(colour) - s * d - m * u``. ``w`` is
+   the colour weight scaled by how well colour alone separated the object from its surroundings on
+   the prompt frame (balanced accuracy): for a black swan on green water colour decides the
+   outline, for a white boat on white foam the flow does. ``d`` is the distance beyond the warped
+   outline (a shape prior against drift), ``u`` how far a pixel's motion lies outside the object's
+   own motion (a passer-by in front of it moves differently). Only pixels within ``reach`` of the
+   warped mask can become object, so a same-coloured region elsewhere is never claimed.
 4. The result is thresholded at 0.5; components that do not touch the confident core of the warped
    mask are dropped, and small holes filled. The soft values are kept for the next frame (so an
    uncertain edge stays uncertain instead of hardening into a drift).
@@ -123,7 +125,7 @@ def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarra
 
 def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image: np.ndarray,
                model: Appearance | None, *, colour_weight: float, reach_px: int, prior_blur: float,
-               ref_area: float) -> StepResult:
+               ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0) -> StepResult:
     """Carry one object's soft map to ``image`` (see the module docstring)."""
     warped = warp_soft(prev_soft, flow, grid)
     if prior_blur > 0:
@@ -140,6 +142,12 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
         z += weight * _logit(colour)
     near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
     z[~near] = -8.0
+    if motion_penalty > 0:
+        z -= motion_penalty * motion_outlier(flow, warped > 0.8)
+    if shape_penalty > 0:
+        # Shape prior against drift: each pixel beyond the carried outline costs evidence, so
+        # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
+        z -= shape_penalty * cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3)
     soft = (1.0 / (1.0 + np.exp(-np.clip(z, -15, 15)))).astype(np.float32)
     mask = soft > 0.5
     count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
@@ -152,6 +160,23 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     mask = fill_small_holes(mask)
     soft = np.where(mask, np.maximum(soft, 0.51), np.minimum(soft, 0.49)).astype(np.float32)
     return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior)
+
+
+def motion_outlier(flow: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """(h, w) float32 >= 0: how far each pixel's motion lies outside the object's own motion.
+
+    The object's motion is the median backward flow over its confident core, its spread the median
+    absolute deviation (at least 1 px); a pixel moving like the object scores 0, one moving
+    differently (a passer-by in front of it) scores its deviation in units of the spread.
+    """
+    if np.count_nonzero(core) < 16:
+        return np.zeros(flow.shape[:2], np.float32)
+    vec = flow[core]
+    med = np.median(vec, axis=0)
+    dev = np.linalg.norm(vec - med, axis=1)
+    spread = max(1.0, 1.4826 * float(np.median(dev)))
+    d = np.linalg.norm(flow - med, axis=2) / spread
+    return np.maximum(d - 3.0, 0.0).astype(np.float32)
 
 
 def fill_small_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:
