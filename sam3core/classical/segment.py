@@ -52,14 +52,15 @@ def _flood_patch(image: np.ndarray, x: int, y: int, allowed: np.ndarray, toleran
 
 
 def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
-                candidate: np.ndarray | None) -> None:
+                candidate: np.ndarray | None, earlier: list[Point] | None = None) -> None:
     """Paint sure labels for clicks into ``labels`` (h, w) in place.
 
     Negative clicks also mark the colour patch around them (within the current candidate foreground)
     as sure background, so the region under a negative click goes even when it is larger than the disk
     -- unless the patch holds a positive click given after the negative one (``points`` in click
     order): a white curtain and the white shirt in front of it form one patch, and a later click on
-    the shirt says that it stays.
+    the shirt says that it stays. The patch is also cut where it comes nearer to a positive click
+    than to the negative one, so a same-coloured object part beside the removed region stays.
     """
     h, w = labels.shape
     radius = click_radius(h, w)
@@ -67,11 +68,25 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
     area = max(int(np.count_nonzero(region)), 1)
     pixels = [(int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1))), label)
               for x, y, label in points]
+    positives = np.array([(px, py) for px, py, label in pixels + [(x, y, lab) for x, y, lab in earlier or []]
+                          if label == 1], np.float32).reshape(-1, 2)
     for i, (cx, cy, label) in enumerate(pixels):
         if label == 0:
-            patch = _flood_patch(image, cx, cy, region, tolerance=18, max_area=max(area // 2, 64))
+            patch = _flood_patch(image, cx, cy, region, tolerance=18, max_area=h * w)
             if any(patch[py, px] for px, py, later in pixels[i + 1:] if later == 1):
                 patch[:] = False
+            # The patch is this click's only on its own side: pixels nearer to a positive click
+            # (a same-coloured part of the object, the shorts beside the curtain) stay undecided --
+            # except for positive clicks right beside this one, which it overrides.
+            apart = positives[np.hypot(positives[:, 0] - cx, positives[:, 1] - cy) > 5 * radius]
+            if patch.any() and len(apart):
+                ys, xs = np.nonzero(patch)
+                to_neg = np.hypot(xs - cx, ys - cy)
+                dx, dy = xs[:, None] - apart[None, :, 0], ys[:, None] - apart[None, :, 1]
+                to_pos = np.min(np.hypot(dx, dy), axis=1)
+                patch[ys[to_pos <= to_neg], xs[to_pos <= to_neg]] = False
+            if np.count_nonzero(patch) > max(area // 2, 64):
+                patch[:] = False  # a patch that large is not one region the click could mean
             labels[patch] = cv2.GC_BGD
             cv2.circle(labels, (cx, cy), radius, cv2.GC_BGD, -1)
     for x, y, label in points:
@@ -390,7 +405,7 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     h, w = image.shape[:2]
     labels = memory.labels.copy()
     current = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    paint_seeds(labels, image, new_points, current)
+    paint_seeds(labels, image, new_points, current, earlier=all_points)
     x0, y0, x1, y1 = memory.crop
     pad = 4 * click_radius(h, w)
     for x, y, label in new_points:
