@@ -35,8 +35,8 @@ class ClassicalSettings:
     colour_weight: float = 1.0  # weight of the colour posterior against the flow prior (0 = flow only)
     reach: float = 0.025  # how far (fraction of the work long side) a mask may grow in one frame
     prior_blur: float = 1.5  # sigma (work pixels) of the blur on the warped soft map
-    shape_penalty: float = 0.25  # logit per work pixel beyond the carried outline (shape prior)
-    motion_penalty: float = 0.5  # logit per unit of motion unlike the object's own (occluders)
+    shape_penalty: float = 0.0  # shape prior, logit per unit beyond the outline (0: measured worse)
+    motion_penalty: float = 0.0  # logit per unit of unlike motion (0: measured worse)
     min_confidence: float = 0.0  # below this per-frame confidence a tracked object is dropped (lost)
     redetect: bool = True  # look for lost objects again by their colour model
     logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)

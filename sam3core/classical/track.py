@@ -147,7 +147,12 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     if shape_penalty > 0:
         # Shape prior against drift: each pixel beyond the carried outline costs evidence, so
         # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
-        z -= shape_penalty * cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3)
+        # Distances count in units of how far the object could plausibly have been mis-carried:
+        # a tenth of its size, or its speed when it moves fast (flow lags behind fast motion).
+        core = warped > 0.8
+        speed = float(np.median(np.linalg.norm(flow[core], axis=1))) if core.any() else 0.0
+        unit = max(2.0, 0.1 * float(np.sqrt(np.count_nonzero(prior))), speed)
+        z -= shape_penalty * cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) / unit
     soft = (1.0 / (1.0 + np.exp(-np.clip(z, -15, 15)))).astype(np.float32)
     mask = soft > 0.5
     count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
