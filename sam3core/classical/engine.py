@@ -46,6 +46,7 @@ _GONE_FRACTION = 0.04  # of the object's typical area: less than this left count
 _EDGE_GONE_FRACTION = 0.15  # the same for a remnant at the frame edge
 _SPECK_FRACTION = 0.08  # of the typical area: smaller fragments of a tracked mask are dropped
 _COLOUR_EVERY = 5  # frames between colour-model updates while tracking
+_REDETECT_CONFIDENCE = 0.5  # re-found by colour alone: present, but the timeline should say "check"
 
 
 class ClassicalEngine:
@@ -350,9 +351,9 @@ class ClassicalEngine:
                 if other != o:
                     taken |= m
             found = redetect(track.colour, image, taken, lost_for[o])
-            if found is not None:
+            if found is not None and self.settings.min_confidence <= _REDETECT_CONFIDENCE:
                 masks[o] = refine_band(image, found, 0.12, 1)
-                confidence[o] = 0.5  # re-found by colour alone: present, but the timeline should say "check"
+                confidence[o] = _REDETECT_CONFIDENCE
 
     # -- outputs ------------------------------------------------------------------------------
     def _to_work(self, state: ClassicalSession, full: np.ndarray) -> np.ndarray:
