@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app import __version__
 
-SUBCOMMANDS = ("track", "export", "import", "eval")
+SUBCOMMANDS = ("track", "export", "import", "eval", "status", "copy")
 MODEL_NAMES = ("classical", "sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus",
                "sam2.1_hiera_large", "sam3")
 
@@ -31,10 +31,13 @@ Headless:
   masklet export PROJECT --format coco|davis|ytvis|video --out PATH  write annotations
   masklet import PROJECT --format davis|coco --path PATH             read another tool's masks
   masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F against ground truth
+  masklet status PROJECT                                             coverage, doubtful, reviewed frames
+  masklet copy PROJECT OUT.masklet                                   a consistent copy, also while open
   masklet --self-check                                               check the installation
 Run "masklet SUBCOMMAND --help" for the details of each.
 
-Exit codes: 0 ok, 2 usage or input error, 1 other failure.
+Exit codes: 0 ok, 2 usage or input error (the message names the file and the problem), 1 an
+internal error (the log file named in the message holds the details).
 """
 
 PROMPTS_HELP = """\
@@ -97,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="project file to create (or to continue, if it exists for the same video)")
     track.add_argument("--model", choices=MODEL_NAMES, default=None,
                        help="engine; default: detected from --checkpoint, else classical (needs no weights)")
-    track.add_argument("--checkpoint", metavar="FILE", help="model weights (.pt / .safetensors)")
+    track.add_argument("--checkpoint", metavar="FILE", help="model weights (.pt / .safetensors); a SAM model "
+                       "needs one (README: Model checkpoints)")
+    track.add_argument("--random-weights", action="store_true",
+                       help="for tests and benchmarks only: run a SAM --model untrained (its masks are "
+                       "noise; the project records it)")
     track.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"),
                        help="where the model runs (default cpu)")
     track.add_argument("--direction", choices=("forward", "backward", "both"), default="forward",
@@ -111,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--polygons", action="store_true", help="coco/ytvis: polygons instead of RLE")
     export.add_argument("--with-images", action="store_true", help="davis: also write JPEGImages/<video>/")
     export.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+    export.add_argument("--reviewed-only", action="store_true",
+                        help="only masks a person reviewed (davis: only frames whose masks are all reviewed)")
 
     imp = sub.add_parser("import", help="add masks from a DAVIS folder or a COCO JSON to a project",
                          formatter_class=_formatter, description=(
@@ -124,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="davis: Annotations/<video> folder (or the dataset root); coco: the .json")
     imp.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
 
+    cp = sub.add_parser("copy", help="a consistent, self-contained copy of a project (also while it is open)",
+                        formatter_class=_formatter, description=(
+                            "Copy PROJECT to OUT with SQLite's online backup: a consistent snapshot in one "
+                            "file (no -wal\nbeside it), also while the app or masklet track is writing the "
+                            "project. The same as File ▸ Save a copy… in the app."))
+    cp.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    cp.add_argument("out", metavar="OUT.masklet", help="the copy to write")
+    cp.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    cp.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
     ev = sub.add_parser("eval", help="score a project against DAVIS ground truth (J, F, J&F)",
                         formatter_class=_formatter, description=(
                             "J: region IoU; F: DAVIS boundary F-measure (1-px boundaries, tolerance "
@@ -135,6 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--exclude-first-last", action="store_true",
                     help="skip the first and last annotated frame (official DAVIS semi-supervised protocol)")
     ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
+
+    st = sub.add_parser("status", help="per object: coverage, provenance, doubtful and reviewed frames",
+                        formatter_class=_formatter, description=(
+                            "masked: frames with a stored mask (present or absent); reviewed: masks a person "
+                            "accepted or fixed\nthat are unchanged since; stale: reviewed masks changed "
+                            "since; doubtful: engine confidence\nbelow the threshold; provenance: who made "
+                            "the masks (prompted, painted, imported, tracked)."))
+    st.add_argument("project", metavar="PROJECT", help="a .masklet project file")
+    st.add_argument("--threshold", type=float, default=None, metavar="T",
+                    help="confidence below which a frame is doubtful, 0..1 (default 0.6)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
     return parser
 
 
@@ -144,6 +175,8 @@ def build_gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", choices=MODEL_NAMES, help="engine to start with")
     parser.add_argument("--checkpoint", metavar="FILE", help="model weights")
     parser.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), help="where the model runs")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="for tests and benchmarks only: a SAM --model without weights (noise masks)")
     parser.add_argument("--version", action="version", version=f"masklet {__version__}")
     parser.add_argument("--self-check", action="store_true", help="check the installation and exit")
     return parser
@@ -170,49 +203,86 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _open_project(path: str, video: str | None):  # -> Project
+def _open_project(path: str, video: str | None, *, read_only: bool = False):  # -> Project
+    """Open for writing, or with ``read_only`` without the writer lock: export, eval, status and copy
+    work beside a program writing the project and never keep one from opening it."""
     from app.domain.project import Project, VideoMissingError
 
     try:
-        return Project.open(path, video_path=video)
+        project = Project.open(path, video_path=video, read_only=read_only)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
+    _print_notes(project)
+    return project
+
+
+def _print_notes(project) -> None:  # noqa: ANN001 - Project, imported lazily
+    """What opening found that the user must know (frames renumbered for an older project, ...)."""
+    for note in project.notes:
+        print(f"masklet: note: {note}", file=sys.stderr)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
     from app.domain.project import Project
     from app.domain.prompts_file import load_prompts
+    from app.domain.provenance import model_label
     from app.domain.tracking import apply_specs, track
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
     from sam3core.video import VideoSource
 
     with VideoSource(args.video) as video:
         specs = load_prompts(args.prompts, num_frames=video.num_frames, height=video.height,
                              width=video.width)
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise UsageError(f"{args.checkpoint}: no such checkpoint file")
-    engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device)
-    engine_name = getattr(engine, "name", None) or args.model or "classical"
+    _check_checkpoint(args.checkpoint)
+    untrained = {"random_weights": True} if args.random_weights else {}
+    engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device, **untrained)
+    engine_name = engine.name
+    if args.random_weights and not args.checkpoint and engine_name != "classical":
+        engine_name += RANDOM_WEIGHTS_NOTE  # recorded in the project: its masks came from no real model
     target = Path(args.project)
-    project = Project.open(target, video_path=args.video) if target.exists() else Project.create(
-        target, args.video, engine=engine_name)
+    project = Project.open_or_create(target, args.video, engine=engine_name)
+    _print_notes(project)
     with project:
         apply_specs(project, specs)
         project.engine = engine_name
         progress = _Progress("tracking")
-        stored = track(project, engine, direction=args.direction,
-                       on_frame=lambda phase, frame, done, total: progress(done, total, phase))
+        untrained_model = engine_name.endswith(RANDOM_WEIGHTS_NOTE)
+        model = "random weights" if untrained_model else model_label(args.checkpoint)
+        stored = track(project, engine, direction=args.direction, model=model,
+                       on_frame=lambda phase, frame, done, total: progress(done, total, phase),
+                       on_warning=lambda message: print(f"masklet: warning: {message}", file=sys.stderr))
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from app.domain.export import export_project
+RANDOM_WEIGHTS_NOTE = " (random weights)"
 
-    with _open_project(args.project, args.video) as project:
-        out = export_project(project, args.format, args.out, polygons=args.polygons,
-                             with_images=args.with_images, progress=_Progress(f"export {args.format}"))
-    print(out)
+
+def _check_checkpoint(checkpoint: str | None) -> None:
+    if checkpoint is None:
+        return
+    path = Path(checkpoint)
+    if path.is_dir():
+        raise UsageError(f"{checkpoint}: is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise UsageError(f"{checkpoint}: no such checkpoint file")
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    with _open_project(args.project, args.video, read_only=True) as project:
+        out = project.save_copy(args.out, overwrite=args.overwrite)
+    print(f"copied {args.project} to {out} ({out.stat().st_size / 1e6:.1f} MB, self-contained)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.domain.export import export_with_report
+
+    with _open_project(args.project, args.video, read_only=True) as project:  # also beside a writer
+        report = export_with_report(project, args.format, args.out, polygons=args.polygons,
+                                    with_images=args.with_images, reviewed_only=args.reviewed_only,
+                                    progress=_Progress(f"export {args.format}"))
+    print(f"{args.format}: {report.describe()}")
     return 0
 
 
@@ -229,7 +299,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from app.domain.evaluate import evaluate_project
 
-    with _open_project(args.project, args.video) as project:
+    with _open_project(args.project, args.video, read_only=True) as project:
         scores = evaluate_project(project, args.gt, progress=_Progress("eval"),
                                   exclude_first_last=args.exclude_first_last)
         names = {o.id: o.name for o in project.objects()}
@@ -243,15 +313,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from app.domain.quality import DEFAULT_DOUBT_THRESHOLD
+    from app.domain.status import format_status, status_data
+
+    threshold = DEFAULT_DOUBT_THRESHOLD if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:  # NaN fails this too
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    with _open_project(args.project, args.video, read_only=True) as project:
+        print(json.dumps(status_data(project, threshold), indent=1) if args.json
+              else format_status(project, threshold))
+    return 0
+
+
 def _input_errors() -> tuple[type[BaseException], ...]:
     from app.domain.importers import ImportFormatError
     from app.domain.project import ProjectError
     from app.domain.prompts_file import PromptsError
-    from sam3core.engine import EngineError
+    from sam3core.errors import EngineError
     from sam3core.video import VideoError
 
+    # OSError: the disk's answer about a path the user gave (missing, too long, full, read-only ...).
     return (UsageError, ProjectError, PromptsError, ImportFormatError, VideoError, EngineError, ValueError,
-            FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, KeyError, IndexError)
+            OSError, KeyError, IndexError)
+
+
+def _log_internal_error(exc: BaseException) -> str:
+    """Write the traceback to Masklet's log file; say where it is."""
+    try:
+        import logging
+
+        from app.logs import setup_logging
+
+        path = setup_logging()
+        logging.getLogger("masklet.cli").error("internal error in %s", " ".join(sys.argv), exc_info=exc)
+        return f"details in {path}"
+    except Exception:  # noqa: BLE001 - no log folder (read-only home): the message must still be printed
+        return "no log file could be written"
 
 
 def _run_guarded(func, args: argparse.Namespace) -> int:  # noqa: ANN001
@@ -264,11 +364,14 @@ def _run_guarded(func, args: argparse.Namespace) -> int:  # noqa: ANN001
         if os.environ.get("MASKLET_DEBUG"):
             traceback.print_exc()
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, OSError) and exc.strerror and exc.filename:
+            message = f"{exc.filename}: {exc.strerror}"
         if isinstance(exc, _input_errors()):
             print(f"masklet: error: {message}", file=sys.stderr)
             return 2
-        print(f"masklet: error: {type(exc).__name__}: {message} (MASKLET_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
+        where = _log_internal_error(exc)
+        print(f"masklet: internal error: {type(exc).__name__}: {message} ({where}; MASKLET_DEBUG=1 prints "
+              "the traceback)", file=sys.stderr)
         return 1
 
 
@@ -285,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(build_parser(), argv)
         if isinstance(args, int):
             return args
-        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval}
+        commands = {"track": cmd_track, "export": cmd_export, "import": cmd_import, "eval": cmd_eval,
+                    "status": cmd_status, "copy": cmd_copy}
+        from app.domain.lock import set_program_name
+
+        set_program_name(f"masklet {args.command}")
         return _run_guarded(commands[args.command], args)
     args = _parse(build_gui_parser(), argv)
     if isinstance(args, int):
@@ -296,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_check()
     from app.ui.launch import run_gui
 
-    return run_gui(args.path, checkpoint=args.checkpoint, device=args.device, model=args.model)
+    return run_gui(args.path, checkpoint=args.checkpoint, device=args.device, model=args.model,
+                   random_weights=args.random_weights)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The checkpoints Masklet knows how to download, and the scan of the local models folder.
 
-Official weights live on the Hugging Face Hub; each registry name of ``sam3core.engine`` maps to one
+Official weights live on the Hugging Face Hub; each registry name of ``sam3core.factory`` maps to one
 repository and file. SAM 3 is gated: the licence must be accepted on the Hub and a token configured
 (``hf auth login`` or ``HF_TOKEN``) before it downloads.
 """
@@ -30,7 +30,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str          # registry name in sam3core.engine
+    name: str          # registry name in sam3core.factory
     repo_id: str
     filename: str
     approx_mb: int     # shown before downloading; the Hub's size is authoritative
@@ -224,7 +224,7 @@ def scan_models_dir(folder: Path | None = None) -> list[tuple[Path, str]]:
     folder = folder or models_dir()
     if not folder.is_dir():
         return []
-    from sam3core.checkpoint import detect_model_name
+    from sam3core.sam.checkpoint import detect_model_name
 
     found: list[tuple[Path, str]] = []
     for path in _candidate_files(folder):

@@ -39,7 +39,7 @@ def resource_path(name: str) -> Path:
 
 
 def sample_video_path() -> Path:
-    """The bundled sample clip, made by sam3core.synthetic (see resources/sample/README.md)."""
+    """The bundled sample clip, made by sam3core.eval.synthetic (see resources/sample/README.md)."""
     return resource_path(SAMPLE_VIDEO)
 
 

@@ -93,14 +93,14 @@ def _step_prompts(ctx: _Context) -> str:
 
 
 def _step_engine(ctx: _Context) -> str:
-    from sam3core.engine import build_engine
+    from sam3core.factory import build_engine
 
     ctx.engine = build_engine("classical", device="cpu")
     return f"{ctx.engine.name} on {getattr(ctx.engine, 'device', 'cpu')} (no weights)"
 
 
 def _score(ctx: _Context, frame: int, obj_id: int) -> float:
-    from sam3core.metrics import region_similarity
+    from sam3core.eval.metrics import region_similarity
 
     mask = ctx.project.mask(frame, obj_id)
     if mask is None:

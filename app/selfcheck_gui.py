@@ -101,7 +101,7 @@ def prompt_and_wait(window: Any, frame: int, obj_id: int, *, box: Sequence[float
 
 
 def propagate_and_wait(window: Any, frm: int, to: int) -> None:
-    from app.ui.tracking import Direction
+    from app.domain.tracking import Direction
 
     window.viewer.show_frame(frm)
     direction = Direction.FORWARD if to >= frm else Direction.BACKWARD
@@ -113,7 +113,7 @@ def propagate_and_wait(window: Any, frm: int, to: int) -> None:
 def check_window(project_path: Path, *, settings_dir: Path, gt: list[np.ndarray], frame: int,
                  min_j: float) -> str:
     """Open the self-check's project in the window, check what is shown, prompt, propagate."""
-    from sam3core.metrics import region_similarity
+    from sam3core.eval.metrics import region_similarity
 
     window = open_window(settings_dir)
     try:

@@ -13,7 +13,7 @@ propagation; every object is scored on its own and a sequence's score is the mea
 - ``mask``: the frame-0 ground-truth mask (the standard semi-supervised protocol).
 - ``naive``: the baseline in the same run -- the frame-0 ground truth copied to every frame.
 
-Scores follow the DAVIS definitions (:mod:`sam3core.metrics`): J region IoU, F boundary measure,
+Scores follow the DAVIS definitions (:mod:`sam3core.eval.metrics`): J region IoU, F boundary measure,
 J&F their mean, on the annotated frames except the first and the last frame of the video (as the
 official toolkit does). Also printed: object-frames/s of propagation, the frame-0 J of the box alone
 and of box+click, the box+click -> mask latency, and with ``--effort`` the annotator effort of a
@@ -30,7 +30,7 @@ A deterministic third of the sequences (crc32 of the name) is the held-out ``tes
 
     python bench/bench_real_vos.py --data /work/data/vos                     # every sequence
     python bench/bench_real_vos.py --split tune --max-frames 30 --protocol box+click
-    python bench/bench_real_vos.py --split test --effort --engine classical --engine classical:track_iters=0
+    python bench/bench_real_vos.py --split test --effort --engine classical --engine classical:colour_weight=0
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_vos import make_engine  # noqa: E402
 
-from sam3core.metrics import boundary_f_measure, region_similarity  # noqa: E402
+from sam3core.eval.metrics import boundary_f_measure, region_similarity  # noqa: E402
 from sam3core.video import VideoSource, list_image_frames  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("MASKLET_VOS_DATA", "/work/data/vos"))

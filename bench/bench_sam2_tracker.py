@@ -41,8 +41,8 @@ SECOND_CLICKS = 11  # latency of a click on a frame whose features are cached: t
 
 
 def make_checkpoint(path: Path) -> None:
-    from sam3core.build import build_sam2_tracker_model
-    from sam3core.configs import SAM2_CONFIGS
+    from sam3core.sam.network_config import SAM2_CONFIGS
+    from sam3core.sam.registry import build_sam2_tracker_model
 
     torch.manual_seed(0)
     model = build_sam2_tracker_model(SAM2_CONFIGS["sam2.1_hiera_tiny"])
@@ -59,7 +59,7 @@ def run_side(side: str, clip: Path, checkpoint: Path, frames: int, threads: int,
     if threads > 0:
         torch.set_num_threads(threads)
     if side == "ours":
-        from sam3core.build import build_tracker
+        from sam3core.sam.registry import build_tracker
 
         predictor = build_tracker("sam2.1_hiera_tiny", checkpoint=checkpoint)
         kwargs: dict[str, object] = {"rel_coordinates": False}

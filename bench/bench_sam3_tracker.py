@@ -50,7 +50,7 @@ FULL_SAM3_PARAMS = 848_000_000  # the issue's figure for the whole SAM 3 model
 
 def make_checkpoint(path: Path) -> dict[str, int]:
     """A random full-size file in sam3.pt's layout; returns value counts (tracker part, whole file)."""
-    from sam3core.sam3 import SAM3_CONFIG, build_sam3_tracker_model, official_key
+    from sam3core.sam.sam3 import SAM3_CONFIG, build_sam3_tracker_model, official_key
 
     torch.manual_seed(0)
     model = build_sam3_tracker_model(SAM3_CONFIG)
@@ -112,7 +112,7 @@ def run_side(side: str, clip: Path, checkpoint: Path, frames: int, threads: int)
     rss_start = rss_mb()
     start = time.perf_counter()
     if side == "ours":
-        from sam3core.build import build_tracker
+        from sam3core.sam.registry import build_tracker
 
         predictor = build_tracker("sam3", checkpoint=checkpoint)
         params = sum(p.numel() for p in predictor.model.parameters())

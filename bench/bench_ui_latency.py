@@ -85,9 +85,9 @@ def run(width: int, height: int, frames: int, objects: int, delay: float,
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
 
+    from app.domain.tracking import Direction
     from app.ui.main_window import MainWindow
     from app.ui.testing import SlowFakeEngine
-    from app.ui.tracking import Direction
     from app.ui.worker import EngineSpec
 
     app = QApplication.instance() or QApplication([])
@@ -100,9 +100,9 @@ def run(width: int, height: int, frames: int, objects: int, delay: float,
     if engine_name == "fake":
         engine = SlowFakeEngine(delay_s=delay)
     else:
-        from sam3core.engine import build_engine
+        from sam3core.factory import build_engine
 
-        engine = build_engine(engine_name)
+        engine = build_engine(engine_name, random_weights=True)  # a benchmark: timing, not masks
     window = MainWindow(engine=EngineSpec(None, None, "cpu"), engine_factory=lambda spec: engine)
     window.resize(1400, 900)
     window.show()

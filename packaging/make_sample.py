@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sam3core.synthetic import SyntheticClip, generate_clip, write_label_png  # noqa: E402
+from sam3core.eval.synthetic import SyntheticClip, generate_clip, write_label_png  # noqa: E402
 from sam3core.video import VideoSource, write_video  # noqa: E402
 
 OUT = ROOT / "resources" / "sample"

@@ -9,15 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from sam3core.checkpoint import (
+from sam3core.sam.checkpoint import (
     CheckpointError,
     detect_model_name,
     load_state_dict_strict,
     read_checkpoint,
     state_dict_shapes,
 )
-from sam3core.configs import SAM2_CONFIGS, tiny_test_config
-from sam3core.modeling import build_sam2_modules
+from sam3core.sam.network_config import SAM2_CONFIGS, tiny_test_config
+from sam3core.sam.networks import build_sam2_modules
 
 TINY = tiny_test_config()
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from sam3core.classical import ClassicalEngine, ClassicalSession
-from sam3core.engine import build_engine
-from sam3core.metrics import evaluate_sequence, region_similarity
-from sam3core.synthetic import SyntheticClip, generate_clip
+from sam3core.errors import ObjectIdError, PromptError
+from sam3core.eval.metrics import evaluate_sequence, region_similarity
+from sam3core.eval.synthetic import SyntheticClip, generate_clip
+from sam3core.factory import build_engine
 from sam3core.video import VideoSource, write_video
 
 H, W = 180, 320
@@ -167,13 +168,13 @@ def test_remove_object_and_reset(engine, state, clip) -> None:
     ids, updated = engine.remove_object(state, 1)
     assert ids == [2] and [f for f, _ in updated] == [0] and updated[0][1].shape == (1, 1, H, W)
     assert engine.remove_object(state, 99) == ([2], [])
-    with pytest.raises(KeyError):
+    with pytest.raises(ObjectIdError):
         engine.remove_object(state, 99, strict=True)
     frames = [f for f, ids, *_ in engine.propagate_in_video(state, max_frame_num_to_track=3)]
     assert frames == [0, 1, 2, 3]
     engine.reset_state(state)
     assert state.obj_ids == []
-    with pytest.raises(RuntimeError, match="nothing to propagate"):
+    with pytest.raises(PromptError, match="nothing to propagate"):
         next(engine.propagate_in_video(state))
 
 
@@ -196,11 +197,11 @@ def test_bad_inputs_are_clear_errors(engine, state, video_path) -> None:
         engine.add_new_points(state, 0, 1, [(0.5, 0.5)], [3])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         engine.add_new_points(state, 0, 1, [(50, 40)], [1])  # pixels passed as relative
-    with pytest.raises(ValueError, match="empty or lies outside"):
+    with pytest.raises(ValueError, match="inverted or empty"):
         engine.add_new_points_or_box(state, 0, 1, box=(0.5, 0.5, 0.5, 0.9))
     with pytest.raises(ValueError, match="clear_old_points"):
         engine.add_new_points_or_box(state, 0, 1, box=(0.1, 0.1, 0.5, 0.5), clear_old_points=False)
-    with pytest.raises(TypeError, match="obj_id"):
+    with pytest.raises(ObjectIdError, match="object ids"):
         engine.add_new_points_or_box(state, 0, "car", box=(0.1, 0.1, 0.5, 0.5))
     with pytest.raises(TypeError, match="init_state"):
         engine.add_new_points_or_box({}, 0, 1, box=(0.1, 0.1, 0.5, 0.5))

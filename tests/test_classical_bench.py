@@ -76,7 +76,7 @@ def test_real_bench_skips_cleanly_without_data(tmp_path, capsys) -> None:
 def test_real_bench_scores_a_davis_layout_folder(tmp_path, capsys) -> None:
     from PIL import Image
 
-    from sam3core.synthetic import generate_clip
+    from sam3core.eval.synthetic import generate_clip
 
     clip = generate_clip(3, num_frames=6, height=96, width=160, num_objects=1, leave_frame=False)
     seq = tmp_path / "toy" / "seq"

@@ -10,7 +10,7 @@ import pytest
 
 from sam3core.classical import ClassicalEngine
 from sam3core.classical.segment import paint_seeds
-from sam3core.metrics import region_similarity
+from sam3core.eval.metrics import region_similarity
 from sam3core.video import write_video
 
 H, W = 270, 480

@@ -12,7 +12,7 @@ import pytest
 
 from sam3core.classical import ClassicalEngine
 from sam3core.classical.segment import box_tightness
-from sam3core.metrics import region_similarity
+from sam3core.eval.metrics import region_similarity
 from tests.conftest import shared_clip
 
 

@@ -31,6 +31,16 @@ class DiskEngine:
     def init_state(self, video_path=None, *, video=None, **kwargs):
         return {"video": video, "objs": {}, "seen": []}
 
+    # the rest of the engine contract (sam3core/engine.py): nothing to encode, no extra confidence
+    def prefetch_features(self, state, frame_idx, should_stop=None):
+        return False
+
+    def frame_scores(self, state, frame_idx):
+        return {}
+
+    def close(self, state):
+        state["closed"] = True
+
     def _masks(self, state: dict, frame: int) -> tuple[list[int], torch.Tensor]:
         yy, xx = np.mgrid[:H, :W]
         rows = [
@@ -83,7 +93,7 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch) -> list:
         built.append((name, checkpoint, device))
         return DiskEngine()
 
-    monkeypatch.setattr("sam3core.engine.build_engine", build)
+    monkeypatch.setattr("sam3core.factory.build_engine", build)
     return built
 
 
@@ -335,7 +345,7 @@ def test_unexpected_failure_exits_1_with_one_line(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("app.domain.export.export_project", broken)
+    monkeypatch.setattr("app.domain.export.export_with_report", broken)
     assert main(["export", str(tracked), "--format", "coco", "--out", str(tmp_path / "c.json")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RuntimeError: disk on fire" in err
@@ -349,9 +359,21 @@ def test_everything_else_launches_the_gui(monkeypatch: pytest.MonkeyPatch) -> No
     assert main([]) == 0
     assert main(["clip.mp4", "--device", "cpu", "--model", "sam3", "--checkpoint", "w.pt"]) == 0
     assert calls == [
-        (None, {"checkpoint": None, "device": None, "model": None}),
-        ("clip.mp4", {"checkpoint": "w.pt", "device": "cpu", "model": "sam3"}),
+        (None, {"checkpoint": None, "device": None, "model": None, "random_weights": False}),
+        ("clip.mp4", {"checkpoint": "w.pt", "device": "cpu", "model": "sam3", "random_weights": False}),
     ]
     assert main(["clip.mp4", "--bogus"]) == 2
     monkeypatch.setattr("app.selfcheck.run_self_check", lambda: 0)
     assert main(["--self-check"]) == 0 and len(calls) == 2
+
+
+def test_track_with_the_classical_engine_on_a_gpu_is_a_clear_error(
+    video: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    prompts = write_prompts(tmp_path / "p.json", GOOD)
+    out = tmp_path / "out.masklet"
+    args = ["track", str(video), "--prompts", str(prompts), "--project", str(out), "--device", "cuda"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "classical engine runs on the CPU only" in err and "Traceback" not in err
+    assert not out.exists()  # nothing on disk

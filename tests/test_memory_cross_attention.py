@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-import sam3core.modeling.attention as attention_module
-from sam3core.modeling.attention import RoPEAttention
-from sam3core.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
-from sam3core.modeling.memory_cross_attention import low_width_worthwhile
+import sam3core.sam.networks.attention as attention_module
+from sam3core.sam.networks.attention import RoPEAttention
+from sam3core.sam.networks.memory_attention import MemoryAttention, MemoryAttentionLayer
+from sam3core.sam.networks.memory_cross_attention import low_width_worthwhile
 
 
 def _cross(width: int, height: int, *, heads: int = 1, kv: int = 64, dim: int = 256) -> RoPEAttention:
@@ -45,7 +45,7 @@ def test_low_width_equals_full_width(width: int, height: int, frames: int, point
 
 def test_low_width_blocks_of_queries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several query blocks, the last one partial, give the same result as one block."""
-    import sam3core.modeling.memory_cross_attention as low_width
+    import sam3core.sam.networks.memory_cross_attention as low_width
 
     torch.manual_seed(3)
     attn = _cross(10, 10)

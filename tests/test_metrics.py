@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sam3core.metrics import (
+from sam3core.eval.metrics import (
     boundary_f_measure,
     boundary_map,
     boundary_tolerance,

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from sam3core.configs import tiny_test_config
-from sam3core.modeling import build_sam2_modules
+from sam3core.sam.network_config import tiny_test_config
+from sam3core.sam.networks import build_sam2_modules
 
 sam2 = pytest.importorskip("sam2")
 

@@ -2,7 +2,7 @@
 
 Skips unless ``sam3`` is importable (run it in the scratch reference venv, docs/parity_sam3.md). The
 memory attention is where SAM 3 shares the low-width cross-attention of SAM 2.1
-(sam3core/modeling/memory_cross_attention.py); a small token grid keeps this fast, and the reference
+(sam3core/sam/networks/memory_cross_attention.py); a small token grid keeps this fast, and the reference
 recomputes its RoPE table for it as ours does.
 """
 
@@ -23,16 +23,16 @@ def test_sam3_memory_attention_matches_reference() -> None:
         warnings.simplefilter("ignore")  # the reference warns about CUDA autocast on import
         from sam3.model_builder import _create_tracker_transformer
 
-    import sam3core.modeling.attention as attention_module
-    from sam3core.modeling.build import build_memory_attention
-    from sam3core.sam3 import SAM3_CONFIG, _heads_modules_config
+    import sam3core.sam.networks.attention as attention_module
+    from sam3core.sam.networks.build import build_memory_attention
+    from sam3core.sam.sam3 import SAM3_CONFIG, heads_modules_config
 
     torch.manual_seed(0)
     ref = _create_tracker_transformer().encoder.eval()
     with torch.no_grad():  # biases and scales the reference initialises to constants must matter
         for param in ref.parameters():
             param.add_(0.02 * torch.randn_like(param))
-    ours = build_memory_attention(_heads_modules_config(SAM3_CONFIG)).eval()
+    ours = build_memory_attention(heads_modules_config(SAM3_CONFIG)).eval()
     ours.load_state_dict(ref.state_dict(), strict=True)
 
     side, frames, pointers = 16, 3, 4 * 4

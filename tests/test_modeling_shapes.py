@@ -8,10 +8,10 @@ import hashlib
 import pytest
 import torch
 
-from sam3core.configs import SAM2_CONFIGS, tiny_test_config
-from sam3core.modeling import build_sam2_modules
-from sam3core.modeling.hiera import window_partition, window_unpartition
-from sam3core.modeling.rope import AxialRope, apply_rope
+from sam3core.sam.network_config import SAM2_CONFIGS, tiny_test_config
+from sam3core.sam.networks import build_sam2_modules
+from sam3core.sam.networks.hiera import window_partition, window_unpartition
+from sam3core.sam.networks.rope import AxialRope, apply_rope
 
 CFG = tiny_test_config()  # 128 px input, hidden 32, memories 16
 C, MEM, SIDE = CFG.hidden_dim, CFG.mem_dim, CFG.feature_size  # 32, 16, 8
@@ -236,8 +236,8 @@ def test_inference_shortcuts_match_the_plain_computation(modules, monkeypatch):
     """Blocked MLPs and window attention, the fine-level projections folded into the neck's lateral
     convs, skipped fine-level encodings and in-place RoPE (all taken in inference only) give the results
     of the plain computation (the autograd path, which takes none of them)."""
-    import sam3core.modeling.common as common
-    import sam3core.modeling.hiera as hiera
+    import sam3core.sam.networks.common as common
+    import sam3core.sam.networks.hiera as hiera
 
     # tiny blocks, so that every blocked path runs on the tiny config
     monkeypatch.setattr(common, "BLOCK_ELEMENTS", 512)
@@ -257,7 +257,7 @@ def test_inference_shortcuts_match_the_plain_computation(modules, monkeypatch):
     for got, want in zip(fast.backbone_fpn[:2], plain_fine, strict=True):
         torch.testing.assert_close(got, want.detach(), atol=1e-5, rtol=1e-5)
 
-    from sam3core.modeling.rope import apply_rope_
+    from sam3core.sam.networks.rope import apply_rope_
 
     table = AxialRope(16).table(4, 4, torch.device("cpu"))
     keys = torch.randn(1, 1, 3 * 16 + 2, 16)

@@ -10,7 +10,7 @@ import pytest
 from huggingface_hub import errors as hub_errors
 
 from app import models_catalog as mc
-from sam3core.engine import SAM2_MODELS, SAM3_MODELS
+from sam3core.factory import SAM2_MODELS, SAM3_MODELS
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def _official_layout_checkpoint(path: Path, name: str) -> Path:
     identify ``name`` (Hiera trunk patch embedding and blocks for SAM 2.1, tracker/detector for SAM 3)."""
     import torch
 
-    from sam3core.configs import SAM2_CONFIGS
+    from sam3core.sam.network_config import SAM2_CONFIGS
 
     if name == "sam3":
         sd = {"tracker.maskmem_tpos_enc": torch.zeros(7, 1, 1, 64),
@@ -183,7 +183,7 @@ def _official_layout_checkpoint(path: Path, name: str) -> Path:
 
 
 def test_scan_finds_checkpoints_by_content_not_by_name(models: Path) -> None:
-    pytest.importorskip("sam3core.checkpoint")
+    pytest.importorskip("sam3core.sam.checkpoint")
     small = _official_layout_checkpoint(models / "renamed.pt", "sam2.1_hiera_small")
     large = _official_layout_checkpoint(models / "sam2" / "weights.pth", "sam2.1_hiera_large")
     sam3 = _official_layout_checkpoint(models / "sam3.pt", "sam3")
@@ -198,6 +198,6 @@ def test_scan_finds_checkpoints_by_content_not_by_name(models: Path) -> None:
 
 
 def test_scan_of_an_empty_or_missing_folder(models: Path, tmp_path: Path) -> None:
-    pytest.importorskip("sam3core.checkpoint")
+    pytest.importorskip("sam3core.sam.checkpoint")
     assert mc.scan_models_dir() == []
     assert mc.scan_models_dir(tmp_path / "nowhere") == []

@@ -114,8 +114,8 @@ def run_parity(image_size: int = 256, span: int = 6, clip: str = "synthetic") ->
     960x540 clip); returns the worst difference, overall and per step, IoU and foreground fractions."""
     from sam2.build_sam import build_sam2_video_predictor
 
-    from sam3core.build import build_tracker
-    from sam3core.configs import SAM2_CONFIGS
+    from sam3core.sam.network_config import SAM2_CONFIGS
+    from sam3core.sam.registry import build_tracker
     from sam3core.video import write_video
 
     warnings.filterwarnings("ignore")

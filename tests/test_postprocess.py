@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sam3core.postprocess import FILLED_LOGIT, fill_small_holes
+from sam3core.sam.postprocess import FILLED_LOGIT, fill_small_holes
 
 
 def _logits(background: list[tuple[slice, slice]], size: int = 16) -> torch.Tensor:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from sam3core.build import build_tracker
-from sam3core.configs import tiny_test_config
-from sam3core.predictor import SamPredictor
+from sam3core.errors import ObjectIdError, PromptError
+from sam3core.sam.network_config import tiny_test_config
+from sam3core.sam.predictor import SamPredictor
+from sam3core.sam.registry import build_tracker
 from sam3core.video import VideoSource, write_video
 
 HEIGHT, WIDTH = 72, 96
@@ -181,11 +182,12 @@ def test_remove_object_and_reset(predictor: SamPredictor, video_dir: Path) -> No
     assert remaining == [7] and [f for f, _ in updated] == [0]
     assert updated[0][1].shape == (1, 1, HEIGHT, WIDTH)
     assert {tuple(ids) for _, ids, *_ in predictor.propagate_in_video(state, 0, 3)} == {(7,)}
-    with pytest.raises(ValueError, match="no such object"):
-        predictor.remove_object(state, 1)
+    assert predictor.remove_object(state, 1) == ([7], [])  # lenient by default, as sam2
+    with pytest.raises(ObjectIdError, match="no such object"):
+        predictor.remove_object(state, 1, strict=True)
     predictor.reset_state(state)
     assert state.obj_ids == []
-    with pytest.raises(ValueError, match="no object has prompts"):
+    with pytest.raises(PromptError, match="nothing to propagate"):
         next(predictor.propagate_in_video(state))
 
 
@@ -205,8 +207,19 @@ def test_bad_inputs_are_clear_errors(predictor: SamPredictor, video_dir: Path) -
         predictor.add_new_points_or_box(state, 0, 1, box=[0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="clear_old_points"):
         predictor.add_new_points_or_box(state, 0, 1, box=[0.1, 0.2, 0.3, 0.4], clear_old_points=False)
-    with pytest.raises(ValueError, match="1 .positive. or 0"):
+    with pytest.raises(ValueError, match="labels are 1 .on the object. or 0"):
         predictor.add_new_points(state, 0, 1, [[0.5, 0.5]], [5])
+    # The library refuses what `masklet track` refuses (issue 13): off-frame, negative, NaN, empty.
+    with pytest.raises(PromptError, match="outside the frame"):
+        predictor.add_new_points(state, 0, 1, [[1.5, 0.5]], [1])
+    with pytest.raises(PromptError, match="outside the 96x72 image"):
+        predictor.add_new_points(state, 0, 1, [[-3, 4]], [1], rel_coordinates=False)
+    with pytest.raises(PromptError, match="not finite"):
+        predictor.add_new_points_or_box(state, 0, 1, box=[0.1, float("nan"), 0.3, 0.4])
+    with pytest.raises(PromptError, match="inverted"):
+        predictor.add_new_points_or_box(state, 0, 1, box=[0.3, 0.2, 0.1, 0.4])
+    with pytest.raises(PromptError, match="empty"):
+        predictor.add_new_points(state, 0, 1, [], [])
     with pytest.raises(ValueError, match="does not match"):
         predictor.add_new_mask(state, 0, 1, np.ones((10, 10), bool))
     with pytest.raises(ValueError, match="exactly one"):
@@ -304,7 +317,7 @@ def test_sam21_merges_each_object_alone(predictor: SamPredictor, video_dir: Path
 def test_hole_filling_keeps_memories_exact_when_they_are_recomputed(tmp_path: Path) -> None:
     # Filled logits are what is returned and stored (as the reference does); tracked frames' memories
     # were encoded from the unfilled mask, so an evicted memory is recomputed from that one.
-    from sam3core.postprocess import fill_small_holes
+    from sam3core.sam.postprocess import fill_small_holes
 
     video = write_video(tmp_path / "holes", clip_frames(30))
     area = 300  # of the tiny config's 32 x 32 low-res masks: random weights leave regions this small

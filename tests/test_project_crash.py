@@ -32,6 +32,16 @@ class SlowEngine:
     def init_state(self, video_path=None, *, video=None, **kwargs):
         return {"video": video, "objs": {}}
 
+    # the rest of the engine contract (sam3core/engine.py): nothing to encode, no extra confidence
+    def prefetch_features(self, state, frame_idx, should_stop=None):
+        return False
+
+    def frame_scores(self, state, frame_idx):
+        return {}
+
+    def close(self, state):
+        pass
+
     def _masks(self, state, frame):
         video = state["video"]
         yy, xx = np.mgrid[:video.height, :video.width]

@@ -76,7 +76,7 @@ def test_sample_clip_is_small_and_opens() -> None:
 
 
 def test_sample_ground_truth_matches_the_clip() -> None:
-    from sam3core.synthetic import read_label_png
+    from sam3core.eval.synthetic import read_label_png
 
     ann = resources.resource_path("sample/Annotations")
     files = sorted(ann.glob("*.png"))
@@ -88,7 +88,7 @@ def test_sample_ground_truth_matches_the_clip() -> None:
 
 
 def test_sample_prompts_are_valid_for_the_clip() -> None:
-    from sam3core.synthetic import read_label_png
+    from sam3core.eval.synthetic import read_label_png
 
     data = json.loads(resources.sample_prompts_path().read_text(encoding="utf-8"))
     assert set(data) == {"objects"} and data["objects"]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sam3core.build import build_tracker
-from sam3core.checkpoint import CheckpointError, detect_model_name
-from sam3core.sam3 import (
+from sam3core.sam.checkpoint import CheckpointError, detect_model_name
+from sam3core.sam.registry import build_tracker
+from sam3core.sam.sam3 import (
     SAM3_CONFIG,
     build_sam3_tracker_model,
     official_key,
@@ -147,7 +147,7 @@ def test_wrong_shape_and_unknown_tracker_tensor_are_errors(
 
 
 def test_full_size_config_refuses_a_tiny_file(tiny_checkpoint: tuple[Path, dict[str, torch.Tensor]]) -> None:
-    from sam3core.sam3 import load_sam3_checkpoint
+    from sam3core.sam.sam3 import load_sam3_checkpoint
 
     with torch.device("meta"):
         model = build_sam3_tracker_model(SAM3_CONFIG)
@@ -156,7 +156,7 @@ def test_full_size_config_refuses_a_tiny_file(tiny_checkpoint: tuple[Path, dict[
 
 
 def test_sam2_file_is_not_taken_for_sam3(tmp_path: Path) -> None:
-    from sam3core.sam3 import load_sam3_checkpoint
+    from sam3core.sam.sam3 import load_sam3_checkpoint
 
     path = _write(tmp_path, {"image_encoder.trunk.pos_embed": torch.zeros(1, 8, 4, 4)})
     with pytest.raises(CheckpointError, match="not a SAM 3 checkpoint"):

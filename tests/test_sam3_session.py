@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from sam3core.build import build_tracker
-from sam3core.predictor import SamPredictor
-from sam3core.sam3 import Sam3TrackerModel, sam3_tiny_test_config
-from sam3core.synthetic import generate_clip
+from sam3core.eval.synthetic import generate_clip
+from sam3core.sam.predictor import SamPredictor
+from sam3core.sam.registry import build_tracker
+from sam3core.sam.sam3 import Sam3TrackerModel, sam3_tiny_test_config
 from sam3core.video import write_video
 
 FRAMES, HEIGHT, WIDTH = 8, 72, 128
@@ -116,7 +116,7 @@ def test_clicks_never_read_the_memory_bank(predictor: SamPredictor) -> None:
         def memory_of(self, *_: object) -> None:
             raise AssertionError("a click must not read memories")
 
-    from sam3core.state import PointPrompt
+    from sam3core.sam.inference_state import PointPrompt
 
     points = PointPrompt(torch.tensor([[[50.0, 60.0]]]), torch.tensor([[1]], dtype=torch.int32))
     with torch.inference_mode():
@@ -163,21 +163,21 @@ def _run(predictor: SamPredictor, state: object) -> list[tuple]:
 
 def test_clearing_hides_frames_from_look_ups_but_keeps_their_memory(
         predictor: SamPredictor, video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sam3core import predictor as predictor_module
+    from sam3core.sam import memory as memory_module
 
     state = predictor.init_state(video_path=str(video))
     _click(predictor, state, 0, 1, 0.3, 0.6)
     _run(predictor, state)
     _click(predictor, state, 6, 1, 0.1, 0.75, label=0, clear=False)
     read: dict[int, list[int]] = {}
-    original = predictor_module._Bank.memory_of
+    original = memory_module.ObjectBank.memory_of
     current = {"frame": -1}
 
     def spy(self: object, frame_idx: int, entry: object) -> object:
         read.setdefault(current["frame"], []).append(frame_idx)
         return original(self, frame_idx, entry)
 
-    monkeypatch.setattr(predictor_module._Bank, "memory_of", spy)
+    monkeypatch.setattr(memory_module.ObjectBank, "memory_of", spy)
     for frame_idx, *_ in predictor.propagate_in_video(state, start_frame_idx=0, max_frame_num_to_track=300):
         current["frame"] = frame_idx + 1  # reads made while stepping the next frame
     obj = state.objects[1]

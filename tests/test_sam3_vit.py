@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sam3core.modeling.sam3_neck import TrackerFpnNeck
-from sam3core.modeling.vit import (
+from sam3core.sam.sam3 import SAM3_CONFIG, build_sam3_image_encoder, sam3_tiny_test_config
+from sam3core.sam.sam3.neck import TrackerFpnNeck
+from sam3core.sam.sam3.vit import (
     ViT,
     ViTConfig,
     scaled_axial_rope_angles,
     window_partition,
     window_unpartition,
 )
-from sam3core.sam3 import SAM3_CONFIG, build_sam3_image_encoder, sam3_tiny_test_config
 
 TINY = ViTConfig(image_size=112, patch_size=14, embed_dim=32, depth=4, num_heads=2, window_size=4,
                  global_blocks=(1, 3), pretrain_image_size=56)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sam3core.synthetic import generate_clip, generate_set, read_label_png
+from sam3core.eval.synthetic import generate_clip, generate_set, read_label_png
 from sam3core.video import VideoSource
 
 

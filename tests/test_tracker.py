@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from sam3core.build import TRACKERS, build_sam2_tracker_model, build_tracker, sam2_tracker_config
-from sam3core.configs import tiny_test_config
-from sam3core.memory import memory_score, select_cond_frames, selected_memory_frames
-from sam3core.predictor import SamPredictor
-from sam3core.prompt_input import limit_points, to_point_prompt
-from sam3core.state import FrameMemory
-from sam3core.tracker import sine_pe_1d
+from sam3core.sam.inference_state import FrameMemory
+from sam3core.sam.memory import memory_score, select_cond_frames, selected_memory_frames
+from sam3core.sam.network_config import tiny_test_config
+from sam3core.sam.predictor import SamPredictor
+from sam3core.sam.prompt_input import limit_points, to_point_prompt
+from sam3core.sam.registry import TRACKERS, build_sam2_tracker_model, build_tracker, sam2_tracker_config
+from sam3core.sam.tracker import sine_pe_1d
 from sam3core.video import write_video
 
 OFFICIAL_TOP_LEVEL = ("maskmem_tpos_enc", "no_mem_embed", "no_mem_pos_enc", "no_obj_ptr",
@@ -60,7 +60,7 @@ def test_registry_and_unknown_names() -> None:
 
 
 def test_checkpoint_round_trip_and_clear_errors(tmp_path: Path) -> None:
-    from sam3core.checkpoint import CheckpointError
+    from sam3core.sam.checkpoint import CheckpointError
 
     torch.manual_seed(1)
     source = build_sam2_tracker_model(tiny_test_config())

@@ -12,6 +12,8 @@ import numpy as np
 
 from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import ObjectSnapshot, Project
+from app.domain.quality import MaskInfo, Origin
+from app.domain.review import mask_info
 
 
 class Command:
@@ -81,10 +83,12 @@ class DeleteObject(Command):
 class _FrameState:
     prompt: Prompt | None
     mask: np.ndarray | None
+    info: MaskInfo | None = None  # provenance/confidence of that mask (undo puts it back too)
 
 
 def _capture(project: Project, frame: int, obj_id: int) -> _FrameState:
-    return _FrameState(project.prompt(frame, obj_id), project.mask(frame, obj_id))
+    return _FrameState(project.prompt(frame, obj_id), project.mask(frame, obj_id),
+                       mask_info(project, frame, obj_id))
 
 
 def _restore(project: Project, frame: int, obj_id: int, state: _FrameState) -> None:
@@ -93,7 +97,7 @@ def _restore(project: Project, frame: int, obj_id: int, state: _FrameState) -> N
             project.clear_prompt(frame, obj_id)
         else:
             project.set_prompt(state.prompt)
-        project.set_mask(frame, obj_id, state.mask)
+        project.set_mask(frame, obj_id, state.mask, info=state.info)
 
 
 class SetPrompt(Command):
@@ -105,6 +109,7 @@ class SetPrompt(Command):
 
     def __init__(self, prompt: Prompt, mask: np.ndarray | None = None, text: str = "") -> None:
         self.prompt, self.result = prompt, mask
+        self.result_info: MaskInfo | None = None
         self.text = text or ("Clear prompt" if prompt.is_empty else "Edit prompt")
         self.before: _FrameState | None = None
 
@@ -115,11 +120,13 @@ class SetPrompt(Command):
                 self.before = _capture(project, frame, obj_id)
             project.set_prompt(self.prompt)
             if self.result is not None:
-                project.set_mask(frame, obj_id, self.result)
+                project.set_mask(frame, obj_id, self.result, info=self.result_info)
 
-    def set_result(self, project: Project, mask: np.ndarray | None) -> None:
+    def set_result(self, project: Project, mask: np.ndarray | None, origin: Origin | None = None) -> None:
+        """Store the engine's answer; ``origin`` (kind "prompted") says which engine gave it."""
         self.result = mask
-        project.set_mask(self.prompt.frame, self.prompt.obj_id, mask)
+        self.result_info = None if origin is None else MaskInfo(self.prompt.frame, self.prompt.obj_id, origin)
+        project.set_mask(self.prompt.frame, self.prompt.obj_id, mask, info=self.result_info)
 
     def undo(self, project: Project) -> None:
         assert self.before is not None, "undo before do"
@@ -134,13 +141,15 @@ class SetMask(Command):
         self.mask = np.array(mask, dtype=bool)
         self.text = text
         self.before: _FrameState | None = None
+        # stamped once: a redo puts back the same provenance, time included
+        self.info = MaskInfo(frame, obj_id, Origin("painted", detail=text.lower()))
 
     def do(self, project: Project) -> None:
         with project.batch():
             if self.before is None:
                 self.before = _capture(project, self.frame, self.obj_id)
             project.set_prompt(Prompt(self.frame, self.obj_id, mask=self.mask))
-            project.set_mask(self.frame, self.obj_id, self.mask)
+            project.set_mask(self.frame, self.obj_id, self.mask, info=self.info)
 
     def undo(self, project: Project) -> None:
         assert self.before is not None, "undo before do"

@@ -1,6 +1,6 @@
 """Score a project's masks against DAVIS ground truth (J, F, J&F per object), one frame at a time.
 
-The measures are :mod:`sam3core.metrics`' (DAVIS definitions); frames are streamed so a long video
+The measures are :mod:`sam3core.eval.metrics`' (DAVIS definitions); frames are streamed so a long video
 never has all its label maps in memory. Objects are those present in the ground truth; a frame
 without a stored mask counts as an empty prediction.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from app.domain.export_common import Progress
 from app.domain.importers import ImportFormatError, davis_sequence_folder, frame_number, read_davis_labels
 from app.domain.project import Project
-from sam3core.metrics import ObjectScores, SequenceScores, boundary_f_measure, region_similarity
+from sam3core.eval.metrics import ObjectScores, SequenceScores, boundary_f_measure, region_similarity
 
 
 def evaluate_project(project: Project, gt_dir: str | Path, *, progress: Progress = None,

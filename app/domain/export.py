@@ -7,31 +7,66 @@ from pathlib import Path
 from app.domain.export_coco import export_coco
 from app.domain.export_common import Progress
 from app.domain.export_davis import export_davis
+from app.domain.export_quality import ReviewedOnly
 from app.domain.export_video import export_video
 from app.domain.export_ytvis import export_ytvis
 from app.domain.importers import ImportFormatError, ImportSummary, import_coco, import_davis
 from app.domain.project import Project
+from app.domain.safe_output import ExportError, WriteReport, check_output, staged_output
 
 EXPORT_FORMATS = ("coco", "davis", "ytvis", "video")
 IMPORT_FORMATS = ("davis", "coco")
 
-__all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "ImportFormatError", "ImportSummary", "export_project",
-           "import_annotations"]
+__all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "ExportError", "ImportFormatError", "ImportSummary",
+           "WriteReport", "export_project", "export_with_report", "import_annotations"]
+
+
+# What each format writes at ``out`` (formats not listed are checked once they have written).
+OUTPUT_KIND = {"coco": "file", "davis": "folder", "ytvis": "file", "video": "file"}
 
 
 def export_project(project: Project, fmt: str, out: str | Path, *, polygons: bool = False,
-                   with_images: bool = False, progress: Progress = None) -> Path:
+                   with_images: bool = False, reviewed_only: bool = False, progress: Progress = None) -> Path:
     """Write ``project`` as ``fmt`` to ``out`` (a .json file for coco/ytvis, a folder for davis, an
-    .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis (JPEGImages/)."""
+    .mp4 for video). ``polygons`` applies to coco/ytvis, ``with_images`` to davis (JPEGImages/);
+    ``reviewed_only`` writes only masks a person reviewed (DAVIS: only fully reviewed frames).
+    Returns the output path; :func:`export_with_report` also says what was written."""
+    return export_with_report(project, fmt, out, polygons=polygons, with_images=with_images,
+                              reviewed_only=reviewed_only, progress=progress).path
+
+
+def export_with_report(project: Project, fmt: str, out: str | Path, *, polygons: bool = False,
+                       with_images: bool = False, reviewed_only: bool = False,
+                       progress: Progress = None) -> WriteReport:
+    """:func:`export_project`, safely, for every format (:mod:`app.domain.safe_output`): an output that is
+    the project, its side files, the video or inside its frame folder is refused before any work; the
+    exporter writes beside the output, which is replaced only when the export is complete."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    final = check_output(out, project_path=project.path, video_path=project.video_path,
+                         kind=OUTPUT_KIND.get(fmt))
+    info = {"format": fmt, "project": str(project.path or ""), "video": str(project.video_path)}
+    source = ReviewedOnly(project) if reviewed_only else project  # the exporters read through it
+    with staged_output(final, key=f"{fmt} {project.video_path}", info=info) as staging:
+        _write(source, fmt, staging.path, polygons=polygons, with_images=with_images,  # type: ignore[arg-type]
+               progress=progress)
+    assert staging.report is not None
+    return staging.report
+
+
+def _write(project: Project, fmt: str, out: Path, *, polygons: bool, with_images: bool,
+           progress: Progress) -> None:
+    """The exporters themselves: each writes its format at ``out`` and needs no safety code."""
     if fmt == "coco":
-        return export_coco(project, out, polygons=polygons, progress=progress)
-    if fmt == "ytvis":
-        return export_ytvis(project, out, polygons=polygons, progress=progress)
-    if fmt == "davis":
-        return export_davis(project, out, with_images=with_images, progress=progress)
-    if fmt == "video":
-        return export_video(project, out, progress=progress)
-    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        export_coco(project, out, polygons=polygons, progress=progress)
+    elif fmt == "ytvis":
+        export_ytvis(project, out, polygons=polygons, progress=progress)
+    elif fmt == "davis":
+        export_davis(project, out, with_images=with_images, progress=progress)
+    elif fmt == "video":
+        export_video(project, out, progress=progress)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
 
 
 def import_annotations(project: Project, fmt: str, path: str | Path,

@@ -1,6 +1,7 @@
 """COCO instance-segmentation JSON, streamed frame by frame (one image per frame, one annotation per mask).
 
-Beyond the COCO fields every image carries ``video_id``/``frame_id`` and every annotation the
+Beyond the COCO fields every image carries ``video_id``/``frame_id`` (and, for a video file, its
+presentation ``timestamp`` in seconds) and every annotation the
 object id as ``track_id`` and ``instance_id``; ``videos`` and ``tracks`` describe the video and its
 objects. Segmentation is compressed RLE (``counts`` as a string) or, with ``polygons``, polygons.
 """
@@ -10,7 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.domain.export_common import Progress, atomic_text, category_table, frame_file_name, sequence_name
+from app.domain.export_common import (
+    Progress,
+    atomic_text,
+    category_table,
+    frame_file_name,
+    frame_times,
+    sequence_name,
+)
+from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -33,11 +42,15 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
                    for o in objects],
     }
     dumps = json.JSONEncoder(separators=(",", ":")).encode
+    provenance = ProvenanceReader(project)
     with atomic_text(out) as fh:
         fh.write(dumps(header)[:-1] + ',"images":[')
+        times = frame_times(project)
         for frame in range(total):
             image = {"id": frame + 1, "file_name": frame_file_name(name, frame), "width": width,
                      "height": height, "video_id": 1, "frame_id": frame}
+            if times is not None:
+                image["timestamp"] = times[frame]
             fh.write(("," if frame else "") + dumps(image))
         fh.write('],"annotations":[')
         next_id = 1
@@ -49,7 +62,8 @@ def export_coco(project: Project, out: str | Path, *, polygons: bool = False,
                 annotation = {"id": next_id, "image_id": frame + 1, "category_id": category_of[record.obj_id],
                               "segmentation": segmentation, "area": record.area, "bbox": list(record.bbox),
                               "iscrowd": 0, "track_id": record.obj_id, "instance_id": record.obj_id,
-                              "video_id": 1, "frame_id": frame}
+                              "video_id": 1, "frame_id": frame,
+                              "attributes": provenance.coco_attributes(frame, record.obj_id)}
                 fh.write(("," if next_id > 1 else "") + dumps(annotation))
                 next_id += 1
             if progress:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from app.domain.model import ObjectInfo
+from app.domain.project import Project
 from sam3core.video import VideoSource
 
 # progress(done, total), called from the exporting thread (the GUI's worker).
@@ -70,6 +71,15 @@ def atomic_text(out: Path) -> Iterator[IO[str]]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def frame_times(project: Project) -> list[float] | None:
+    """Each frame's presentation time in seconds (pts x time base, microsecond precision), counted from
+    the first frame; None for an image folder, which has no time."""
+    times = project.video.timestamps
+    if times is None:
+        return None
+    return [round(float(t), 6) for t in times - times[0]]
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name, sequential_frames
+from app.domain.export_quality import export_frames, write_davis_sidecar
 from app.domain.project import Project
 
 
@@ -37,9 +38,10 @@ def export_davis(project: Project, out: str | Path, *, with_images: bool = False
     images = out / "JPEGImages" / name
     if with_images:
         images.mkdir(parents=True, exist_ok=True)
-    total = project.num_frames
+    written = list(export_frames(project))  # every frame, or only the reviewed ones (--reviewed-only)
+    total = len(written)
     with sequential_frames(project.video_path) as frames:
-        for frame in range(total):
+        for k, frame in enumerate(written):
             png = Image.fromarray(label_map(project, frame), mode="P")
             png.putpalette(DAVIS_PALETTE)
             png.save(annotations / f"{frame:05d}.png", optimize=False)
@@ -47,5 +49,6 @@ def export_davis(project: Project, out: str | Path, *, with_images: bool = False
                 bgr = cv2.cvtColor(np.asarray(frames.frame(frame)), cv2.COLOR_RGB2BGR)
                 cv2.imwrite(str(images / f"{frame:05d}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
             if progress:
-                progress(frame + 1, total)
+                progress(k + 1, total)
+    write_davis_sidecar(project, out, name, written)
     return out

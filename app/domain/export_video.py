@@ -1,4 +1,9 @@
-"""An mp4 of the video with every object's mask tinted in its colour and outlined."""
+"""An mp4 of the video with every object's mask tinted in its colour and outlined.
+
+H.264 (yuv420p, ``+faststart``: plays in browsers and editors), each frame at its source timestamp so a
+variable-frame-rate video keeps its timing; MPEG-4 Part 2, then OpenCV's writer, where FFmpeg lacks
+libx264. ``.avi`` is MJPEG.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 
 from app.domain.export_common import Progress, hex_to_rgb, sequential_frames
 from app.domain.project import Project
+from sam3core.video import VideoWriter
 
 ALPHA = 0.45
 
@@ -32,25 +38,22 @@ def export_video(project: Project, out: str | Path, *, progress: Progress = None
     out.parent.mkdir(parents=True, exist_ok=True)
     height, width = project.size
     colours = {o.id: hex_to_rgb(o.color) for o in project.objects() if not o.hidden}
-    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
     tmp = out.with_name(out.stem + ".part" + out.suffix)
-    writer = cv2.VideoWriter(str(tmp), fourcc, project.video.info.fps or 24.0, (width, height))
-    if not writer.isOpened():
-        raise OSError(f"{out}: cannot be opened for writing")
     total = project.num_frames
     try:
         with sequential_frames(project.video_path) as frames:
-            for frame in range(total):
-                masks = [(r.decode(), colours[r.obj_id]) for r in project.mask_records(frame)
-                         if r.area and r.obj_id in colours]
-                rgb = render_overlay(np.asarray(frames.frame(frame)), masks)
-                writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                if progress:
-                    progress(frame + 1, total)
+            times = frames.timestamps
+            start = float(times[0]) if times is not None else 0.0
+            with VideoWriter(tmp, width, height, fps=project.video.info.fps or 24.0) as writer:
+                for frame in range(total):
+                    masks = [(r.decode(), colours[r.obj_id]) for r in project.mask_records(frame)
+                             if r.area and r.obj_id in colours]
+                    rgb = render_overlay(np.asarray(frames.frame(frame)), masks)
+                    writer.write(rgb, None if times is None else float(times[frame]) - start)
+                    if progress:
+                        progress(frame + 1, total)
     except BaseException:
-        writer.release()
         tmp.unlink(missing_ok=True)
         raise
-    writer.release()
     tmp.replace(out)
     return out

@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.domain.export_common import Progress, atomic_text, category_table, frame_file_name, sequence_name
+from app.domain.export_common import (
+    Progress,
+    atomic_text,
+    category_table,
+    frame_file_name,
+    frame_times,
+    sequence_name,
+)
+from app.domain.export_quality import ProvenanceReader
 from app.domain.polygons import mask_to_polygons
 from app.domain.project import Project
 
@@ -24,8 +32,12 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
     name = sequence_name(project.video_path)
     video = {"id": 1, "name": name, "width": width, "height": height, "length": total,
              "file_names": [frame_file_name(name, f) for f in range(total)]}
+    times = frame_times(project)
+    if times is not None:  # beyond the format: each frame's presentation time in seconds
+        video["timestamps"] = times
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     steps, done = max(1, total * len(objects)), 0
+    provenance = ProvenanceReader(project)
     with atomic_text(out) as fh:
         fh.write('{"info":{"description":' + dumps(f"Masklet export of {name}") + '},"licenses":[],')
         fh.write('"videos":[' + dumps(video) + '],"categories":' + dumps(categories) + ',"annotations":[')
@@ -48,7 +60,8 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
                 done += 1
                 if progress and (done % 16 == 0 or done == steps):
                     progress(done, steps)
-            fh.write('],"bboxes":' + dumps(bboxes) + ',"areas":' + dumps(areas) + "}")
+            fh.write('],"bboxes":' + dumps(bboxes) + ',"areas":' + dumps(areas) + ","
+                     + provenance.ytvis_fields(obj.id, total, [a is not None for a in areas]) + "}")
         fh.write("]}")
     if progress:
         progress(steps, steps)

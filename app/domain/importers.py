@@ -9,7 +9,6 @@ name (see :func:`import_coco`). An import is one transaction: on any error nothi
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,8 +20,10 @@ from pycocotools import mask as mask_utils
 
 from app.domain import rle
 from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name
-from app.domain.model import Prompt
+from app.domain.jsonfile import read_json
+from app.domain.model import MAX_OBJECT_ID, Prompt
 from app.domain.project import Project
+from app.domain.quality import Origin
 from app.domain.rle import MaskRecord
 
 
@@ -52,8 +53,9 @@ def _record(frame: int, obj_id: int, counts: bytes, height: int, width: int) -> 
 class _Writer:
     """Collects what an import writes, creating objects and first-mask prompts as ids appear."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, origin: Origin) -> None:
         self.project = project
+        self.origin = origin  # provenance of every mask this import writes
         self.summary = ImportSummary()
         self.present: dict[int, set[int]] = defaultdict(set)
         self.frames: set[int] = set()
@@ -72,7 +74,7 @@ class _Writer:
         record = _record(frame, obj_id, counts, height, width)
         if record.area == 0:
             return
-        self.project.write_records([record])
+        self.project.write_records([record], origin=self.origin)
         if not self.present[obj_id]:
             self.project.set_prompt(Prompt(frame, obj_id, mask=record.decode()))
         elif frame < min(self.present[obj_id]):
@@ -87,19 +89,25 @@ class _Writer:
         empty = rle.encode(np.zeros((height, width), bool))[0]
         for obj_id, frames in self.present.items():
             self.project.write_records([_record(f, obj_id, empty, height, width)
-                                        for f in sorted(self.frames - frames)])
+                                        for f in sorted(self.frames - frames)], origin=self.origin)
         self.summary.frames = len(self.frames)
-        self.project._event("reset", None, None)
+        self.project.notify("reset", None, None)
         return self.summary
 
 
 def davis_sequence_folder(path: Path, project: Project) -> Path:
+    if not path.exists():
+        raise ImportFormatError(f"{path}: no such folder")
     if not path.is_dir():
-        raise ImportFormatError(f"{path}: not a folder")
-    if any(p.suffix.lower() == ".png" for p in path.iterdir()):
-        return path
-    root = path / "Annotations" if (path / "Annotations").is_dir() else path
-    sequences = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.png")))
+        raise ImportFormatError(f"{path}: not a folder (give the folder of a sequence's PNGs, or the "
+                                "dataset root with Annotations/)")
+    try:
+        if any(p.suffix.lower() == ".png" for p in path.iterdir()):
+            return path
+        root = path / "Annotations" if (path / "Annotations").is_dir() else path
+        sequences = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.png")))
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     wanted = [p for p in sequences if p.name == sequence_name(project.video_path)]
     if wanted:
         return wanted[0]
@@ -111,16 +119,23 @@ def davis_sequence_folder(path: Path, project: Project) -> Path:
                             "give the folder of one")
 
 
-def read_davis_labels(file: Path) -> np.ndarray:
+def read_davis_labels(file: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """(H, W) uint8 object ids of one DAVIS PNG; with ``size`` = (H, W), a PNG of another size is refused
+    from its header, before its pixels are decoded (a huge or hostile image costs nothing)."""
     try:
         with Image.open(file) as image:
+            if size is not None and (image.height, image.width) != size:
+                raise ImportFormatError(f"{file}: size {image.width}x{image.height} differs from the video's "
+                                        f"{size[1]}x{size[0]}")
             if image.mode in ("P", "L"):
                 labels = np.asarray(image)
                 if image.mode == "L" and set(np.unique(labels).tolist()) <= {0, 255}:
                     labels = (labels > 0).astype(np.uint8)  # a DAVIS-2016 style binary mask: object 1
                 return labels
             rgb = np.asarray(image.convert("RGB"))
-    except OSError as exc:
+    except ImportFormatError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImportFormatError(f"{file}: cannot be read as an image ({exc})") from exc
     # A colour PNG: map palette colours back to their indices.
     codes = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
@@ -134,25 +149,43 @@ def read_davis_labels(file: Path) -> np.ndarray:
     return labels
 
 
+def _check_png_header(file: Path, size: tuple[int, int]) -> None:
+    try:
+        with Image.open(file) as image:
+            if (image.height, image.width) != size:
+                raise ImportFormatError(f"{file}: size {image.width}x{image.height} differs from the video's "
+                                        f"{size[1]}x{size[0]}")
+    except ImportFormatError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImportFormatError(f"{file}: cannot be read as an image ({exc})") from exc
+
+
 def import_davis(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
     """Import ``Annotations/<name>/00000.png ...`` (or a folder of such PNGs): pixel value = object id."""
     folder = davis_sequence_folder(Path(path), project)
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png"),
-                   key=lambda p: (frame_number(p.name) or 0, p.name))
+    try:
+        files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
+                       key=lambda p: (frame_number(p.name) or 0, p.name))
+    except OSError as exc:
+        raise ImportFormatError(f"{folder}: cannot be read ({exc.strerror or exc})") from exc
     height, width = project.size
-    numbered = []
+    numbered: list[tuple[int, Path]] = []
+    seen: dict[int, Path] = {}
     for file in files:
         frame = frame_number(file.name)
         if frame is None or not 0 <= frame < project.num_frames:
             raise ImportFormatError(f"{file}: frame number outside the video's 0..{project.num_frames - 1}")
+        if frame in seen:
+            raise ImportFormatError(f"{file}: is frame {frame}, as {seen[frame].name} is")
+        seen[frame] = file
         numbered.append((frame, file))
-    writer = _Writer(project)
+    for _frame, file in numbered:  # every header before anything is stored
+        _check_png_header(file, (height, width))
+    writer = _Writer(project, Origin("imported", detail=f"davis {folder}"))
     with project.batch():
         for k, (frame, file) in enumerate(numbered):
-            labels = read_davis_labels(file)
-            if labels.shape != (height, width):
-                raise ImportFormatError(f"{file}: size {labels.shape[1]}x{labels.shape[0]} differs from the "
-                                        f"video's {width}x{height}")
+            labels = read_davis_labels(file, (height, width))
             writer.frames.add(frame)
             for obj_id in np.unique(labels).tolist():
                 if obj_id == 0:
@@ -164,22 +197,72 @@ def import_davis(project: Project, path: str | Path, progress: Progress = None) 
         return writer.finish()
 
 
-def _coco_frames(data: dict, path: Path, project: Project) -> dict[int, int]:
-    """image id -> frame index (``frame_id``, else the number in ``file_name``)."""
+def _coco_frames(data: dict, path: Path, project: Project) -> dict[int | str, int]:
+    """image id -> frame index (``frame_id``, else the number in ``file_name``), every image checked."""
     height, width = project.size
-    frames: dict[int, int] = {}
-    for image in data["images"]:
+    frames: dict[int | str, int] = {}
+    taken: dict[int, int | str] = {}
+    for k, image in enumerate(data["images"]):
+        if not isinstance(image, dict):
+            raise ImportFormatError(f"{path}: images[{k}] is not an object")
+        image_id = image.get("id")
+        if not _is_id(image_id):
+            raise ImportFormatError(f"{path}: images[{k}] has no usable 'id' (got {_short(image_id)})")
+        if image_id in frames:
+            raise ImportFormatError(f"{path}: image id {_short(image_id)} appears twice")
         frame = image.get("frame_id")
-        if not isinstance(frame, int):
-            frame = frame_number(str(image.get("file_name", "")))
+        if not _is_int(frame):
+            frame = frame_number(str(image.get("file_name", ""))[:1000])
         if frame is None or not 0 <= frame < project.num_frames:
-            raise ImportFormatError(f"{path}: image {image.get('id')} ({image.get('file_name')}) is not "
-                                    f"a frame 0..{project.num_frames - 1} of this video")
+            raise ImportFormatError(f"{path}: image {_short(image_id)} ({_short(image.get('file_name'))}) is "
+                                    f"not a frame 0..{project.num_frames - 1} of this video")
+        if frame in taken:
+            raise ImportFormatError(f"{path}: images {_short(taken[frame])} and {_short(image_id)} are both "
+                                    f"frame {frame}")
         if (image.get("height"), image.get("width")) not in ((height, width), (None, None)):
-            raise ImportFormatError(f"{path}: image {image.get('id')} is {image.get('width')}x"
-                                    f"{image.get('height')}, the video {width}x{height}")
-        frames[image["id"]] = frame
+            raise ImportFormatError(f"{path}: image {_short(image_id)} is {_short(image.get('width'))}x"
+                                    f"{_short(image.get('height'))}, the video {width}x{height}")
+        frames[image_id] = frame
+        taken[frame] = image_id
     return frames
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value: object) -> bool:
+    return _is_int(value) or (isinstance(value, str) and len(value) < 1000)
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _categories(data: dict, path: Path) -> dict[int | str, str]:
+    categories = data.get("categories", [])
+    if not isinstance(categories, list):
+        raise ImportFormatError(f"{path}: 'categories' must be a list")
+    names: dict[int | str, str] = {}
+    for k, category in enumerate(categories):
+        if not isinstance(category, dict) or not _is_id(category.get("id")):
+            raise ImportFormatError(f"{path}: categories[{k}] needs an 'id'")
+        names[category["id"]] = str(category.get("name", "object"))[:200]
+    return names
+
+
+def _track_id(ann: dict, path: Path, where: str) -> int | None:
+    """The annotation's object id (``track_id``, else ``instance_id``), None when it has none."""
+    for key in ("track_id", "instance_id"):
+        value = ann.get(key)
+        if value is None:
+            continue
+        if not _is_int(value) or not 1 <= value <= MAX_OBJECT_ID:
+            raise ImportFormatError(f"{path}: {where}: {key} {_short(value)} is not an object id (an integer "
+                                    f"1..{MAX_OBJECT_ID})")
+        return value
+    return None
 
 
 def import_coco(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
@@ -188,41 +271,49 @@ def import_coco(project: Project, path: str | Path, progress: Progress = None) -
     An annotation's object is its ``track_id`` (or ``instance_id``) when present. Otherwise, on each
     frame the annotations of a category (in annotation id order) go to that category's objects in
     ascending id order, new objects being created when a frame holds more instances than exist.
+    Everything is checked (ids, frames, sizes, every segmentation's runs and polygons) before the
+    one transaction that stores it.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ImportFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
+    data = read_json(path, ImportFormatError)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list)
                                              for k in ("images", "annotations")):
         raise ImportFormatError(f"{path}: not a COCO file (needs 'images' and 'annotations' lists)")
     height, width = project.size
     frames = _coco_frames(data, path, project)
-    category_name = {c["id"]: str(c.get("name", "object")) for c in data.get("categories", [])}
-    by_frame: dict[int, list[dict]] = defaultdict(list)
-    for ann in sorted(data["annotations"], key=lambda a: a.get("id", 0)):
-        if ann.get("image_id") not in frames:
-            raise ImportFormatError(f"{path}: annotation {ann.get('id')} refers to unknown image "
-                                    f"{ann.get('image_id')}")
-        by_frame[frames[ann["image_id"]]].append(ann)
-    writer = _Writer(project)
+    category_name = _categories(data, path)
+    by_frame: dict[int, list[tuple[str, int | None, str, bytes]]] = defaultdict(list)
+    annotations = data["annotations"]
+    order = sorted(range(len(annotations)), key=lambda k: (
+        (0, annotations[k]["id"], k) if isinstance(annotations[k], dict) and _is_int(annotations[k].get("id"))
+        else (1, 0, k)))
+    for k in order:
+        ann = annotations[k]
+        if not isinstance(ann, dict):
+            raise ImportFormatError(f"{path}: annotations[{k}] is not an object")
+        where = f"annotation {_short(ann.get('id'))}" if "id" in ann else f"annotations[{k}]"
+        image_id = ann.get("image_id")
+        if not _is_id(image_id) or image_id not in frames:
+            raise ImportFormatError(f"{path}: {where} refers to unknown image {_short(image_id)}")
+        category_id = ann.get("category_id")
+        category = category_name.get(category_id, "object") if _is_id(category_id) else "object"
+        try:
+            counts = rle.to_compressed(ann.get("segmentation"), height, width)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ImportFormatError(f"{path}: {where}: {exc}") from exc
+        by_frame[frames[image_id]].append((where, _track_id(ann, path, where), category, counts))
+    writer = _Writer(project, Origin("imported", detail=f"coco {path}"))
     writer.frames.update(frames.values())
     with project.batch():
         for k, frame in enumerate(sorted(by_frame)):
             counts_of: dict[int, list[bytes]] = defaultdict(list)
             used: set[int] = set()
-            for ann in by_frame[frame]:
-                category = category_name.get(ann.get("category_id"), "object")
-                obj_id = ann.get("track_id", ann.get("instance_id"))
-                if not isinstance(obj_id, int) or obj_id < 1:
+            for _where, obj_id, category, counts in by_frame[frame]:
+                if obj_id is None:
                     obj_id = _object_by_category(writer, category, used)
                 writer.ensure_object(obj_id, category)
                 used.add(obj_id)
-                try:
-                    counts_of[obj_id].append(rle.to_compressed(ann.get("segmentation"), height, width))
-                except (ValueError, TypeError) as exc:
-                    raise ImportFormatError(f"{path}: annotation {ann.get('id')}: {exc}") from exc
+                counts_of[obj_id].append(counts)
             for obj_id, parts in counts_of.items():
                 counts = parts[0] if len(parts) == 1 else mask_utils.merge(
                     [{"size": [height, width], "counts": c} for c in parts])["counts"]

@@ -16,6 +16,11 @@ DEFAULT_COLORS = (
 )
 
 
+# Object ids are positive and fit in a signed 32-bit integer: engines, SQLite and every export format
+# (COCO track_id, YouTube-VIS, MOTS ...) hold them without overflow. DAVIS allows only 1..255.
+MAX_OBJECT_ID = 2**31 - 1
+
+
 def default_color(obj_id: int) -> str:
     return DEFAULT_COLORS[(obj_id - 1) % len(DEFAULT_COLORS)]
 

@@ -15,26 +15,36 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.domain import rle
-from app.domain.model import ObjectInfo, Prompt, default_color
+from app.domain import project_io, quality, rle
+from app.domain.lock import ProjectLockedError, WriterLock
+from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
+from app.domain.project_file import ProjectFile
+from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
 from app.domain.store import (
     ProjectError,
+    ProjectReadOnlyError,
     VideoMissingError,
     check_project_file,
     connect,
-    create_file,
+    connect_readonly,
     initialise,
+    migrate,
+    read_only_reason,
 )
+from app.domain.video_compat import VideoCheck, apply_remap, check_video
+from sam3core.errors import FrameIndexError
+from sam3core.validate import check_mask, check_prompt
 from sam3core.video import VideoError, VideoSource
 
-__all__ = ["ObjectSnapshot", "Project", "ProjectError", "VideoMissingError"]
+__all__ = ["ObjectSnapshot", "Project", "ProjectError", "ProjectLockedError", "ProjectReadOnlyError",
+           "VideoMissingError"]
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, "int | None", "int | None"], None]
@@ -48,27 +58,42 @@ class ObjectSnapshot:
     info: ObjectInfo
     prompt_rows: tuple[tuple, ...]
     mask_rows: tuple[tuple, ...]
-
-
-def _open_video(path: Path) -> VideoSource:
-    try:
-        return VideoSource(path)
-    except VideoError as exc:
-        raise ProjectError(str(exc)) from exc
+    info_rows: tuple[tuple, ...] = ()     # provenance / confidence (app/domain/quality.py)
+    review_rows: tuple[tuple, ...] = ()
 
 
 class Project:
-    """Use :meth:`create`, :meth:`open` or :meth:`in_memory`; never the constructor directly."""
+    """Use :meth:`create`, :meth:`open`, :meth:`open_or_create` or :meth:`in_memory`, not the constructor.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource) -> None:
-        self._conn = conn
+    A project opened for writing holds its file's writer lock (:mod:`app.domain.lock`) until
+    :meth:`close`; one opened read-only (on request, in a read-only folder, or beside another writer)
+    refuses every change with :class:`ProjectReadOnlyError` and says why in :attr:`read_only_reason`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, video: VideoSource, *,
+                 writer_lock: WriterLock | None = None, read_only_reason: str | None = None) -> None:
         self._lock = threading.RLock()
         self._depth = 0
         self._pending: list[tuple[str, int | None, int | None]] = []
         self._listeners: list[Listener] = []
-        self.path = path
+        self._file = ProjectFile(conn, path, guard=self._lock, idle=lambda: self._depth == 0,
+                                 writer_lock=writer_lock, read_only_reason=read_only_reason)
         self.video = video
         self.video_path = Path(video.path).resolve()
+        self.notes: list[str] = []  # what opening found that the user must know (e.g. renumbered frames)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._file.conn
+
+    @property
+    def path(self) -> Path | None:
+        return self._file.path
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why the project is read-only (read-only file or folder, another writer, asked), else None."""
+        return self._file.read_only_reason
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -79,113 +104,161 @@ class Project:
             raise ProjectError(f"{path}: already exists; open it or choose another name")
         if not path.parent.is_dir():
             raise ProjectError(f"{path.parent}: no such folder")
-        video = _open_video(Path(video_path))
+        lock = WriterLock.acquire(path)
         try:
-            create_file(path, cls._initial_meta(video, engine, path))
-            return cls(connect(path), path, video)
+            return cls._create_locked(path, video_path, engine, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create_locked(cls, path: Path, video_path: str | Path, engine: str, lock: WriterLock) -> Project:
+        video = project_io.open_video(Path(video_path))
+        try:
+            project_io.create_new(path, project_io.initial_meta(video, engine, path))
+            project = cls(connect(path), path, video, writer_lock=lock)
         except BaseException:
             video.close()
+            raise
+        project._record_count_when_known()
+        return project
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, video_path: str | Path, *,
+                       engine: str = "classical") -> Project:
+        """The project at ``path`` for writing: opened if it exists (it must be of ``video_path``), else
+        created; decided under the writer lock, so two programs starting at once cannot both create it."""
+        path = Path(path).resolve()
+        if not path.parent.is_dir():
+            raise ProjectError(f"{path.parent}: no such folder")
+        lock = WriterLock.acquire(path)
+        try:
+            if path.exists():
+                return cls._open_checked(path, video_path, None, lock)
+            return cls._create_locked(path, video_path, engine, lock)
+        except BaseException:
+            lock.release()
             raise
 
     @classmethod
     def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
         """An unsaved project (SQLite ``:memory:``); :meth:`save_as` gives it a file."""
-        video = _open_video(Path(video_path))
+        video = project_io.open_video(Path(video_path))
         conn = connect(":memory:")
-        initialise(conn, cls._initial_meta(video, engine, None))
-        return cls(conn, None, video)
+        initialise(conn, project_io.initial_meta(video, engine, None))
+        project = cls(conn, None, video)
+        project._record_count_when_known()
+        return project
 
     @classmethod
-    def open(cls, path: str | Path, *, video_path: str | Path | None = None) -> Project:
+    def open(cls, path: str | Path, *, video_path: str | Path | None = None,
+             read_only: bool | str = False) -> Project:
         """Open a project. The file is checked read-only first: a foreign or newer file is never modified.
 
-        Raises :class:`VideoMissingError` when the video is not where it was (pass ``video_path``),
-        :class:`ProjectError` when ``video_path`` is a different video or the file is no project.
+        Opened for writing unless ``read_only`` (True, or the reason to show) or the file or its folder
+        is not writable (then it opens read-only and :attr:`read_only_reason` says why). Raises
+        :class:`ProjectLockedError` when another program writes it, :class:`VideoMissingError` when the
+        video is not where it was (pass ``video_path``), :class:`ProjectError` when ``video_path`` is a
+        different video or the file is no project.
         """
         path = Path(path).resolve()
         check_project_file(path)
-        meta = cls._read_meta_readonly(path)
-        stored = Path(meta["video_path"])
-        if video_path is not None:
-            candidate = Path(video_path)
-            if not candidate.exists():
-                raise ProjectError(f"{candidate}: no such video file or folder")
-        else:
-            relative = (path.parent / meta.get("video_relpath", "")).resolve() if meta.get("video_relpath") \
-                else None
-            candidate = stored if stored.exists() else relative if relative and relative.exists() else None
-            if candidate is None:
-                raise VideoMissingError(
-                    f"{path}: its video {stored} was moved or deleted; give its new location", stored)
-        video = _open_video(candidate)
+        reason = (read_only if isinstance(read_only, str) else "opened read-only on request") if read_only \
+            else read_only_reason(path)
+        lock = None
+        if reason is None:
+            try:
+                lock = WriterLock.acquire(path)
+            except ProjectLockedError:
+                raise
+            except ProjectError as exc:  # no lock file can be made there: nobody can write it safely
+                reason = str(exc)
         try:
-            fingerprint = video.fingerprint()
-            if fingerprint != meta["fingerprint"]:
-                raise ProjectError(
-                    f"{candidate}: is not the video of project {path.name} (it annotates {stored.name}, "
-                    f"{meta['num_frames']} frames of {meta['width']}x{meta['height']}; this one has "
-                    f"{video.num_frames} frames of {video.width}x{video.height}, and the content differs)")
-            project = cls(connect(path), path, video)
+            return cls._open_checked(path, video_path, reason, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    @classmethod
+    def _open_checked(cls, path: Path, video_path: str | Path | None, reason: str | None,
+                      lock: WriterLock | None) -> Project:
+        check_project_file(path)
+        meta = project_io.read_meta(path)
+        candidate = project_io.locate_video(path, meta, video_path)
+        video = project_io.open_video(candidate)
+        try:
+            # Confirms it is this project's video and maps masks numbered by an older frame reader.
+            check = check_video(path, meta, video)
+            had_side_files = any(f.exists() for f in project_io.side_files(path)[:2])
+            conn = connect(path) if lock is not None else connect_readonly(path)
+            try:
+                if lock is not None:
+                    migrate(conn)  # schema 1 -> 2 adds the provenance/review tables, nothing else
+            except BaseException:
+                conn.close()
+                raise
+            project = cls(conn, path, video, writer_lock=lock, read_only_reason=reason)
+            project._file.tidy_on_close = lock is None and not had_side_files
         except BaseException:
             video.close()
             raise
-        if Path(candidate).resolve() != stored:
+        if check.meta or check.remap:
+            if project.read_only:
+                check.notes.append(f"{path.name}: opened read-only, so its masks were not renumbered for "
+                                   "the current frame reader; open it for writing once to do so.")
+            else:
+                project._adopt_reader(check)
+        project.notes = check.notes
+        for note in check.notes:
+            log.warning("%s", note)
+        if Path(candidate).resolve() != Path(meta["video_path"]) and not project.read_only:
             project._set_meta({"video_path": str(project.video_path),
                                "video_relpath": os.path.relpath(project.video_path, path.parent)})
         return project
 
-    @staticmethod
-    def _initial_meta(video: VideoSource, engine: str, path: Path | None) -> dict[str, str]:
-        video_path = Path(video.path).resolve()
-        meta = {"video_path": str(video_path), "fingerprint": video.fingerprint(),
-                "num_frames": str(video.num_frames), "height": str(video.height), "width": str(video.width),
-                "engine": engine}
-        if path is not None:
-            meta["video_relpath"] = os.path.relpath(video_path, path.parent)
-        return meta
+    def _record_count_when_known(self) -> None:
+        def record(video: VideoSource) -> None:
+            try:
+                if not self._meta("num_frames"):
+                    self._set_meta({"num_frames": str(video.num_frames)})
+            except (sqlite3.Error, VideoError) as exc:  # closed meanwhile, or the index failed
+                log.debug("frame count not recorded: %s", exc)
 
-    @staticmethod
-    def _read_meta_readonly(path: Path) -> dict[str, str]:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
-        try:
-            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.Error as exc:
-            raise ProjectError(f"{path}: damaged project ({exc})") from exc
-        finally:
-            conn.close()
+        self.video.on_index_ready(record)
+
+    def _adopt_reader(self, check: VideoCheck) -> None:
+        """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
+        if check.remap and self.path is not None:
+            backup = self.path.with_name(self.path.name + ".before-reader-update")
+            project_io.backup_into(self._conn, backup, self.video_path)  # consistent, renamed into place
+            check.notes.append(f"The project as it was is kept in {backup}.")
+        with self.batch():
+            apply_remap(self._conn, check.remap)
+            self._set_meta(check.meta)
+            self._event("reset", None, None)
+
+    # -- read-only mode, copies, closing --------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def save_copy(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """A consistent, self-contained copy of the project at ``path`` (SQLite's online backup), taken
+        while work goes on; this project keeps its own file. Returns the copy's path."""
+        return self._file.save_copy(Path(path).absolute(), self.video_path, overwrite=overwrite)
 
     def save_as(self, path: str | Path) -> None:
-        """Copy the project to ``path`` (replacing what is there) and continue working in that file."""
-        path = Path(path).resolve()
-        with self._lock:
-            if self._depth:
-                raise RuntimeError("save_as inside a batch")
-            if path == self.path:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                return
-            tmp = path.with_name(path.name + ".saving")
-            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-                leftover.unlink(missing_ok=True)
-            dest = sqlite3.connect(str(tmp), isolation_level=None)
-            try:
-                self._conn.backup(dest)
-                dest.execute("UPDATE meta SET value = ? WHERE key = 'video_relpath'",
-                             (os.path.relpath(self.video_path, path.parent),))
-                dest.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('video_relpath', ?)",
-                             (os.path.relpath(self.video_path, path.parent),))
-            finally:
-                dest.close()
-            for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-                stale.unlink(missing_ok=True)
-            os.replace(tmp, path)
-            old, self._conn = self._conn, connect(path)
-            old.close()
-            self.path = path
+        """Copy the project to ``path`` (replacing it) and continue there, writable (also from read-only)."""
+        self._file.save_as(Path(path).resolve(), self.video_path)
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file now (after a propagation); never waits for readers."""
+        self._file.checkpoint()
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-            self.video.close()
+        self._file.close()
+        self.video.close()
 
     def __enter__(self) -> Project:
         return self
@@ -199,6 +272,7 @@ class Project:
         """Group changes into one transaction; listeners hear of them after the commit."""
         with self._lock:
             if self._depth == 0:
+                self._file.check_writable()
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
@@ -212,6 +286,7 @@ class Project:
             self._depth -= 1
             if self._depth == 0:
                 self._conn.execute("COMMIT")
+                self._file.committed()
                 events, self._pending = self._pending, []
                 self._notify(events)
 
@@ -221,6 +296,17 @@ class Project:
     def unsubscribe(self, callback: Listener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(callback)
+
+    @contextlib.contextmanager
+    def sql(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the project's lock, for domain modules that keep their own tables
+        (app/domain/quality.py, review.py). Writes belong inside :meth:`batch`."""
+        with self._lock:
+            yield self._conn
+
+    def notify(self, kind: str, frame: int | None, obj_id: int | None) -> None:
+        """Announce a change made through :meth:`sql` (inside :meth:`batch`) to the listeners."""
+        self._event(kind, frame, obj_id)
 
     def _event(self, kind: str, frame: int | None, obj_id: int | None) -> None:
         if (kind, frame, obj_id) not in self._pending:
@@ -290,8 +376,9 @@ class Project:
         with self.batch():
             if obj_id is None:
                 obj_id = self.next_object_id()
-            elif not isinstance(obj_id, int) or obj_id < 1:
-                raise ValueError(f"object id must be a positive integer, got {obj_id!r}")
+            elif isinstance(obj_id, bool) or not isinstance(obj_id, int) or not 1 <= obj_id <= MAX_OBJECT_ID:
+                raise ValueError(f"object id must be a positive integer (at most {MAX_OBJECT_ID}), "
+                                 f"got {obj_id!r}")
             elif self.has_object(obj_id):
                 raise ValueError(f"an object with id {obj_id} already exists")
             info = ObjectInfo(obj_id, name or f"Object {obj_id}", category or "object",
@@ -328,7 +415,8 @@ class Project:
                                          "WHERE obj_id = ?", (obj_id,)).fetchall()
             masks = self._conn.execute("SELECT frame, obj_id, counts, area, x, y, w, h FROM masks "
                                        "WHERE obj_id = ?", (obj_id,)).fetchall()
-        return ObjectSnapshot(info, tuple(prompts), tuple(masks))
+            infos, reviews = quality.info_rows(self._conn, obj_id), quality.review_rows(self._conn, obj_id)
+        return ObjectSnapshot(info, tuple(prompts), tuple(masks), tuple(infos), tuple(reviews))
 
     def restore_object(self, snapshot: ObjectSnapshot) -> None:
         """Put back an object exactly as :meth:`object_snapshot` saw it (it must not exist now)."""
@@ -337,6 +425,7 @@ class Project:
             self.add_object(info.name, info.category, info.color, info.id, hidden=info.hidden)
             self._conn.executemany("INSERT INTO prompts VALUES (?, ?, ?, ?, ?, ?)", snapshot.prompt_rows)
             self._conn.executemany("INSERT INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", snapshot.mask_rows)
+            quality.restore_rows(self._conn, snapshot.info_rows, snapshot.review_rows)
             self._event("reset", None, info.id)
 
     # -- prompts --------------------------------------------------------------------------------
@@ -375,9 +464,13 @@ class Project:
             self.clear_prompt(prompt.frame, prompt.obj_id)
             return
         self._check_frame(prompt.frame)
-        mask = None if prompt.mask is None else rle.encode(self._check_mask(prompt.mask))[0]
-        if prompt.box is not None and len(prompt.box) != 4:
-            raise ValueError(f"box must be (x0, y0, x1, y1), got {prompt.box!r}")
+        height, width = self.size
+        mask = None if prompt.mask is None else rle.encode(check_mask(prompt.mask, height=height,
+                                                                      width=width))[0]
+        if prompt.points or prompt.box is not None:
+            # The one prompt check shared with the CLI, the GUI and the engines (PromptError).
+            check_prompt(prompt.points or None, prompt.labels or None, prompt.box, width=width,
+                         height=height)
         with self.batch():
             self._require_object(prompt.obj_id)
             self._conn.execute(
@@ -426,12 +519,17 @@ class Project:
         return MaskRecord(row[0], row[1], height, width, bytes(row[2]), row[3],
                           (row[4], row[5], row[6], row[7]))
 
-    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None) -> None:
+    def set_mask(self, frame: int, obj_id: int, mask: np.ndarray | None, *,
+                 info: MaskInfo | None = None) -> None:
         """Store one mask; None removes it. An all-empty mask is stored: "tracked, and absent here"."""
-        self.set_frame_masks(frame, {obj_id: mask})
+        self.set_frame_masks(frame, {obj_id: mask}, infos=() if info is None else (info,))
 
-    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None]) -> None:
-        """Store several objects' masks of one frame in one transaction."""
+    def set_frame_masks(self, frame: int, masks: dict[int, np.ndarray | None], *,
+                        infos: Iterable[MaskInfo] = ()) -> None:
+        """Store several objects' masks of one frame in one transaction.
+
+        Their old provenance/confidence records go; ``infos`` (for masks written here) replace them.
+        """
         self._check_frame(frame)
         encoded = {obj_id: None if m is None else rle.encode(self._check_mask(m))
                    for obj_id, m in masks.items()}
@@ -444,10 +542,12 @@ class Project:
                     counts, area, (x, y, w, h) = value
                     self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                        (frame, obj_id, counts, area, x, y, w, h))
+            self._replace_infos([(frame, obj_id) for obj_id in encoded],
+                                [i for i in infos if i.frame == frame and encoded.get(i.obj_id) is not None])
             self._event("mask", frame, next(iter(encoded)) if len(encoded) == 1 else None)
 
-    def write_records(self, records: list[MaskRecord]) -> None:
-        """Store already encoded masks (import, restore) without decoding them."""
+    def write_records(self, records: list[MaskRecord], *, origin: quality.Origin | None = None) -> None:
+        """Store already encoded masks (import) without decoding them; ``origin`` says who made them."""
         with self.batch():
             for r in records:
                 self._check_frame(r.frame)
@@ -455,6 +555,13 @@ class Project:
                 self._conn.execute("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (r.frame, r.obj_id, r.counts, r.area, *r.bbox))
                 self._event("mask", r.frame, None)
+            infos = [] if origin is None else [MaskInfo(r.frame, r.obj_id, origin) for r in records]
+            self._replace_infos([(r.frame, r.obj_id) for r in records], infos)
+
+    def _replace_infos(self, keys: list[tuple[int, int]], infos: list[MaskInfo]) -> None:
+        quality.forget_infos(self._conn, keys)
+        if infos:
+            quality.write_infos(self._conn, infos)
 
     def frames_with_masks(self, obj_id: int) -> list[int]:
         """Frames where the object has a non-empty mask, ascending."""
@@ -474,8 +581,10 @@ class Project:
 
     # -- checks ---------------------------------------------------------------------------------
     def _check_frame(self, frame: int) -> None:
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise FrameIndexError(f"frame must be an integer, got {frame!r}")
         if not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
+            raise FrameIndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
 
     def _check_mask(self, mask: np.ndarray) -> np.ndarray:
         mask = np.asarray(mask)

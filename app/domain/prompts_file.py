@@ -18,12 +18,14 @@ prompt needs points or a box, and an object at most one prompt per frame.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.domain.model import Prompt
+from app.domain.jsonfile import read_json
+from app.domain.model import MAX_OBJECT_ID, Prompt
+from sam3core.errors import PromptError
+from sam3core.validate import check_prompt
 
 OBJECT_KEYS = {"id", "name", "category", "color", "prompts"}
 PROMPT_KEYS = {"frame", "points", "labels", "box"}
@@ -46,17 +48,14 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def load_prompts(path: str | Path, *, num_frames: int, height: int, width: int) -> list[ObjectSpec]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PromptsError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PromptsError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    data = read_json(path, PromptsError)
     return parse_prompts(data, num_frames=num_frames, height=height, width=width, source=str(path))
 
 
@@ -87,8 +86,9 @@ def _parse_object(obj: object, index: int, num_frames: int, height: int, width: 
     if not isinstance(obj, dict):
         raise PromptsError(f"{where}: must be an object with 'id' and 'prompts'")
     obj_id = obj.get("id")
-    if not isinstance(obj_id, int) or isinstance(obj_id, bool) or obj_id < 1:
-        raise PromptsError(f"{where}: 'id' must be a positive integer, got {obj_id!r}")
+    if not isinstance(obj_id, int) or isinstance(obj_id, bool) or not 1 <= obj_id <= MAX_OBJECT_ID:
+        raise PromptsError(f"{where}: 'id' must be a positive integer (at most {MAX_OBJECT_ID}), "
+                           f"got {_short(obj_id)}")
     name = obj.get("name")
     where = f"{source}: object {obj_id}" + (f" ({name})" if isinstance(name, str) else "")
     unknown = set(obj) - OBJECT_KEYS
@@ -120,7 +120,7 @@ def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, heig
         raise PromptsError(f"{where}: must be an object with 'frame' and 'points'/'labels' and/or 'box'")
     frame = prompt.get("frame")
     if not isinstance(frame, int) or isinstance(frame, bool):
-        raise PromptsError(f"{where}: 'frame' must be an integer, got {frame!r}")
+        raise PromptsError(f"{where}: 'frame' must be an integer, got {_short(frame)}")
     where = f"{where} (frame {frame})"
     unknown = set(prompt) - PROMPT_KEYS
     if unknown:
@@ -132,8 +132,6 @@ def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, heig
         raise PromptsError(f"{where}: needs 'points' with 'labels', or a 'box'")
     if (points is None) != (labels is None):
         raise PromptsError(f"{where}: 'points' and 'labels' go together")
-    parsed_points: list[tuple[float, float]] = []
-    parsed_labels: list[int] = []
     if points is not None:
         if not isinstance(points, list) or not isinstance(labels, list):
             raise PromptsError(f"{where}: 'points' and 'labels' must be lists")
@@ -141,22 +139,17 @@ def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, heig
             raise PromptsError(f"{where}: {len(points)} points but {len(labels)} labels")
         for j, (point, label) in enumerate(zip(points, labels)):
             if not (isinstance(point, list) and len(point) == 2 and all(_is_number(v) for v in point)):
-                raise PromptsError(f"{where}: point {j} must be [x, y] numbers, got {point!r}")
-            x, y = float(point[0]), float(point[1])
-            if not (0 <= x < width and 0 <= y < height):
-                raise PromptsError(f"{where}: point {j} ({x:g}, {y:g}) is outside the {width}x{height} image")
+                raise PromptsError(f"{where}: point {j} must be [x, y] numbers, got {_short(point)}")
             if label not in (0, 1) or isinstance(label, bool):
                 raise PromptsError(f"{where}: label {j} must be 1 (object) or 0 (not object), got {label!r}")
-            parsed_points.append((x, y))
-            parsed_labels.append(int(label))
-    parsed_box = None
-    if box is not None:
-        if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
-            raise PromptsError(f"{where}: 'box' must be [x0, y0, x1, y1] numbers, got {box!r}")
-        x0, y0, x1, y1 = (float(v) for v in box)
-        if x1 <= x0 or y1 <= y0:
-            raise PromptsError(f"{where}: box {box} is inverted or empty (need x0 < x1 and y0 < y1)")
-        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-            raise PromptsError(f"{where}: box {box} reaches outside the {width}x{height} image")
-        parsed_box = (x0, y0, x1, y1)
-    return Prompt(frame, obj_id, tuple(parsed_points), tuple(parsed_labels), parsed_box)
+    if box is not None and not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
+        raise PromptsError(f"{where}: 'box' must be [x0, y0, x1, y1] numbers, got {_short(box)}")
+    try:
+        # The same check as the GUI, the project store and the engines (sam3core.validate).
+        checked = check_prompt(points or None, labels or None, box, width=width, height=height)
+    except PromptError as exc:
+        raise PromptsError(f"{where}: {exc}") from exc
+    parsed_points = tuple((float(x), float(y)) for x, y in checked.points.tolist())
+    parsed_labels = tuple(int(v) for v in checked.labels.tolist())
+    parsed_box = None if checked.box is None else tuple(float(v) for v in checked.box.tolist())
+    return Prompt(frame, obj_id, parsed_points, parsed_labels, parsed_box)  # type: ignore[arg-type]

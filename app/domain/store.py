@@ -8,12 +8,13 @@ read-only connection.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import struct
 from pathlib import Path
 
 APPLICATION_ID = 0x4D534B4C  # "MSKL"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -46,9 +47,41 @@ CREATE TABLE masks (
 CREATE INDEX masks_by_object ON masks (obj_id, frame);
 """
 
+# Schema 2 (issue 18): provenance and confidence of each stored mask, and reviews. A schema-1 file
+# gets these tables when it is opened for writing (:func:`migrate`); read-only it stays as it is and
+# the missing tables read as "no data" (app/domain/quality.py).
+SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS mask_info (
+    frame INTEGER NOT NULL,
+    obj_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,            -- prompted | painted | imported | tracked
+    engine TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    source_frame INTEGER,          -- tracked: the prompted frame it was propagated from
+    at TEXT NOT NULL,              -- ISO 8601 UTC
+    detail TEXT NOT NULL DEFAULT '',
+    object_score REAL, iou REAL, memory_score REAL, engine_confidence REAL,
+    confidence REAL,               -- 0..1, NULL where no engine scored the mask
+    PRIMARY KEY (frame, obj_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mask_info_by_object ON mask_info (obj_id, frame);
+CREATE TABLE IF NOT EXISTS reviews (
+    frame INTEGER NOT NULL,
+    obj_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL,         -- accepted | fixed
+    mask_crc INTEGER NOT NULL,     -- CRC-32 of the reviewed mask's RLE counts
+    at TEXT NOT NULL,
+    PRIMARY KEY (frame, obj_id)
+) WITHOUT ROWID;
+"""
+
 
 class ProjectError(Exception):
     """Not a Masklet project, a newer schema, a different video, ...: the message says which and where."""
+
+
+class ProjectReadOnlyError(ProjectError):
+    """A change was asked of a project opened read-only; the message says why it is read-only."""
 
 
 class VideoMissingError(ProjectError):
@@ -89,9 +122,10 @@ def check_project_file(path: Path) -> None:
 
 
 def _read_table_version(path: Path) -> int:
-    uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True)
+        conn = connect_readonly(path, brief=True)
+    except ProjectError:
+        raise
     except sqlite3.Error as exc:
         raise ProjectError(f"{path}: cannot be read as a project ({exc})") from exc
     try:
@@ -103,6 +137,57 @@ def _read_table_version(path: Path) -> int:
     if row is None or row[1] != "masklet":
         raise ProjectError(f"{path}: not a Masklet project (no Masklet schema version recorded)")
     return int(row[0])
+
+
+def connect_readonly(path: Path, *, brief: bool = False) -> sqlite3.Connection:
+    """A connection that can never write ``path``, also in a read-only folder.
+
+    SQLite's ``mode=ro`` still needs to create the ``-shm`` file of a WAL database; where the folder
+    forbids that and no ``-wal`` file holds unsaved changes, the file is opened ``immutable`` instead.
+    A ``-wal`` with changes that cannot be read is an error: opening without it would show old data.
+    ``brief`` (a look at the header tables before opening) reads a cleanly closed file as immutable, so
+    that refusing a file leaves no ``-wal``/``-shm`` beside it.
+    """
+    uri = path.resolve().as_uri()
+    if brief and not Path(f"{path}-wal").exists():
+        try:
+            return _immutable(uri)
+        except sqlite3.Error:
+            pass
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ProjectError(
+                f"{path}: its recent changes are in {wal.name}, which cannot be read here ({exc}); open it "
+                "where the folder is writable, or copy the project together with its -wal file") from exc
+    return _immutable(uri)
+
+
+def _immutable(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why ``path`` can only be opened read-only (its file or folder is not writable), else None."""
+    if not os.access(path, os.W_OK):
+        return f"the file {path.name} is read-only"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"its folder {path.parent} is read-only"
+    for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if side.exists() and not os.access(side, os.W_OK):
+            return f"{side.name} beside it is read-only"
+    return None
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -125,12 +210,34 @@ def initialise(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.execute("BEGIN")
-    for statement in SCHEMA.split(";"):
+    for statement in (SCHEMA + SCHEMA_2).split(";"):
         if statement.strip():
             conn.execute(statement)
     conn.execute("INSERT INTO schema_version (version, app) VALUES (?, 'masklet')", (SCHEMA_VERSION,))
     conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
     conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> bool:
+    """Bring an older project up to :data:`SCHEMA_VERSION` in one transaction; True if it changed.
+
+    Only adds tables (schema 1 -> 2), so a migrated file keeps every byte of the user's work.
+    """
+    (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+    if version >= SCHEMA_VERSION:
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA_2.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return True
 
 
 def create_file(path: Path, meta: dict[str, str]) -> None:

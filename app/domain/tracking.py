@@ -1,12 +1,21 @@
-"""Headless tracking: feed a project's prompts to an engine, propagate, store every frame as it arrives.
+"""The one tracking session of the GUI and ``masklet track``, Qt-free: prompts in, stored masks out.
 
-Used by ``masklet track``; every propagated frame is committed before it is reported, so a crash
-loses nothing that was reported done.
+The engine's session is derived state: :class:`TrackingSession` brings it in line with a project's
+prompts (changed or new prompts are fed incrementally; anything removed forces a reset and a full
+re-feed), feeds every prompt the same way (:func:`feed_prompt`), and runs propagations planned by
+:func:`plan_propagation` (a user command from the frame on screen) or :func:`plan_track` (the whole
+video), yielding each frame's masks. :class:`FrameWriter` stores them; every frame is committed before it
+is reported, so a crash or a cancel loses nothing reported done. The GUI's worker thread
+(``app/ui/worker.py``) and :func:`track` (``masklet track``) both drive this session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -14,11 +23,85 @@ import numpy as np
 from app.domain.model import Prompt
 from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
-from sam3core.engine import Engine
+from app.domain.provenance import TrackRecorder, engine_scores, prompt_origin, tracked_provenance
+from app.domain.quality import FrameScore, MaskInfo
+from sam3core.engine import Engine, MaskResult, StopCheck, frame_order
+from sam3core.errors import PromptError
+from sam3core.validate import check_prompt
+from sam3core.video import VideoSource
 
-DIRECTIONS = ("forward", "backward", "both")
+log = logging.getLogger(__name__)
+
+PromptKey = tuple[int, int]  # (frame, obj_id)
+PromptSet = dict[PromptKey, Prompt]
+FrameMasks = dict[int, np.ndarray]  # obj_id -> (H, W) bool
+FrameScores = dict[int, FrameScore]  # obj_id -> the engine's confidence on a frame
 # callback(phase, frame, done, total): phase is "prompt", "forward" or "backward".
 FrameCallback = Callable[[str, int, int, int], None]
+
+
+class Direction(Enum):
+    """Which way a propagation runs from its start frame (the one vocabulary of the UI, CLI and domain)."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    BOTH = "both"
+
+
+DIRECTIONS = tuple(d.value for d in Direction)
+
+
+@dataclass(frozen=True)
+class PropagationRequest:
+    """One propagation run: from ``start`` forward or backward over at most ``max_frames`` more frames."""
+
+    start: int
+    reverse: bool
+    max_frames: int | None = None  # None = to the end (or start) of the video
+
+    def frames(self, num_frames: int) -> range:
+        """The frames this run visits, in order (the engine contract's rule)."""
+        return frame_order(num_frames, self.start, self.max_frames, self.reverse)
+
+
+def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
+                     prompted: list[int] | None = None,
+                     until_prompt: bool = False) -> list[PropagationRequest]:
+    """Requests for one user command, always starting at ``current``.
+
+    ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
+    direction of travel (or the video's end when there is none).
+    """
+    if not 0 <= current < num_frames:
+        raise ValueError(f"frame {current} outside 0..{num_frames - 1}")
+    if target is not None:
+        if target == current:
+            return []
+        return [PropagationRequest(current, target < current, abs(target - current))]
+    frames = sorted(set(prompted or []))
+    requests = []
+    if direction in (Direction.FORWARD, Direction.BOTH):
+        ahead = [f for f in frames if f > current] if until_prompt else []
+        requests.append(PropagationRequest(current, False, (ahead[0] - current) if ahead else None))
+    if direction in (Direction.BACKWARD, Direction.BOTH):
+        behind = [f for f in frames if f < current] if until_prompt else []
+        requests.append(PropagationRequest(current, True, (current - behind[-1]) if behind else None))
+    return requests
+
+# callback(phase, frame, done, total): phase is "prompt", "forward" or "backward".
+FrameCallback = Callable[[str, int, int, int], None]
+
+
+def plan_track(prompted: list[int], num_frames: int, direction: Direction) -> list[PropagationRequest]:
+    """``masklet track``'s runs: forward from the earliest prompted frame, backward from the latest."""
+    if not prompted:
+        raise ValueError("the project has no prompts to track from")
+    requests = []
+    if direction in (Direction.FORWARD, Direction.BOTH):
+        requests += plan_propagation(min(prompted), num_frames, Direction.FORWARD)
+    if direction in (Direction.BACKWARD, Direction.BOTH):
+        requests += plan_propagation(max(prompted), num_frames, Direction.BACKWARD)
+    return requests
 
 
 def apply_specs(project: Project, specs: list[ObjectSpec]) -> None:
@@ -38,58 +121,267 @@ def apply_specs(project: Project, specs: list[ObjectSpec]) -> None:
                 project.set_prompt(prompt)
 
 
-def _binary_masks(obj_ids: list[int], video_res_masks: Any) -> dict[int, np.ndarray]:
-    """(N, 1, H, W) logits (torch or numpy) -> {obj_id: (H, W) bool}."""
+def masks_of(obj_ids: list[int], video_res_masks: Any) -> FrameMasks:
+    """(N, 1, H, W) logits (torch or numpy) in the order of ``obj_ids`` -> {obj_id: (H, W) bool}."""
     if hasattr(video_res_masks, "detach"):
-        video_res_masks = (video_res_masks.detach() > 0).cpu().numpy()
+        binary = (video_res_masks.detach()[:, 0] > 0).cpu().numpy()
     else:
-        video_res_masks = np.asarray(video_res_masks) > 0
-    return {int(obj_id): video_res_masks[i, 0] for i, obj_id in enumerate(obj_ids)}
+        binary = np.asarray(video_res_masks)[:, 0] > 0
+    return {int(obj_id): binary[row] for row, obj_id in enumerate(obj_ids)}
 
 
-def _add_prompt(engine: Engine, state: Any, prompt: Prompt) -> tuple:
+def feed_prompt(engine: Engine, state: Any, prompt: Prompt) -> FrameMasks:
+    """Give one stored prompt to the engine; every object's mask on its frame.
+
+    A prompt holds a mask, clicks, a box or several: the mask goes first and the clicks (and box) after
+    it, so they refine that mask — what the user saw in the window when clicking on a frame that showed
+    a mask. Coordinates are video pixels (``rel_coordinates=False``).
+    """
+    result: MaskResult | None = None
+    if prompt.mask is not None:
+        result = engine.add_new_mask(state, prompt.frame, prompt.obj_id, np.asarray(prompt.mask, dtype=bool))
     if prompt.points or prompt.box is not None:
         points = np.asarray(prompt.points, np.float32).reshape(-1, 2) if prompt.points else None
         labels = np.asarray(prompt.labels, np.int32) if prompt.points else None
         box = None if prompt.box is None else np.asarray(prompt.box, np.float32)
-        # Pixel coordinates of the original video (rel_coordinates=False): the seed API's meaning.
-        return engine.add_new_points_or_box(state, prompt.frame, prompt.obj_id, points=points, labels=labels,
-                                            box=box, clear_old_points=True, rel_coordinates=False)
-    return engine.add_new_mask(state, prompt.frame, prompt.obj_id, prompt.mask)
+        result = engine.add_new_points_or_box(state, prompt.frame, prompt.obj_id, points=points,
+                                              labels=labels, box=box, clear_old_points=True,
+                                              rel_coordinates=False)
+    if result is None:
+        return {}
+    _, obj_ids, _, video_res = result
+    return masks_of(list(obj_ids), video_res)
 
 
-def track(project: Project, engine: Engine, *, direction: str = "forward",
-          on_frame: FrameCallback | None = None, should_stop: Callable[[], bool] | None = None) -> int:
-    """Run every prompt of ``project`` (in frame order) and propagate; returns frames stored.
+class FrameWriter:
+    """Stores propagated frames with their provenance and confidence (app/domain/provenance.py): one
+    :class:`TrackRecorder` per request, masks only of the objects in ``obj_ids`` (default: the project's;
+    an object deleted since the run started is skipped)."""
 
-    ``direction`` "both" runs forward from the earliest prompted frame, then backward from the latest.
+    def __init__(self, project: Project, prompts: list[Prompt], requests: list[PropagationRequest],
+                 engine: str, model: str = "", obj_ids: set[int] | None = None) -> None:
+        self.project = project
+        self.obj_ids = {o.id for o in project.objects()} if obj_ids is None else obj_ids
+        self.recorders: dict[PropagationRequest, TrackRecorder] = tracked_provenance(
+            project, prompts, requests, engine, model)
+
+    def write(self, frame: int, masks: FrameMasks, scores: FrameScores, request: PropagationRequest,
+              before_write: Callable[[int], None] | None = None) -> FrameMasks:
+        """Store one frame; returns what was stored. ``before_write(frame)`` runs just before the write
+        (the GUI marks the frame in flight)."""
+        kept = {o: m for o, m in masks.items() if o in self.obj_ids}
+        if kept:
+            infos = self.recorders[request].infos(frame, {o: scores[o] for o in kept if o in scores})
+            if before_write is not None:
+                before_write(frame)
+            self.project.set_frame_masks(frame, kept, infos=infos)
+        return kept
+
+
+# (the request it belongs to, frame, masks, scores) as TrackingSession.propagate yields it
+PropagatedFrame = tuple[PropagationRequest, int, FrameMasks, FrameScores]
+
+
+def same_prompt(a: Prompt | None, b: Prompt | None) -> bool:
+    """Whether two prompts are equal, mask included (a prompt read back from the store is a new object)."""
+    if a is b:
+        return True
+    if a is None or b is None or a != b:
+        return False
+    if a.mask is None or b.mask is None:
+        return a.mask is b.mask
+    return a.mask.shape == b.mask.shape and bool(np.array_equal(a.mask, b.mask))
+
+
+class TrackingSession:
+    """One engine session on one video, derived from a set of prompts (see the module docstring)."""
+
+    def __init__(self, engine: Engine | None = None, video: VideoSource | None = None) -> None:
+        self.engine = engine
+        self.video = video
+        self._state: Any = None
+        self._fed: PromptSet = {}
+
+    def set_engine(self, engine: Engine) -> None:
+        self.close()
+        self.engine = engine
+
+    def set_video(self, video: VideoSource | None) -> None:
+        self.close()
+        self.video = video
+
+    def close(self) -> None:
+        """Release the engine session (the next call starts a fresh one, re-fed from the prompts)."""
+        if self._state is not None and self.engine is not None:
+            with contextlib.suppress(Exception):  # the old session is discarded either way
+                self.engine.close(self._state)
+        self._state = None
+        self._fed = {}
+
+    def _ensure_state(self) -> Any:
+        if self.engine is None:
+            raise RuntimeError("no engine is loaded")
+        if self.video is None:
+            raise RuntimeError("no video is open")
+        if self._state is None:
+            # A damaged frame must not end a run: the engine sees a decodable neighbour there, and
+            # propagate() yields nothing for it, so no mask is ever stored with another frame's picture.
+            self._state = self.engine.init_state(video=self.video.holding_damaged())
+            self._fed = {}
+        return self._state
+
+    def sync(self, prompts: PromptSet) -> dict[PromptKey, np.ndarray]:
+        """Bring the engine session in line with ``prompts``; the masks of the prompts (re)fed, per key.
+
+        Prompts are fed in (frame, object) order. On an error the session is dropped: it may be half
+        updated, and the next call rebuilds it from the prompts.
+        """
+        state = self._ensure_state()
+        assert self.engine is not None
+        try:
+            if any(k not in prompts for k in self._fed):
+                self.engine.reset_state(state)
+                self._fed = {}
+            out: dict[PromptKey, np.ndarray] = {}
+            for key in sorted(k for k, p in prompts.items() if not same_prompt(self._fed.get(k), p)):
+                prompt = prompts[key]
+                if prompt.is_empty:
+                    continue
+                masks = feed_prompt(self.engine, state, prompt)
+                self._fed[key] = prompt
+                if prompt.obj_id in masks:
+                    out[key] = masks[prompt.obj_id]
+            return out
+        except Exception:
+            self.close()
+            raise
+
+    def segment(self, prompts: PromptSet, key: PromptKey) -> np.ndarray | None:
+        """The mask of one (frame, object) prompt now (re-fed even when unchanged: it is asked for)."""
+        self._fed.pop(key, None)
+        return self.sync(prompts).get(key)
+
+    def prefetch(self, frame: int, should_stop: StopCheck | None = None) -> bool:
+        """Encode ``frame`` ahead of a click where the engine has something to encode."""
+        state = self._ensure_state()
+        assert self.engine is not None
+        return self.engine.prefetch_features(state, frame, should_stop=should_stop)
+
+    def total_frames(self, requests: list[PropagationRequest]) -> int:
+        if self.video is None:
+            raise RuntimeError("no video is open")
+        return sum(len(r.frames(self.video.num_frames)) for r in requests)
+
+    def propagate(self, prompts: PromptSet, requests: list[PropagationRequest],
+                  should_stop: StopCheck | None = None) -> Iterator[PropagatedFrame]:
+        """Sync, then run the requests one after the other, yielding (request, frame, masks, scores).
+
+        Stop iterating (close the generator) to cancel after a frame; ``should_stop`` is also asked
+        before each request. The engine's generator is always closed (it leaves its inference context).
+        """
+        self.sync(prompts)
+        state = self._state
+        assert self.engine is not None
+        try:
+            for request in requests:
+                if should_stop is not None and should_stop():
+                    return
+                frames = self.engine.propagate_in_video(state, start_frame_idx=request.start,
+                                                        max_frame_num_to_track=request.max_frames,
+                                                        reverse=request.reverse)
+                with contextlib.closing(frames):  # type: ignore[type-var]
+                    for frame_idx, obj_ids, _, video_res, obj_scores in frames:
+                        frame = int(frame_idx)
+                        if frame in self.video.damaged_frames:
+                            continue  # tracked through (see _ensure_state), never stored
+                        scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
+                        yield request, frame, masks_of(list(obj_ids), video_res), scores
+        except Exception:
+            self.close()  # half updated: the next call rebuilds it from the prompts
+            raise
+
+
+def store_prompt_results(project: Project, session: TrackingSession, prompts: PromptSet,
+                         key: PromptKey | None = None, on_frame: FrameCallback | None = None,
+                         model: str = "") -> int:
+    """Feed ``prompts`` and store each (re)fed prompt's mask for its own object with its provenance, as
+    the window stores a click's answer; with ``key`` only that prompt's, fed again even when unchanged (a
+    click on it). The other objects' masks on the frame are the propagation's to write. Returns the
+    masks stored."""
+    if key is not None:
+        mask = session.segment(prompts, key)
+        results = {} if mask is None else {key: mask}
+    else:
+        results = session.sync(prompts)
+    name = session.engine.name if session.engine is not None else project.engine
+    for k, (frame, obj_id) in enumerate(sorted(results)):
+        info = MaskInfo(frame, obj_id, prompt_origin(prompts[(frame, obj_id)], name, model))
+        project.set_mask(frame, obj_id, results[(frame, obj_id)], info=info)
+        if on_frame:
+            on_frame("prompt", frame, k + 1, len(results))
+    return len(results)
+
+
+def run_propagation(project: Project, session: TrackingSession, prompts: PromptSet,
+                    requests: list[PropagationRequest], on_frame: FrameCallback | None = None,
+                    should_stop: StopCheck | None = None, model: str = "") -> int:
+    """Run ``requests`` and store every frame as it arrives (:class:`FrameWriter`); the frames stored."""
+    name = session.engine.name if session.engine is not None else project.engine
+    writer = FrameWriter(project, list(prompts.values()), requests, name, model)
+    stored = 0
+    done: dict[PropagationRequest, int] = {}
+    try:
+        with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
+            for request, frame, masks, scores in frames:
+                writer.write(frame, masks, scores, request)
+                stored += 1
+                done[request] = done.get(request, 0) + 1
+                if on_frame:
+                    phase = "backward" if request.reverse else "forward"
+                    on_frame(phase, frame, done[request], len(request.frames(project.num_frames)))
+                if should_stop is not None and should_stop():
+                    break
+    finally:
+        project.checkpoint()  # the project file copied alone holds every stored frame
+    return stored
+
+
+def track(project: Project, engine: Engine, *, direction: Direction | str = Direction.FORWARD,
+          on_frame: FrameCallback | None = None, should_stop: StopCheck | None = None,
+          model: str = "", on_warning: Callable[[str], None] | None = None) -> int:
+    """``masklet track``: feed every prompt of ``project`` and store their masks
+    (:func:`store_prompt_results`), propagate (:func:`plan_track`) and store each frame
+    (:func:`run_propagation`); returns the results stored. "both" runs forward from the earliest
+    prompted frame, then backward from the latest. Every stored mask is recorded with its provenance
+    (engine name, ``model``: the checkpoint's file name) and the engine's confidence. A stored prompt
+    that fails the shared check (written by an older version) is skipped with a warning naming it, so
+    the other objects still track.
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    prompts = project.prompts()
+    direction = Direction(direction)
+    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, on_warning or log.warning)}
     if not prompts:
         raise ValueError("the project has no prompts to track from")
-    state = engine.init_state(video=project.video)
-    stored = 0
-    for k, prompt in enumerate(prompts):
-        frame_idx, obj_ids, _low, video_res = _add_prompt(engine, state, prompt)
-        project.set_frame_masks(frame_idx, _binary_masks(list(obj_ids), video_res))
-        stored += 1
-        if on_frame:
-            on_frame("prompt", frame_idx, k + 1, len(prompts))
-    first, last = prompts[0].frame, max(p.frame for p in prompts)
-    runs = []
-    if direction in ("forward", "both"):
-        runs.append(("forward", first, False, project.num_frames - first))
-    if direction in ("backward", "both"):
-        runs.append(("backward", last, True, last + 1))
-    for phase, start, reverse, total in runs:
-        results = engine.propagate_in_video(state, start_frame_idx=start, reverse=reverse)
-        for done, (frame_idx, obj_ids, _low, video_res, *_) in enumerate(results, start=1):
-            project.set_frame_masks(int(frame_idx), _binary_masks(list(obj_ids), video_res))
-            stored += 1
-            if on_frame:
-                on_frame(phase, int(frame_idx), done, total)
-            if should_stop and should_stop():
-                return stored
-    return stored
+    requests = plan_track(sorted({f for f, _ in prompts}), project.num_frames, direction)
+    session = TrackingSession(engine, project.video)
+    try:
+        stored = store_prompt_results(project, session, prompts, on_frame=on_frame, model=model)
+        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model)
+    finally:
+        session.close()
+
+
+def valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]:
+    """The project's prompts that pass the shared check; each one that does not is named to ``warn``."""
+    height, width = project.size
+    kept = []
+    for prompt in project.prompts():
+        if prompt.points or prompt.box is not None:
+            try:
+                check_prompt(prompt.points or None, prompt.labels or None, prompt.box, width=width,
+                             height=height)
+            except PromptError as exc:
+                warn(f"{project.path}: skipping the stored prompt of object {prompt.obj_id} on frame "
+                     f"{prompt.frame}: {exc}")
+                continue
+        kept.append(prompt)
+    return kept

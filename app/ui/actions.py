@@ -37,6 +37,7 @@ class ActionSpec:
 
 
 F, E, V, T, OB, X, H = "&File", "&Edit", "&View", "&Tracking", "&Objects", "E&xport", "&Help"
+RV, TL = "&Review", "T&ools"
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_video", "Open &video…", "Ctrl+O", "mdi6.movie-open", "Open a video file", F),
@@ -50,6 +51,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Every edit is saved at once; this confirms where", F),
     ActionSpec("save_as", "Save project &as…", "Ctrl+Shift+S", "mdi6.content-save-edit",
                "Copy the project to a new file and continue there", F),
+    ActionSpec("save_copy", "Save a &copy…", "", "mdi6.content-copy",
+               "A consistent copy of the project in one file (for a backup or to share); you keep "
+               "working here", F),
     ActionSpec("import", "&Import annotations…", "Ctrl+I", "mdi6.import", "Import COCO or DAVIS masks", F),
     ActionSpec("quit", "&Quit", "Ctrl+Q", "mdi6.exit-to-app", "", F),
     ActionSpec("export_coco", "&COCO JSON…", "", "mdi6.code-json", "Masks as COCO RLE annotations", X),
@@ -101,6 +105,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cancel", "&Cancel propagation", "Esc", "mdi6.stop", "Stops after the current frame", T),
     ActionSpec("engine", "&Engine and model…", "Ctrl+M", "mdi6.chip", "Checkpoint, device, model download",
                T),
+    ActionSpec("review_mode", "&Review mode", "Ctrl+R", "mdi6.clipboard-check-outline",
+               "Step through the frames to review: accept each (Y) or fix it first", RV, True),
+    ActionSpec("review_accept", "&Accept frame", "Y", "mdi6.check-all",
+               "Every visible object's mask on this frame is correct; go to the next frame to review", RV),
+    ActionSpec("review_accept_object", "Accept active &object", "Shift+Y", "mdi6.check",
+               "The active object's mask on this frame is correct", RV),
+    ActionSpec("review_clear", "&Withdraw review", "", "mdi6.close-circle-outline",
+               "Forget the reviews of this frame's masks", RV),
+    ActionSpec("review_next", "Next frame to review", "Ctrl+.", "mdi6.skip-next-outline", "", RV),
+    ActionSpec("review_prev", "Previous frame to review", "Ctrl+,", "mdi6.skip-previous-outline", "", RV),
+    ActionSpec("doubt_next", "Next &doubtful frame", ".", "mdi6.alert-circle-outline",
+               "The next frame where the engine's confidence is below the threshold", RV),
+    ActionSpec("doubt_prev", "Previous doubtful frame", ",", "mdi6.alert-circle-outline", "", RV),
+    ActionSpec("review_panel", "Review &panel", "Ctrl+Shift+R", "mdi6.format-list-checks",
+               "Reviewed counts and the list of doubtful frames", RV, True),
+    ActionSpec("evaluate", "&Evaluate against ground truth…", "", "mdi6.chart-bar",
+               "J, F and J&F per object against a DAVIS annotation folder; per-frame J in the timeline", TL),
+    ActionSpec("clear_evaluation", "&Clear evaluation from the timeline", "", "mdi6.chart-bar-stacked",
+               "The timeline lanes show the engine's confidence again", TL),
     ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "mdi6.keyboard-outline", "", H),
     ActionSpec("about", "&About Masklet", "", "mdi6.information-outline", "", H),
 )
@@ -115,7 +138,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Tap Space", "Play / pause"),
 )
 
-MENUS: tuple[str, ...] = (F, E, V, OB, T, H)
+MENUS: tuple[str, ...] = (F, E, V, OB, T, RV, TL, H)
 
 
 def spec(name: str) -> ActionSpec:

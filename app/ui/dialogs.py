@@ -29,11 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.file_filters import CHECKPOINT_FILTER, VIDEO_FILTER
 from app.ui.tasks import BackgroundTask
 from app.ui.worker import EngineSpec
-from sam3core.engine import available_devices
-
-CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.safetensors *.ckpt);;All files (*)"
+from sam3core.factory import available_devices
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
@@ -50,8 +49,6 @@ def ask_frame(parent: QWidget | None, current: int, last: int) -> int | None:
 
 def locate_video(parent: QWidget | None, project_path: str, expected: str) -> str | None:
     """Ask where a project's moved video is now; None if the user gives up."""
-    from app.ui.files import VIDEO_FILTER
-
     QMessageBox.information(parent, "Video moved",
                             f"The video of {Path(project_path).name} is no longer at\n{expected}\n\n"
                             "Please show where it is now.")
@@ -77,7 +74,7 @@ def detect_checkpoint(path: str) -> tuple[str | None, str]:
     if not Path(path).is_file():
         return None, f"{path}: no such file"
     try:
-        from sam3core.checkpoint import detect_model_name
+        from sam3core.sam.checkpoint import detect_model_name
     except ImportError:
         return None, "Checkpoint detection is not available in this build"
     try:

@@ -9,10 +9,11 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from app.domain.export import export_project, import_annotations
+from app.domain.export import export_with_report, import_annotations
 from app.ui import dialogs
+from app.ui.file_filters import PROJECT_FILTER, VIDEO_FILTER
 from app.ui.project_files import PROJECT_SUFFIX
 from app.ui.session import SessionController
 from app.ui.tasks import BackgroundTask
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 RECENT_KEY = "recent_files"
 MAX_RECENT = 10
-VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)"
-PROJECT_FILTER = f"Masklet projects (*{PROJECT_SUFFIX});;All files (*)"
 
 # fmt -> (dialog title, "file" or "folder", file filter, default suffix)
 EXPORTS = {
@@ -54,6 +53,7 @@ class FileController(QObject):
         self.session = session
         self.task: BackgroundTask | None = None
         session.video_missing.connect(self._locate_video)
+        session.locked.connect(self._offer_read_only)
 
     # -- opening ------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
@@ -88,6 +88,18 @@ class FileController(QObject):
     def _locate_video(self, project_path: str, expected: str) -> None:
         path = dialogs.locate_video(self.window, project_path, expected)
         if path and self.session.open_project(project_path, video_path=path):
+            self.add_recent(Path(project_path))
+
+    def _offer_read_only(self, project_path: str, message: str, holder: str) -> None:
+        """Another program writes the project: say who, and offer to view (and export) it read-only."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.window, "Project in use",
+            f"{message}\n\nOpen it read-only? You can view and export it; changes stay with the other "
+            "program (File ▸ Save project as… makes a writable copy).", buttons.Open | buttons.Cancel,
+            buttons.Open)
+        if answer == buttons.Open and self.session.open_project(project_path,
+                                                                read_only=f"being written by {holder}"):
             self.add_recent(Path(project_path))
 
     def confirm_discard(self) -> bool:
@@ -126,6 +138,19 @@ class FileController(QObject):
                 path += PROJECT_SUFFIX
             if self.session.save_as(path):
                 self.add_recent(Path(path))
+
+    def save_copy_dialog(self) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        source = project.path or project.video_path.with_suffix(PROJECT_SUFFIX)
+        default = source.with_name(f"{source.stem}-copy{PROJECT_SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save a copy of the project", str(default),
+                                              PROJECT_FILTER)
+        if path:
+            if not path.lower().endswith(PROJECT_SUFFIX):
+                path += PROJECT_SUFFIX
+            self.session.save_copy(path)
 
     # -- recent files -------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
@@ -179,8 +204,8 @@ class FileController(QObject):
         if project is None or not self._no_task():
             return None
         return self._run(f"Exporting {fmt.upper()}",
-                         lambda progress: export_project(project, fmt, out, progress=progress),
-                         lambda result: f"Exported to {result}")
+                         lambda progress: export_with_report(project, fmt, out, progress=progress),
+                         lambda report: f"Exported {fmt.upper()}: {report.describe()}")
 
     def import_dialog(self) -> None:
         if self.session.project is None:
@@ -194,7 +219,7 @@ class FileController(QObject):
 
     def import_(self, fmt: str, path: str | Path) -> BackgroundTask | None:
         project = self.session.project
-        if project is None or not self._no_task() or not self.session._idle("import"):
+        if project is None or not self._no_task() or not self.session.idle("import"):
             return None
         return self._run(f"Importing {fmt.upper()}",
                          lambda progress: import_annotations(project, fmt, path, progress=progress),

@@ -42,7 +42,7 @@ def _app_icon() -> QIcon | None:
 
 
 def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | None = None,
-            model: str | None = None) -> int:
+            model: str | None = None, random_weights: bool = False) -> int:
     """Open the main window (optionally on a video, image folder or project) and run the event loop."""
     try:
         from app.logs import setup_logging
@@ -55,9 +55,13 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
     icon = _app_icon()
     if icon is not None:
         app.setWindowIcon(icon)
+    from app.domain.lock import set_program_name
     from app.ui.main_window import MainWindow
 
-    engine = EngineSpec(model, checkpoint, device or "cpu") if (checkpoint or model or device) else None
+    set_program_name("the Masklet window")  # what a second writer is told holds the project
+
+    engine = EngineSpec(model, checkpoint, device or "cpu", random_weights) \
+        if (checkpoint or model or device) else None
     window = MainWindow(engine=engine)
     window.show()
     if not path and not window.files.recent_files():

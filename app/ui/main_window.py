@@ -25,31 +25,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.tracking import Direction
 from app.ui import dialogs
 from app.ui.actions import ACTIONS, MENUS, ShortcutsDialog, X, build_actions
 from app.ui.canvas import Canvas, Tool
+from app.ui.evaluation import EvaluationDialog
 from app.ui.files import FileController, is_openable
 from app.ui.objects_panel import ObjectsPanel
+from app.ui.quality_model import QualityModel
+from app.ui.review import ReviewController, ReviewedChangesDialog
+from app.ui.review_panel import ReviewPanel
 from app.ui.session import SessionController
 from app.ui.statusbar import StatusPanel
 from app.ui.timeline import Timeline
-from app.ui.tracking import Direction, TrackingController
+from app.ui.tracking import TrackingController
 from app.ui.viewer import FrameViewController
 from app.ui.worker import EngineFactory, EngineSpec, default_engine_factory
 
 log = logging.getLogger(__name__)
 
 # Actions that need an open project.
-PROJECT_ACTIONS = ("save", "save_as", "import", "export_coco", "export_davis", "export_ytvis",
+PROJECT_ACTIONS = ("save", "save_as", "save_copy", "import", "export_coco", "export_davis", "export_ytvis",
                    "export_overlay", "propagate_forward", "propagate_backward", "propagate_both",
                    "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame", "add_object",
-                   "clear_prompt")
+                   "clear_prompt", "review_mode", "review_accept", "review_accept_object", "review_clear",
+                   "review_next", "review_prev", "doubt_next", "doubt_prev", "evaluate", "clear_evaluation")
 
 # Actions that change annotations: disabled while a propagation writes into the project.
 EDIT_ACTIONS = ("undo", "redo", "clear_prompt", "delete_object", "import", "open_video", "open_folder",
                 "open_project", "open_sample", "save_as", "propagate_forward", "propagate_backward",
                 "propagate_both", "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame",
-                "engine")
+                "engine", "review_accept", "review_accept_object", "review_clear", "evaluate")
 
 
 class MainWindow(QMainWindow):
@@ -67,7 +73,12 @@ class MainWindow(QMainWindow):
         self.objects_panel = ObjectsPanel(self)
         self.viewer = FrameViewController(self.session, self.canvas, self.timeline, self.objects_panel, self)
         self.files = FileController(self, self.session)
+        self.quality = QualityModel(self)
+        self.review = ReviewController(self.session, self.quality, self)
         self.actions = build_actions(self)
+        self.review_panel = ReviewPanel(self.actions, self)
+        self.review.attach_views(self.timeline, self.review_panel)
+        self.evaluation: EvaluationDialog | None = None
         self._build_layout()
         self._build_menus()
         self._build_toolbar()
@@ -98,6 +109,13 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.objects_panel)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.review_dock = QDockWidget("Review", self)
+        self.review_dock.setObjectName("review_dock")
+        self.review_dock.setWidget(self.review_panel)
+        self.review_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
+                                     QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
+        self.review_dock.hide()
         self.timeline.add_buttons(self.actions[n] for n in (
             "first_frame", "prev_10", "prev_frame", "play", "next_frame", "next_10", "last_frame"))
 
@@ -164,7 +182,7 @@ class MainWindow(QMainWindow):
         handlers = {
             "open_video": f.open_video_dialog, "open_folder": f.open_folder_dialog,
             "open_project": f.open_project_dialog, "open_sample": self.open_sample,
-            "save": f.save, "save_as": f.save_as_dialog,
+            "save": f.save, "save_as": f.save_as_dialog, "save_copy": f.save_copy_dialog,
             "import": f.import_dialog, "quit": self.close,
             "export_coco": lambda: f.export_dialog("coco"), "export_davis": lambda: f.export_dialog("davis"),
             "export_ytvis": lambda: f.export_dialog("ytvis"),
@@ -190,6 +208,12 @@ class MainWindow(QMainWindow):
             "propagate_prev_prompt": lambda: s.propagate(Direction.BACKWARD, until_prompt=True),
             "propagate_to_frame": self._propagate_to_frame, "cancel": self.tracking.cancel,
             "engine": self._engine_dialog, "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "review_accept": self.review.accept,
+            "review_accept_object": lambda: self.review.accept(active_only=True),
+            "review_clear": self.review.clear, "review_next": lambda: self.review.skip(1),
+            "review_prev": lambda: self.review.skip(-1), "doubt_next": lambda: self.review.jump_doubtful(1),
+            "doubt_prev": lambda: self.review.jump_doubtful(-1), "evaluate": self._evaluate_dialog,
+            "clear_evaluation": self.quality.clear_scores,
             "about": self._about,
         }
         for k in range(1, 10):
@@ -197,6 +221,17 @@ class MainWindow(QMainWindow):
         for name, handler in handlers.items():
             a[name].triggered.connect(lambda _=False, h=handler: h())
         a["outline"].toggled.connect(v.set_outline)
+        a["review_mode"].toggled.connect(self._review_mode)
+        a["review_panel"].toggled.connect(self.review_dock.setVisible)
+        self.review_dock.visibilityChanged.connect(a["review_panel"].setChecked)
+        r = self.review
+        r.mode_changed.connect(a["review_mode"].setChecked)
+        r.frame_requested.connect(v.user_seek)
+        r.object_requested.connect(s.select_object)
+        r.message.connect(lambda text: text and self.statusBar().showMessage(text, 10000))
+        r.changes_found.connect(self._show_reviewed_changes)
+        self.tracking.before_run = lambda requests: r.prepare_propagation(requests, self)
+        self.tracking.store_filter = r.filter_frame
         a["play"].toggled.connect(self.timeline.set_playing)
         self.timeline.playing_changed.connect(self._on_playing)
         self.opacity.valueChanged.connect(lambda value: v.set_opacity(value / 100.0))
@@ -266,7 +301,8 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("Masklet")
             return
         saved = project.path.name if project.path else "not saved"
-        self.setWindowTitle(f"{project.video_path.name} ({saved}) — Masklet")
+        read_only = " [read-only]" if project.read_only else ""
+        self.setWindowTitle(f"{project.video_path.name} ({saved}){read_only} — Masklet")
 
     def _set_running(self, running: bool) -> None:
         has_project = self.session.project is not None
@@ -319,7 +355,8 @@ class MainWindow(QMainWindow):
         device = str(settings.value("engine/device", "") or "") or "cpu"
         if checkpoint and not Path(checkpoint).is_file():
             checkpoint = None
-        return EngineSpec(None, checkpoint, device)
+        # without a checkpoint it is the classical engine, which runs on the CPU only
+        return EngineSpec(None, checkpoint, device if checkpoint else "cpu")
 
     def _engine_dialog(self) -> None:
         dialog = dialogs.EngineDialog(self.engine_spec, self)
@@ -348,6 +385,29 @@ class MainWindow(QMainWindow):
                            f"Delete “{info.name}” and its masks on {frames} frames?\n"
                            "(Edit ▸ Undo brings it back.)"):
             self.session.delete_object(obj_id)
+
+    def _review_mode(self, on: bool) -> None:
+        if on:
+            self.review_dock.show()
+        self.review.set_mode(on)
+
+    def _evaluate_dialog(self) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        if self.evaluation is None or self.evaluation.project is not project:
+            self.evaluation = EvaluationDialog(project, self)
+            self.evaluation.show_scores.connect(self.quality.set_scores)
+            self.evaluation.clear_scores.connect(self.quality.clear_scores)
+        self.evaluation.show()
+        self.evaluation.raise_()
+
+    def _show_reviewed_changes(self, changes: list) -> None:
+        dialog = ReviewedChangesDialog(changes, {o.id: o.name for o in self.session.objects}, self)
+        dialog.frame_requested.connect(self.viewer.user_seek)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.reviewed_changes = dialog
+        dialog.open()
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Masklet", dialogs.about_text())

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from app.domain.project import Project, ProjectError
+from app.domain.project import Project, ProjectError, ProjectLockedError
 from sam3core.video import VideoError, VideoSource
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,13 @@ def open_or_create_for_video(video_path: Path) -> tuple[Project, str]:
         if candidate.exists():
             try:
                 project = Project.open(candidate, video_path=video_path)
+            except ProjectLockedError:
+                raise  # this video's project, open elsewhere: never start a second one beside it
             except ProjectError as exc:  # another video's project, or not ours: try the next name
                 log.info("not reusing %s: %s", candidate, exc)
                 continue
+            if project.read_only:
+                return project, f"Opened {candidate.name} read-only: {project.read_only_reason}"
             return project, f"Reopened {candidate.name}; every change is saved there"
         try:
             project = Project.create(candidate, video_path)

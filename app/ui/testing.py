@@ -18,12 +18,26 @@ import cv2
 import numpy as np
 import torch
 
+from sam3core.engine import (
+    NOTHING_TO_PROPAGATE,
+    FrameScores,
+    MaskResult,
+    PropagationResult,
+    RemoveResult,
+    StopCheck,
+    check_frame_index,
+    check_object_id,
+    default_start_frame,
+    frame_order,
+)
+from sam3core.errors import EngineInputError, MaskError, ObjectIdError, PromptError
 from sam3core.video import VideoSource
 
 
 @dataclass
 class FakeState:
     video: VideoSource
+    owns_video: bool = False
     # obj_id -> frame -> (H, W) bool conditioning mask
     cond: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)
     # (frame, obj_id) -> the last mask prompt, the context for clicks that follow on that frame
@@ -41,14 +55,30 @@ class SlowFakeEngine:
 
     def init_state(self, video_path: str | Path | None = None, *, video: VideoSource | None = None,
                    **_: Any) -> FakeState:
+        if (video_path is None) == (video is None):
+            raise EngineInputError("init_state needs exactly one of video_path or video")
         if video is None:
-            if video_path is None:
-                raise ValueError("init_state needs video_path or video")
-            video = VideoSource(video_path)
+            return FakeState(video=VideoSource(video_path), owns_video=True)
         return FakeState(video=video)
 
+    def prefetch_features(self, inference_state: FakeState, frame_idx: int,
+                          should_stop: StopCheck | None = None) -> bool:
+        check_frame_index(frame_idx, inference_state.video.num_frames)
+        return False  # nothing to encode: the geometry needs no features
+
+    def frame_scores(self, inference_state: FakeState, frame_idx: int) -> FrameScores:
+        check_frame_index(frame_idx, inference_state.video.num_frames)
+        return {}  # the geometry has no confidence beyond its object scores
+
+    def close(self, inference_state: FakeState) -> None:
+        if inference_state.owns_video:
+            inference_state.video.close()
+
     # -- prompts -----------------------------------------------------------------------------
-    def _result(self, state: FakeState, frame: int) -> tuple[int, list[int], torch.Tensor, torch.Tensor]:
+    def _check(self, state: FakeState, frame_idx: Any, obj_id: Any) -> tuple[int, int]:
+        return check_frame_index(frame_idx, state.video.num_frames), check_object_id(obj_id)
+
+    def _result(self, state: FakeState, frame: int) -> MaskResult:
         ids = sorted(o for o, frames in state.cond.items() if frames)
         masks = [self._mask_at(state, o, frame) for o in ids]
         return frame, ids, torch.empty(0), self._logits(state, masks)
@@ -61,8 +91,22 @@ class SlowFakeEngine:
         return (stack * 20.0 - 10.0).unsqueeze(1)  # (N, 1, H, W) logits, positive inside
 
     def add_new_points_or_box(self, inference_state: FakeState, frame_idx: int, obj_id: int,
-                              points: Any = None, labels: Any = None, box: Any = None,
-                              clear_old_points: bool = True, rel_coordinates: bool = True) -> Any:
+                              points: Any = None, labels: Any = None, clear_old_points: bool = True,
+                              rel_coordinates: bool = True, box: Any = None) -> MaskResult:
+        frame_idx, obj_id = self._check(inference_state, frame_idx, obj_id)
+        if points is None and box is None:
+            raise PromptError("give at least one point or a box")
+        if (points is None) != (labels is None):
+            raise PromptError("points and labels must be given together")
+        if box is not None and not clear_old_points:
+            raise PromptError("a box must come before any click on a frame: use clear_old_points=True")
+        if points is not None:  # the few checks the geometry needs (the real engines check everything)
+            try:
+                coords, labs = np.asarray(points, np.float64).reshape(-1, 2), np.asarray(labels).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise PromptError(f"clicks must be (N, 2) numbers, got {points!r}") from exc
+            if len(coords) != len(labs) or not np.isfinite(coords).all() or not np.isin(labs, (0, 1)).all():
+                raise PromptError(f"bad clicks {points!r} / labels {labels!r}")
         h, w = inference_state.video.height, inference_state.video.width
         scale = np.array([w, h], np.float32) if rel_coordinates else np.ones(2, np.float32)
         # Clicks after a mask prompt on this frame edit that mask (positive adds, negative removes a disc).
@@ -80,14 +124,24 @@ class SlowFakeEngine:
         return self._result(inference_state, frame_idx)
 
     def add_new_points(self, inference_state: FakeState, frame_idx: int, obj_id: int, points: Any,
-                       labels: Any, clear_old_points: bool = True, rel_coordinates: bool = True) -> Any:
+                       labels: Any, clear_old_points: bool = True,
+                       rel_coordinates: bool = True) -> MaskResult:
         return self.add_new_points_or_box(inference_state, frame_idx, obj_id, points, labels,
                                           clear_old_points=clear_old_points, rel_coordinates=rel_coordinates)
 
-    def add_new_mask(self, inference_state: FakeState, frame_idx: int, obj_id: int, mask: Any) -> Any:
+    def add_new_mask(self, inference_state: FakeState, frame_idx: int, obj_id: int, mask: Any) -> MaskResult:
+        frame_idx, obj_id = self._check(inference_state, frame_idx, obj_id)
         array = mask.numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
-        inference_state.cond.setdefault(obj_id, {})[frame_idx] = array.astype(bool)
-        inference_state.mask_prompts[(frame_idx, obj_id)] = array.astype(bool)
+        while array.ndim > 2 and array.shape[0] == 1:
+            array = array[0]
+        size = (inference_state.video.height, inference_state.video.width)
+        if array.shape != size:
+            raise MaskError(f"mask of shape {array.shape} does not match the video's {size[0]}x{size[1]} "
+                            "frames")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise MaskError("mask holds NaN or infinity")
+        inference_state.cond.setdefault(obj_id, {})[frame_idx] = array > 0
+        inference_state.mask_prompts[(frame_idx, obj_id)] = array > 0
         return self._result(inference_state, frame_idx)
 
     # -- propagation -------------------------------------------------------------------------
@@ -98,22 +152,17 @@ class SlowFakeEngine:
 
     def propagate_in_video(self, inference_state: FakeState, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
-                           propagate_preflight: bool = False) -> Iterator[Any]:
-        if not any(inference_state.cond.values()):
-            raise RuntimeError("No prompts were given; add points, a box or a mask first")
+                           propagate_preflight: bool = False) -> Iterator[PropagationResult]:
+        prompted = {f for frames in inference_state.cond.values() for f in frames}
+        if not prompted:
+            raise PromptError(NOTHING_TO_PROPAGATE)
         n = inference_state.video.num_frames
-        if start_frame_idx is None:
-            start_frame_idx = min(min(f) for f in inference_state.cond.values() if f)
-        limit = n if max_frame_num_to_track is None else max_frame_num_to_track
-        if reverse:
-            frames = range(start_frame_idx, max(start_frame_idx - limit, 0) - 1, -1)
-        else:
-            frames = range(start_frame_idx, min(start_frame_idx + limit, n - 1) + 1)
-        for frame in frames:
+        start = default_start_frame(prompted) if start_frame_idx is None else start_frame_idx
+        for frame in frame_order(n, start, max_frame_num_to_track, reverse):
             time.sleep(self.delay_s)
             self.frames_computed += 1
             idx, ids, low, video_res = self._result(inference_state, frame)
-            yield idx, ids, low, video_res, torch.ones(len(ids))
+            yield idx, ids, low, video_res, torch.full((len(ids), 1), 10.0)  # (N, 1) logits: present
 
     # -- state -------------------------------------------------------------------------------
     def clear_all_points_in_video(self, inference_state: FakeState) -> None:
@@ -123,6 +172,17 @@ class SlowFakeEngine:
         inference_state.cond.clear()
         inference_state.mask_prompts.clear()
 
-    def remove_object(self, inference_state: FakeState, obj_id: int) -> Any:
-        inference_state.cond.pop(obj_id, None)
-        return [], None
+    def remove_object(self, inference_state: FakeState, obj_id: int, strict: bool = False,
+                      need_output: bool = True) -> RemoveResult:
+        obj_id = check_object_id(obj_id)
+        if obj_id not in inference_state.cond:
+            if strict:
+                raise ObjectIdError(f"object {obj_id} is not in this session")
+            return sorted(inference_state.cond), []
+        frames = sorted(inference_state.cond.pop(obj_id))
+        for key in [k for k in inference_state.mask_prompts if k[1] == obj_id]:
+            del inference_state.mask_prompts[key]
+        remaining = sorted(o for o, f in inference_state.cond.items() if f)
+        if not need_output or not remaining:
+            return remaining, []
+        return remaining, [(f, self._result(inference_state, f)[3]) for f in frames]

@@ -11,31 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from app.ui.worker import (
-    EngineFactory,
-    EngineSpec,
-    PromptKey,
-    PromptSet,
-    PropagationRequest,
-    TrackingWorker,
-    default_engine_factory,
-)
+from app.domain.provenance import model_label
+from app.domain.tracking import PromptKey, PromptSet, PropagationRequest
+from app.ui.worker import EngineFactory, EngineSpec, TrackingWorker, default_engine_factory
 from sam3core.video import VideoSource
 
 # How long the user rests on a frame before the worker encodes it ahead of a click: long enough that
 # scrubbing starts no encodings, short next to the time a user takes to aim a click.
 PREFETCH_DELAY_MS = 400
-
-
-class Direction(Enum):
-    FORWARD = "forward"
-    BACKWARD = "backward"
-    BOTH = "both"
 
 
 @dataclass(frozen=True)
@@ -51,31 +38,6 @@ class Progress:
         return (self.total - self.done) / self.fps
 
 
-def plan_propagation(current: int, num_frames: int, direction: Direction, *, target: int | None = None,
-                     prompted: list[int] | None = None,
-                     until_prompt: bool = False) -> list[PropagationRequest]:
-    """Requests for one user command, always starting at ``current``.
-
-    ``target`` stops at that frame; ``until_prompt`` stops at the nearest other prompted frame in the
-    direction of travel (or the video's end when there is none).
-    """
-    if not 0 <= current < num_frames:
-        raise ValueError(f"frame {current} outside 0..{num_frames - 1}")
-    if target is not None:
-        if target == current:
-            return []
-        return [PropagationRequest(current, target < current, abs(target - current))]
-    frames = sorted(set(prompted or []))
-    requests = []
-    if direction in (Direction.FORWARD, Direction.BOTH):
-        ahead = [f for f in frames if f > current] if until_prompt else []
-        requests.append(PropagationRequest(current, False, (ahead[0] - current) if ahead else None))
-    if direction in (Direction.BACKWARD, Direction.BOTH):
-        behind = [f for f in frames if f < current] if until_prompt else []
-        requests.append(PropagationRequest(current, True, (current - behind[-1]) if behind else None))
-    return requests
-
-
 class _Bridge(QObject):
     """Queued calls into the worker's thread (emitting a signal is how work crosses threads)."""
 
@@ -86,7 +48,8 @@ class _Bridge(QObject):
     prefetch = Signal(int)
 
 
-MaskStore = Callable[[int, dict[int, np.ndarray]], None]
+# store(frame, masks, scores {obj_id: FrameScore}, the request the frame belongs to), in the worker thread
+MaskStore = Callable[[int, dict[int, np.ndarray], dict, PropagationRequest], None]
 
 
 class TrackingController(QObject):
@@ -131,8 +94,14 @@ class TrackingController(QObject):
         self._pending_engine = 0
         self.engine_name = ""
         self.device = ""
+        self.model = ""  # the loaded checkpoint's file name (provenance); "" for the weight-free engine
+        self._loading: list[EngineSpec] = []
         self.last_progress = Progress(0, 0, 0.0)
         self.started_at = 0.0
+        # Set by the window (review mode, app/ui/review.py): asked before a run (False cancels it), and
+        # given each propagated frame's masks in the worker thread; it returns the masks to store.
+        self.before_run: Callable[[list[PropagationRequest]], bool] | None = None
+        self.store_filter: Callable[[int, dict[int, np.ndarray]], dict[int, np.ndarray]] | None = None
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -150,6 +119,7 @@ class TrackingController(QObject):
     # -- requests -----------------------------------------------------------------------------
     def load_engine(self, spec: EngineSpec) -> None:
         self._pending_engine += 1
+        self._loading.append(spec)
         self._worker.wanted_frame = -1  # a prefetch under way is for the old engine: stop it
         self._bridge.set_engine.emit(spec)
 
@@ -174,6 +144,16 @@ class TrackingController(QObject):
     def propagate(self, prompts: PromptSet, requests: list[PropagationRequest], store: MaskStore) -> bool:
         if self._running or not requests:
             return False
+        if self.before_run is not None and not self.before_run(list(requests)):
+            return False
+        if self.store_filter is not None:
+            keep = self.store_filter
+
+            def filtered(frame: int, masks: dict[int, np.ndarray], scores: dict, request: PropagationRequest,
+                         _store: MaskStore = store) -> None:
+                _store(frame, keep(frame, masks), scores, request)
+
+            store = filtered
         self._worker.cancel_event.clear()
         self._worker.store = store
         self._running = True
@@ -199,11 +179,15 @@ class TrackingController(QObject):
     def _on_engine_ready(self, name: str, device: str) -> None:
         self._pending_engine = max(0, self._pending_engine - 1)
         self.engine_name, self.device = name, device
+        spec = self._loading.pop(0) if self._loading else None
+        self.model = model_label(spec.checkpoint) if spec is not None else ""
         self.engine_ready.emit(name, device)
 
     @Slot(str)
     def _on_engine_failed(self, message: str) -> None:
         self._pending_engine = max(0, self._pending_engine - 1)
+        if self._loading:
+            self._loading.pop(0)
         self.engine_failed.emit(message)
 
     @Slot(int, int, float)

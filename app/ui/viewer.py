@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.ui.canvas import Canvas, Marker
 from app.ui.objects_panel import ObjectsPanel
@@ -23,6 +23,10 @@ MIN_REPAINT_S = 0.04
 
 
 class FrameViewController(QObject):
+    # The video's exact frame count, emitted from its indexing thread once the index is built; the
+    # queued connection brings it to the GUI thread. Until then the timeline uses the container's estimate.
+    count_known = Signal(object, int)
+
     def __init__(self, session: SessionController, canvas: Canvas, timeline: Timeline,
                  objects_panel: ObjectsPanel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +54,7 @@ class FrameViewController(QObject):
         timeline.frame_requested.connect(self.user_seek)
         canvas.zoom_changed.connect(self._on_zoom)
         self._rendered_scale = 1.0
+        self.count_known.connect(self._on_count_known)
 
     # -- navigation ---------------------------------------------------------------------------
     @property
@@ -69,7 +74,8 @@ class FrameViewController(QObject):
         project = self.session.project
         if project is None:
             return
-        frame = max(0, min(project.num_frames - 1, int(frame)))
+        count, _exact = project.video.frame_count_hint()  # never waits for the frame index
+        frame = max(0, min(count - 1, int(frame)))
         self.session.current_frame = frame
         self.timeline.set_frame(frame)
         self.refresh_frame()
@@ -104,7 +110,8 @@ class FrameViewController(QObject):
 
     def refresh_strips(self) -> None:
         rows = [StripRow(o.color, frozenset(self.session.mask_frames.get(o.id, ())),
-                         tuple(self.session.prompt_frames(o.id)), o.hidden, o.id == self.session.active_id)
+                         tuple(self.session.prompt_frames(o.id)), o.hidden, o.id == self.session.active_id,
+                         o.id)
                 for o in self.session.objects]
         self.timeline.set_rows(rows)
         counts = {o.id: len(self.session.mask_frames.get(o.id, ())) for o in self.session.objects}
@@ -143,10 +150,22 @@ class FrameViewController(QObject):
             self.panel.set_objects([], 0, {})
             self.canvas.clear()
             return
-        self.timeline.set_video(project.num_frames, project.video.info.fps)
+        # The first frame is shown before the frame index of a long video is complete.
+        count, _exact = project.video.frame_count_hint()
+        self.timeline.set_video(count, project.video.fps)
+        project.video.on_index_ready(lambda video: self.count_known.emit(video, video.frame_count_hint()[0]))
         self.refresh_strips()
         self.show_frame(self.session.current_frame)
         self.canvas.fit()
+
+    @Slot(object, int)
+    def _on_count_known(self, video: object, count: int) -> None:
+        project = self.session.project
+        if project is None or project.video is not video:
+            return  # another video was opened meanwhile
+        self.timeline.set_video(count, project.video.fps)
+        self.timeline.set_frame(min(self.frame, count - 1))
+        self.refresh_strips()
 
     @Slot(int)
     def _on_frame_changed(self, frame: int) -> None:

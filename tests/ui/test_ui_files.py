@@ -13,9 +13,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.domain.tracking import Direction
 from app.ui.main_window import MainWindow
 from app.ui.testing import SlowFakeEngine
-from app.ui.tracking import Direction
 from app.ui.worker import EngineSpec
 from tests.ui.conftest import N, box_rect, disc_center
 

@@ -10,8 +10,8 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
+from app.domain.tracking import Direction
 from app.ui.main_window import MainWindow
-from app.ui.tracking import Direction
 from sam3core.video import write_video
 
 

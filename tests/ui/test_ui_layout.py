@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QDockWidget, QToolBar
 from pytestqt.qtbot import QtBot
 
-from app.ui import worker as worker_module
 from app.ui.main_window import MainWindow
-from app.ui.tracking import Direction
 from tests.ui.conftest import H, W
 from tests.ui.test_ui_window import click, wait_mask
 
@@ -48,22 +45,3 @@ def test_engine_button_keeps_its_short_text_while_a_run_disables_it(window: Main
     assert button.text() == "Engine…"
     window._set_running(False)
     assert button.text() == "Engine…"
-
-
-def test_a_propagation_gives_the_freed_heap_back(qtbot: QtBot, slow_window: MainWindow, clip: Path,
-                                                 monkeypatch) -> None:  # noqa: ANN001
-    """RSS grew by ~190 MB over a 200-frame run, mostly freed memory glibc kept: the worker trims."""
-    calls: list[str] = []
-    monkeypatch.setattr(worker_module, "release_free_heap",
-                        lambda: calls.append(threading.current_thread().name))
-    window = slow_window
-    assert window.open_path(clip)
-    window.session.add_point(0, 70, 120, True)
-    wait_mask(qtbot, window, 0, 1)
-    with qtbot.waitSignal(window.tracking.finished, timeout=20_000):
-        assert window.session.propagate(Direction.FORWARD, target=4)
-    assert len(calls) == 1 and calls[0] != threading.main_thread().name  # off the UI thread
-
-
-def test_release_free_heap_runs_here() -> None:
-    worker_module.release_free_heap()  # must not raise on any platform

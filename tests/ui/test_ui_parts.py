@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from app.domain.model import Prompt
+from app.domain.tracking import Direction, PropagationRequest, plan_propagation
 from app.ui.compose import Layer, compose, compose_naive, paint_stroke
 from app.ui.testing import SlowFakeEngine
-from app.ui.tracking import PREFETCH_DELAY_MS, Direction, TrackingController, plan_propagation
-from app.ui.worker import EngineSpec, PropagationRequest, TrackingWorker, describe_error
+from app.ui.tracking import PREFETCH_DELAY_MS, TrackingController
+from app.ui.worker import EngineSpec, TrackingWorker, describe_error
 from sam3core.video import VideoSource, write_video
 
 
@@ -83,11 +84,11 @@ class RecordingEngine(SlowFakeEngine):
         super().__init__(delay_s=0.0)
         self.calls: list[tuple[Any, ...]] = []
 
-    def add_new_points_or_box(self, state, frame_idx, obj_id, points=None, labels=None, box=None,  # noqa: ANN001
-                              clear_old_points=True, rel_coordinates=True):  # noqa: ANN001, ANN201
+    def add_new_points_or_box(self, state, frame_idx, obj_id, points=None, labels=None,  # noqa: ANN001
+                              clear_old_points=True, rel_coordinates=True, box=None):  # noqa: ANN001, ANN201
         self.calls.append(("prompt", frame_idx, obj_id, rel_coordinates))
-        return super().add_new_points_or_box(state, frame_idx, obj_id, points, labels, box,
-                                             clear_old_points, rel_coordinates)
+        return super().add_new_points_or_box(state, frame_idx, obj_id, points, labels, clear_old_points,
+                                             rel_coordinates, box)
 
     def add_new_mask(self, state, frame_idx, obj_id, mask):  # noqa: ANN001, ANN201
         self.calls.append(("mask", frame_idx, obj_id))
@@ -125,7 +126,7 @@ def test_worker_feeds_changes_incrementally_and_refeeds_after_a_removal(qtbot, s
     assert engine.calls == [("reset",), ("mask", 3, 2)]
     # Propagation stores each frame through the callback before announcing it.
     stored: list[int] = []
-    worker.store = lambda f, masks: stored.append(f)
+    worker.store = lambda f, masks, *_: stored.append(f)
     with qtbot.waitSignal(worker.finished) as done:
         worker.propagate({(3, 2): mask_prompt}, [PropagationRequest(3, False, None)])
     assert done.args == [5, False] and stored == [3, 4, 5, 6, 7]
@@ -179,7 +180,7 @@ def test_worker_reports_engine_crashes_and_recovers(qtbot, small_video) -> None:
     worker.set_video(small_video)
     prompt = Prompt(0, 1, points=((10.0, 10.0),), labels=(1,))
     stored: list[int] = []
-    worker.store = lambda f, masks: stored.append(f)
+    worker.store = lambda f, masks, *_: stored.append(f)
     with qtbot.waitSignal(worker.failed) as failed, qtbot.waitSignal(worker.finished) as finished:
         worker.propagate({(0, 1): prompt}, [PropagationRequest(0, False, None)])
     assert "engine exploded" in failed.args[0]

@@ -10,8 +10,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from app.domain.tracking import Direction
 from app.ui.main_window import MainWindow
-from app.ui.tracking import Direction
 from tests.ui.conftest import (
     ARTIFACTS,
     DISC_R,

@@ -1,0 +1,156 @@
+"""PromptEditor: clicks, boxes, brush strokes and clearing on the active object, as undoable commands.
+
+A click or box becomes the frame's new prompt (a :class:`~app.domain.commands.SetPrompt`); the worker
+computes its mask and the answer is matched to the command by a token, so a late answer lands in the
+right undo step even when the user undid or edited meanwhile. A brush stroke edits the stored mask
+directly (a :class:`~app.domain.commands.SetMask`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+from PySide6.QtCore import QObject, Slot
+
+from app.domain.commands import SetMask, SetPrompt
+from app.domain.model import Prompt
+from app.domain.prompt_edits import box_prompt, click_prompt
+from app.domain.provenance import prompt_origin
+from app.ui.compose import paint_stroke
+from app.ui.project_session import ProjectSession
+from app.ui.tracking import TrackingController
+from app.ui.undo import DomainCommand
+from sam3core.errors import PromptError
+from sam3core.validate import check_prompt
+
+
+class PromptEditor(QObject):
+    def __init__(self, session: ProjectSession, tracking: TrackingController,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.tracking = tracking
+        self._pending: dict[int, DomainCommand] = {}  # token -> the SetPrompt waiting for its mask
+        self._token = 0
+        tracking.prompt_result.connect(self._on_prompt_result)
+        session.project_changed.connect(self._pending.clear)
+
+    @property
+    def waiting_for_engine(self) -> bool:
+        """True while a prompt's mask is still being computed (for scripted use: tests, self-check)."""
+        return bool(self._pending)
+
+    @contextlib.contextmanager
+    def _target(self, text: str) -> Iterator[int]:
+        """The active object; one is created when there is none, as a user clicking would expect.
+
+        The creation and the edit then form one undo step ("Add object and point"), 0 if it failed.
+        """
+        s = self.session
+        create = s.active_id == 0 or s.object_info(s.active_id) is None
+        if not create:
+            yield s.active_id
+            return
+        s.undo_stack.beginMacro(f"New object: {text.lower()}")
+        try:
+            yield s.add_object()
+        finally:
+            s.undo_stack.endMacro()
+
+    def _checked(self, points: object = None, labels: object = None, box: object = None) -> bool:
+        """The shared prompt check (sam3core.validate) before anything is stored; a refusal is shown."""
+        assert self.session.project is not None
+        height, width = self.session.project.size
+        try:
+            check_prompt(points, labels, box, width=width, height=height)
+        except PromptError as exc:
+            self.session.status.emit(f"Not added: {exc}")
+            return False
+        return True
+
+    def add_point(self, frame: int, x: float, y: float, positive: bool) -> None:
+        if not self.session.editable() or not self._checked([[x, y]], [1 if positive else 0]):
+            return
+        text = "Add point" if positive else "Add negative point"
+        with self._target(text) as obj:
+            if obj:
+                self._push_prompt(self._click_prompt(frame, obj, x, y, positive), text)
+
+    def _click_prompt(self, frame: int, obj: int, x: float, y: float, positive: bool) -> Prompt:
+        base = self.session.prompts.get((frame, obj))
+        shown = None
+        if base is None:  # the mask on screen becomes the click's context (app.domain.prompt_edits)
+            assert self.session.project is not None
+            shown = self.session.project.mask(frame, obj)
+        return click_prompt(base, frame, obj, x, y, positive, shown)
+
+    def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
+        if not self.session.editable():
+            return
+        x0, y0, x1, y1 = box
+        assert self.session.project is not None
+        height, width = self.session.project.size
+        # A drag may run past the frame's edge: the box is what it covers of the frame.
+        new_box = (max(0.0, min(x0, x1)), max(0.0, min(y0, y1)), min(float(width), max(x0, x1)),
+                   min(float(height), max(y0, y1)))
+        if not self._checked(box=new_box):
+            return
+        with self._target("Draw box") as obj:
+            if obj:
+                self._push_prompt(box_prompt(self.session.prompts.get((frame, obj)), frame, obj, new_box),
+                                  "Draw box")
+
+    def clear_prompt(self, frame: int) -> None:
+        s = self.session
+        if not s.editable() or (frame, s.active_id) not in s.prompts:
+            return
+        s.push(SetPrompt(Prompt(frame, s.active_id), text="Clear prompt"))
+
+    def paint(self, frame: int, points: list[tuple[float, float]], radius: float, *, erase: bool) -> None:
+        """A brush/eraser stroke on the active object's mask; it becomes the frame's mask prompt."""
+        s = self.session
+        if not s.editable() or not points:
+            return
+        assert s.project is not None
+        text = "Erase" if erase else "Paint"
+        with self._target(text) as obj:
+            if not obj:
+                return
+            current = s.project.mask(frame, obj)
+            if current is None:
+                current = np.zeros(s.project.size, bool)
+            edited = paint_stroke(current, points, radius, erase=erase)
+            if not np.array_equal(edited, current):
+                s.push(SetMask(frame, obj, edited, text=text))
+
+    def _push_prompt(self, prompt: Prompt, text: str) -> None:
+        wrapper = self.session.push(SetPrompt(prompt, text=text))
+        if wrapper is None:
+            return
+        self._token += 1
+        self._pending[self._token] = wrapper
+        self.tracking.segment(self.session.prompts, (prompt.frame, prompt.obj_id), self._token)
+
+    @Slot(int, int, object, int)
+    def _on_prompt_result(self, frame: int, obj_id: int, mask: np.ndarray, token: int) -> None:
+        project = self.session.project
+        wrapper = self._pending.pop(token, None)
+        if wrapper is None or project is None or wrapper.project is not project:
+            return
+        command = wrapper.command
+        assert isinstance(command, SetPrompt)
+        if wrapper.active:
+            if self.session.object_info(obj_id) is None:
+                return
+            command.set_result(project, mask, prompt_origin(command.prompt, self.tracking.engine_name,
+                                                            self.tracking.model))
+        else:
+            command.result = mask  # undone meanwhile: redo will restore this answer
+        # A later edit of the same prompt captured the mask before this answer: keep its undo exact.
+        for later in self._pending.values():
+            before = getattr(later.command, "before", None)
+            if before is not None and before.prompt == command.prompt and \
+                    (later.command.prompt.frame, later.command.prompt.obj_id) == (frame, obj_id):
+                before.mask = mask
