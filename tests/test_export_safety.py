@@ -94,7 +94,7 @@ def test_dangerous_outputs_are_refused_with_exit_2_and_nothing_changes(
             assert code == 0, err
             assert {k: v for k, v in after.items() if k in before} == before
             added = [Path(k).relative_to(out).parts[0] for k in after if k not in before]
-            assert set(added) == {"Annotations", "Provenance", MARKER}, added
+            assert set(added) == {"Annotations", "ImageSets", "masklet_ids", "Provenance", MARKER}, added
             continue
         assert code == 2, f"{fmt} --out {name}: exit {code}, {err}"
         assert err.startswith("masklet: error: ") and str(out) in err and err.count("\n") == 1, err
@@ -175,7 +175,7 @@ def test_reexport_never_mixes_never_follows_symlinks_and_keeps_other_sequences(
     kept = {k: v for k, v in _all_files(out).items() if "/other" in k or k.endswith("README.txt")}
     victim = tmp_path / "victim.txt"
     victim.write_text("not an annotation")
-    seq = out / "Annotations" / "clip"
+    seq = out / "Annotations" / "480p" / "clip"
     (seq / "00003.png").unlink()
     (seq / "00003.png").symlink_to(victim)
     with Project.open(project) as p:
@@ -195,13 +195,13 @@ def test_a_merge_never_overwrites_what_no_masklet_export_wrote(made: tuple[Path,
                                                                capsys: pytest.CaptureFixture) -> None:
     project, _video = made
     root = tmp_path / "DAVIS"
-    (root / "Annotations" / "clip").mkdir(parents=True)
-    (root / "Annotations" / "clip" / "00000.png").write_bytes(b"official ground truth")
+    (root / "Annotations" / "480p" / "clip").mkdir(parents=True)  # the official DAVIS 2017 layout
+    (root / "Annotations" / "480p" / "clip" / "00000.png").write_bytes(b"official ground truth")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     linked = tmp_path / "linked"
-    (linked / "Annotations").mkdir(parents=True)
-    (linked / "Annotations" / "clip").symlink_to(elsewhere)
+    (linked / "Annotations" / "480p").mkdir(parents=True)
+    (linked / "Annotations" / "480p" / "clip").symlink_to(elsewhere)
     for out, message in ((root, "not written by a Masklet export"), (linked, "is a symlink")):
         before = _all_files(tmp_path)
         assert _export(project, "davis", out) == 2
@@ -242,12 +242,12 @@ def test_a_merge_killed_while_moving_is_completed_by_the_next_export(made: tuple
                             str(out)], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
     assert child.returncode == 9, child.stderr
     labels = [set(np.unique(np.asarray(Image.open(p))).tolist()) for p in
-              sorted((out / "Annotations" / "clip").iterdir())]
+              sorted((out / "Annotations" / "480p" / "clip").iterdir())]
     assert any(2 in v for v in labels) and any(2 not in v for v in labels)  # half moved ...
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".masklet-staging-")]
     assert clean_leftovers(out)  # ... which the next export into the same place completes first
     labels = [set(np.unique(np.asarray(Image.open(p))).tolist()) for p in
-              sorted((out / "Annotations" / "clip").iterdir())]
+              sorted((out / "Annotations" / "480p" / "clip").iterdir())]
     assert len(labels) == N and all(2 not in v for v in labels)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".masklet-staging-")]
 
@@ -271,7 +271,8 @@ def test_the_export_says_what_it_wrote(made: tuple[Path, Path], tmp_path: Path,
                                        capsys: pytest.CaptureFixture) -> None:
     project, _video = made
     assert _export(project, "davis", tmp_path / "d") == 0
-    assert f"davis: wrote folder {tmp_path / 'd'} ({N + 1} files," in capsys.readouterr().out  # + provenance
+    # the PNGs, the provenance, the id map and ImageSets/2017/val.txt
+    assert f"davis: wrote folder {tmp_path / 'd'} ({N + 3} files," in capsys.readouterr().out
     assert _export(project, "coco", tmp_path / "c.json") == 0
     assert f"coco: wrote {tmp_path / 'c.json'} (1 file," in capsys.readouterr().out
     assert _export(project, "coco", tmp_path / "c.json") == 0
@@ -287,4 +288,5 @@ def test_an_empty_folder_is_a_fine_davis_target_but_not_a_json_target(made: tupl
     with Project.open(project, read_only=True) as p:
         with pytest.raises(ExportError, match="is a folder"):
             export_with_report(p, "coco", empty)
-        assert export_with_report(p, "davis", empty).files == N + 1  # the PNGs and the provenance file
+        # the PNGs, the provenance, the id map and ImageSets/2017/val.txt
+        assert export_with_report(p, "davis", empty).files == N + 3

@@ -14,10 +14,11 @@ MANIFEST is JSON Lines, one video per line (paths relative to the manifest's fol
    "project": "out/b.masklet", "model": "sam2.1_hiera_tiny", "checkpoint": "sam2.1_hiera_tiny.pt",
    "direction": "both", "device": "auto"}
 
-Required: video, prompts (a PROMPTS.json path or its content inline, see "masklet track --help"),
-project. Optional: model, checkpoint, direction (forward/backward/both), device (cpu/cuda/mps/auto;
-auto = the worker's GPU if it has one). Every line is checked before anything runs (exit 2 names each
-bad line).
+Required: video, project, and prompts (a PROMPTS.json path or its content inline, see "masklet track
+--help") and/or masks (a DAVIS folder of first-frame masks, as "masklet track --masks"; mask_frames
+first/appearance/all). Optional: model, checkpoint, direction (forward/backward/both), device
+(cpu/cuda/mps/auto; auto = the worker's GPU if it has one). Every line is checked before anything
+runs (exit 2 names each bad line).
 
 Without --ray a local Ray instance runs on this machine (127.0.0.1 only, token authentication), one
 engine per GPU, else one per CPU core. Every frame is saved to its project as it arrives; a worker that

@@ -7,8 +7,10 @@ Each line is an object::
      "project": "out/dog.masklet", "model": "sam2.1_hiera_tiny", "checkpoint": "models/sam2.1_hiera_tiny.pt",
      "direction": "both", "device": "auto"}
 
-Keys: ``video`` (file or frame folder), ``prompts`` (a PROMPTS.json path, or that file's content
-inline), ``project`` (output; continued if it exists for the same video) — required; ``model``,
+Keys: ``video`` (file or frame folder) and ``project`` (output; continued if it exists for the same
+video) — required; ``prompts`` (a PROMPTS.json path, or that file's content inline) and/or ``masks``
+(a DAVIS annotation folder of first-frame masks, as ``masklet track --masks``; ``mask_frames``
+first/appearance/all) — at least one; ``model``,
 ``checkpoint``, ``direction`` (forward/backward/both, default forward), ``device`` (cpu/cuda/mps/auto,
 default auto: a GPU where the worker has one) — optional. Relative paths are relative to the
 manifest's folder. Blank lines are skipped. Every bad line is reported with its number (exit 2).
@@ -20,14 +22,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain.mask_prompts import load_mask_prompts, merge_specs
 from app.domain.project import Project, ProjectError
 from app.domain.prompts_file import ObjectSpec, PromptsError, load_prompts, parse_prompts
 from app.domain.tracking import DIRECTIONS
 from sam3core.factory import CLASSICAL, ENGINE_NAMES
 from sam3core.video import VideoError, VideoSource
 
-REQUIRED = ("video", "prompts", "project")
-OPTIONAL = ("model", "checkpoint", "direction", "device")
+REQUIRED = ("video", "project")
+OPTIONAL = ("prompts", "masks", "mask_frames", "model", "checkpoint", "direction", "device")
 DEVICES = ("cpu", "cuda", "mps", "auto")
 
 
@@ -87,10 +90,12 @@ def _parse_line(data: object, base: Path, detected: dict[Path, str], line: int) 
     unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown}; allowed: {[*REQUIRED, *OPTIONAL]}")
-    missing = [k for k in REQUIRED if k not in data]
+    missing = [repr(k) for k in REQUIRED if k not in data]
+    if "prompts" not in data and "masks" not in data:
+        missing.append("'prompts' or 'masks'")
     if missing:
-        raise ValueError(f"missing {', '.join(repr(k) for k in missing)}")
-    for key in ("video", "project", "model", "checkpoint", "direction", "device"):
+        raise ValueError(f"missing {', '.join(missing)}")
+    for key in ("video", "project", "masks", "mask_frames", "model", "checkpoint", "direction", "device"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             raise ValueError(f"{key!r} must be a string, got {data[key]!r}")
     video = (base / data["video"]).resolve()
@@ -99,14 +104,22 @@ def _parse_line(data: object, base: Path, detected: dict[Path, str], line: int) 
             num_frames, height, width = source_video.num_frames, source_video.height, source_video.width
     except VideoError as exc:
         raise ValueError(str(exc)) from exc
-    prompts = data["prompts"]
-    if isinstance(prompts, str):
-        specs = load_prompts(base / prompts, num_frames=num_frames, height=height, width=width)
+    size = {"num_frames": num_frames, "height": height, "width": width}
+    prompts = data.get("prompts")
+    if prompts is None:
+        specs = []
+    elif isinstance(prompts, str):
+        specs = load_prompts(base / prompts, **size)
     elif isinstance(prompts, dict):
-        specs = parse_prompts(prompts, num_frames=num_frames, height=height, width=width,
-                              source="inline prompts")
+        specs = parse_prompts(prompts, **size, source="inline prompts")
     else:
         raise ValueError("'prompts' must be a PROMPTS.json path or that file's {\"objects\": [...]} inline")
+    if data.get("masks"):  # first-frame masks, as `masklet track --masks`
+        masks = load_mask_prompts(base / data["masks"], video, frames=data.get("mask_frames") or "first",
+                                  **size)
+        specs = merge_specs(specs, masks)
+    if not specs:
+        raise ValueError("no prompts: 'prompts' and 'masks' hold no object")
     project = (base / data["project"]).resolve()
     if project.suffix != ".masklet":
         raise ValueError(f"project {project.name!r} must end in .masklet")

@@ -31,6 +31,7 @@ from sam3core.engine import (
     frame_order,
 )
 from sam3core.errors import EngineInputError, MaskError, ObjectIdError, PromptError
+from sam3core.validate import check_prompt
 from sam3core.video import VideoSource
 
 
@@ -94,20 +95,10 @@ class SlowFakeEngine:
                               points: Any = None, labels: Any = None, clear_old_points: bool = True,
                               rel_coordinates: bool = True, box: Any = None) -> MaskResult:
         frame_idx, obj_id = self._check(inference_state, frame_idx, obj_id)
-        if points is None and box is None:
-            raise PromptError("give at least one point or a box")
-        if (points is None) != (labels is None):
-            raise PromptError("points and labels must be given together")
         if box is not None and not clear_old_points:
             raise PromptError("a box must come before any click on a frame: use clear_old_points=True")
-        if points is not None:  # the few checks the geometry needs (the real engines check everything)
-            try:
-                coords, labs = np.asarray(points, np.float64).reshape(-1, 2), np.asarray(labels).reshape(-1)
-            except (TypeError, ValueError) as exc:
-                raise PromptError(f"clicks must be (N, 2) numbers, got {points!r}") from exc
-            if len(coords) != len(labs) or not np.isfinite(coords).all() or not np.isin(labs, (0, 1)).all():
-                raise PromptError(f"bad clicks {points!r} / labels {labels!r}")
         h, w = inference_state.video.height, inference_state.video.width
+        check_prompt(points, labels, box, width=w, height=h, rel_coordinates=rel_coordinates)
         scale = np.array([w, h], np.float32) if rel_coordinates else np.ones(2, np.float32)
         # Clicks after a mask prompt on this frame edit that mask (positive adds, negative removes a disc).
         context = inference_state.mask_prompts.pop((frame_idx, obj_id), None)

@@ -149,3 +149,31 @@ def test_failed_items_are_named_with_their_reason(ray_cluster, make_clips, tmp_p
     captured = capsys.readouterr()
     assert "1 done, 0 skipped, 1 failed" in captured.out
     assert "item 2:clip1.avi (clip1.masklet) failed:" in captured.err and "junk.pt" in captured.err
+
+
+def test_batch_from_first_frame_masks(ray_cluster, make_clips, tmp_path: Path) -> None:  # noqa: ANN001
+    """The semi-supervised VOS batch: a DAVIS folder of first-frame masks per video instead of clicks."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    manifest, videos = make_clips(1, frames=8)
+    labels = np.zeros((72, 96), np.uint8)
+    labels[10:30, 8:30] = 1  # the red shape on frame 0
+    folder = tmp_path / "first" / videos[0].stem
+    folder.mkdir(parents=True)
+    image = Image.fromarray(labels, mode="L").convert("P")
+    image.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)
+    image.save(folder / "00000.png")
+    line = {"video": videos[0].name, "masks": f"first/{videos[0].stem}", "project": "masks.masklet"}
+    manifest.write_text(json.dumps(line) + "\n")
+    (item,) = load_manifest(manifest)
+    assert [(p.frame, p.obj_id, p.points) for s in item.specs for p in s.prompts] == [(0, 1, ())]
+    (result,) = run_batch([item], BatchOptions(workers=1))
+    assert result.status == "done", result.error
+    reference = tmp_path / "ref-masks.masklet"
+    assert main(["track", str(videos[0]), "--masks", str(folder), "--project", str(reference)]) == 0
+    got, want = content(item.project), content(reference)
+    assert len(got["masks"]) == item.num_frames and got["masks"] == want["masks"]
+    assert got["prompts"] == want["prompts"]
