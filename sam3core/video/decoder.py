@@ -116,9 +116,11 @@ class Cursor:
                 self.position = idx - 1
                 break
             # The decoder passed ``target`` (or reached the end) without producing it. Right after a
-            # seek that may be a demuxer landing after the keyframe asked for: try from the keyframe
-            # before it, then from the start of the stream, before calling the frame damaged.
-            if attempt < 2 and self._first_after_seek > target and self.index.by_time:
+            # seek that may be a demuxer landing after the keyframe asked for (MPEG-PS seeks by dts):
+            # seek again to the keyframe's earliest time, then from the keyframe before it, before
+            # calling the frame damaged.
+            landed_late = self._first_after_seek == -1 or self._first_after_seek > target
+            if attempt < 2 and landed_late and self.index.by_time:
                 self._seek_for(target, retry=attempt + 1)
                 continue
             break
@@ -146,10 +148,8 @@ class Cursor:
     def _seek_for(self, target: int, *, retry: int = 0) -> None:
         index = self.index
         k = index.start_for(target) if index.by_time else -1
-        if retry == 1 and k >= 0:
-            k -= 1
         if retry == 2:
-            k = -1
+            k -= 1
         if k < 0:
             container = self._open()
             self.position = -1
