@@ -46,8 +46,8 @@ class Converter:
     """Decoded picture -> upright (H, W, 3) RGB uint8, through swscale honouring the frame's own colour
     tags (BT.601/709, limited/full range; 10-bit, 4:2:2, palette, alpha and grey all become 8-bit RGB).
 
-    One scaling thread: the decoder's frame threads already use the cores, and a second pool of
-    threads per conversion only makes both wait for each other on a busy machine.
+    swscale picks its thread count from the CPUs (measured on two busy cores: as fast as or faster
+    than one thread, and than OpenCV's I420 conversion).
     """
 
     def __init__(self, rotation: int) -> None:
@@ -55,7 +55,7 @@ class Converter:
         self._reformatter = VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        rgb = self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
+        rgb = self._reformatter.reformat(frame, format="rgb24", threads=0).to_ndarray()
         if self.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
         return rgb
