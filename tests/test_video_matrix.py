@@ -203,3 +203,33 @@ def test_stepping_backwards_does_not_seek_for_every_frame(matrix, monkeypatch: p
             assert np.array_equal(video[i], reference[i])
     # One seek per 16 frames kept from each decode, instead of one per frame.
     assert len(seeks) <= spec.frames // 16 + 3
+
+
+def test_reading_in_order_never_seeks(matrix, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sam3core.video import decoder
+
+    spec, path = matrix("h264_vfr_bframes")
+    seeks: list[int] = []
+    original = decoder.Cursor._seek_for
+    monkeypatch.setattr(decoder.Cursor, "_seek_for",
+                        lambda self, target, **kw: (seeks.append(target), original(self, target, **kw))[1])
+    with VideoSource(path, cache_frames=2) as video:
+        codes = [read_code(video[i]) for i in range(spec.frames)]
+    assert codes == list(range(spec.frames)) and len(seeks) == 1  # one start, then decoding on
+
+
+def test_stream_without_usable_timestamps_is_counted_from_the_start(matrix) -> None:
+    """Where timestamps are missing or repeat, frame i is the i-th picture out of the decoder."""
+    import dataclasses
+
+    spec, path = matrix("mpeg4_bframes")
+    reference = front_to_back(path)
+    with VideoSource(path, cache_frames=2) as video:
+        index = video._require_index()
+        video._index = dataclasses.replace(
+            index, by_time=False, pts=np.arange(index.num_frames, dtype=np.int64),
+            key_pos=index.key_pos[:0], key_seek=index.key_seek[:0], key_pts=index.key_pts[:0])
+        order = list(range(spec.frames))
+        random.Random(5).shuffle(order)
+        for i in order[:20] + list(range(spec.frames - 1, spec.frames - 6, -1)):
+            assert np.array_equal(video[i], reference[i]), f"frame {i}"
