@@ -151,8 +151,11 @@ class VideoSource:
             self._time_base = stream.time_base or Fraction(1, 90000)
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             self._fps = float(rate) if rate else 30.0
-            self._estimate = int(stream.frames or 0) or (
-                round(float(stream.duration * self._time_base) * self._fps) if stream.duration else 0)
+            # Only until the index is built (the timeline's length meanwhile): MP4 stores a frame
+            # count, Matroska and others only a duration.
+            seconds = float(stream.duration * self._time_base) if stream.duration else \
+                (container.duration or 0) / 1e6
+            self._estimate = int(stream.frames or 0) or round(seconds * self._fps)
             first = self._first_picture(container, stream)
         finally:
             container.close()
