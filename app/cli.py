@@ -28,9 +28,10 @@ Desktop app:
 
 Headless:
   masklet track VIDEO --prompts PROMPTS.json --project OUT.masklet   track prompted objects
-  masklet export PROJECT --format coco|davis|ytvis|video --out PATH  write annotations
-  masklet import PROJECT --format davis|coco --path PATH             read another tool's masks
-  masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F against ground truth
+  masklet track VIDEO --masks DAVIS_DIR --project OUT.masklet        track from first-frame masks
+  masklet export PROJECT --format FORMAT --out PATH                  coco|davis|ytvis|mots|yolo|sav|video
+  masklet import PROJECT --format davis|coco|mots|yolo --path PATH   read another tool's masks
+  masklet eval PROJECT --gt DAVIS_ANNOTATIONS_DIR                    J, F, J&F (official DAVIS protocol)
   masklet status PROJECT                                             coverage, doubtful, reviewed frames
   masklet copy PROJECT OUT.masklet                                   a consistent copy, also while open
   masklet --self-check                                               check the installation
@@ -54,9 +55,17 @@ PROMPTS.json (coordinates in original video pixels, x right, y down; frames coun
 Object keys: id (required, positive integer, unique; it becomes the DAVIS pixel value and the
 COCO track_id), name, category (default "object"), color ("#rrggbb"), prompts (required, non-empty).
 Prompt keys: frame (required), points + labels (1 = on the object, 0 = background; equal length),
-box [x0, y0, x1, y1] (x0 < x1, y0 < y1, inside the image). A prompt needs points or a box; an
-object has at most one prompt per frame. Any other key, a frame outside the video, a point outside
-the image, an inverted or empty box or mismatched points/labels stops the run before any work
+box [x0, y0, x1, y1] (x0 < x1, y0 < y1, inside the image), or mask "file.png" (relative to the
+prompts file; a binary mask, or a label map whose pixels equal to the object id are taken). A
+prompt needs points or a box, or a mask alone; an object has at most one prompt per frame.
+
+--masks DIR: indexed PNGs named by frame number (DAVIS Annotations/480p/<seq>/, a dataset root or
+a folder of PNGs; pixel = object id, 255 = void) become mask prompts: by default the objects of the
+first PNG on that frame (the semi-supervised VOS run of Meta's vos_inference.py); --mask-frames
+appearance adds each object on the first frame it appears, all uses every PNG.
+
+Any other key, a frame outside the video, a point outside the image, an inverted or empty box,
+mismatched points/labels or a missing, empty or wrongly sized mask stops the run before any work
 (exit 2) with a message naming the object and the prompt.
 
 Prompts run in frame order, then the masks are propagated: "forward" from the earliest prompted
@@ -69,11 +78,18 @@ project for the same video is continued: its objects are updated and the file's 
 EXPORT_HELP = """\
 coco:  COCO instance-segmentation JSON, one image per frame, one annotation per non-empty mask
        (compressed RLE, or polygons with --polygons), track_id = object id; OUT is a .json
-davis: Annotations/<video>/00000.png indexed PNGs with the DAVIS palette, one per frame (pixel =
-       object id; where masks overlap the higher id wins); OUT is a folder; --with-images adds
-       JPEGImages/<video>/00000.jpg
+davis: DAVIS 2017 layout read by davis2017-evaluation: Annotations/480p/<video>/00000.png indexed
+       PNGs (objects renumbered 1..N, see masklet_ids/<seq>.json; --davis-ids raw keeps ids),
+       ImageSets/2017/val.txt; --with-images adds JPEGImages/480p/<video>/; OUT is a folder
 ytvis: YouTube-VIS JSON (per-frame segmentations, bboxes, areas; null where absent); OUT is a .json
+mots:  MOTS instances_txt/<video>.txt (frame id class h w rle) and instances/<video>/000000.png
+       (16-bit, id = class * 1000 + object id); OUT is a folder
+yolo:  Ultralytics YOLO segmentation: data.yaml, images/train/, labels/train/ (one polygon per
+       object, normalised); OUT is a folder
+sav:   SA-V masklet JSON (<video>_manual.json, RLE per frame and object); OUT is a folder
 video: mp4 of the frames with coloured, outlined masks (hidden objects left out); OUT is a .mp4
+davis and mots keep one object per pixel: overlapping pixels are counted, reported and given by
+--overlap (higher-id, lower-id, smaller-on-top, or error to refuse).
 See docs/formats.md for every field.
 """
 
@@ -95,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Track the objects of PROMPTS.json through VIDEO and save the "
                            "masks in a project file.", epilog=PROMPTS_HELP, formatter_class=_formatter)
     track.add_argument("video", metavar="VIDEO", help="video file (mp4, avi, mov, ...) or folder of frames")
-    track.add_argument("--prompts", required=True, metavar="PROMPTS.json", help="objects and prompts (below)")
+    track.add_argument("--prompts", metavar="PROMPTS.json", help="objects and prompts (below)")
+    track.add_argument("--masks", metavar="DAVIS_DIR", help="mask prompts from indexed PNGs (below)")
+    track.add_argument("--mask-frames", choices=("first", "appearance", "all"), default="first",
+                       help="which PNGs of --masks become prompts (default first)")
     track.add_argument("--project", required=True, metavar="OUT.masklet",
                        help="project file to create (or to continue, if it exists for the same video)")
     track.add_argument("--model", choices=MODEL_NAMES, default=None,
@@ -110,13 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--direction", choices=("forward", "backward", "both"), default="forward",
                        help="propagation direction (default forward)")
 
-    export = sub.add_parser("export", help="write a project as COCO, DAVIS, YouTube-VIS or an overlay video",
-                            formatter_class=_formatter, description=EXPORT_HELP)
+    export = sub.add_parser("export", help="write a project as COCO, DAVIS, YouTube-VIS, MOTS, YOLO, SA-V or "
+                            "an overlay video", formatter_class=_formatter, description=EXPORT_HELP)
     export.add_argument("project", metavar="PROJECT", help="a .masklet project file")
-    export.add_argument("--format", required=True, choices=("coco", "davis", "ytvis", "video"))
+    export.add_argument("--format", required=True,
+                        choices=("coco", "davis", "ytvis", "mots", "yolo", "sav", "video"))
     export.add_argument("--out", required=True, metavar="PATH", help="output file or folder")
     export.add_argument("--polygons", action="store_true", help="coco/ytvis: polygons instead of RLE")
-    export.add_argument("--with-images", action="store_true", help="davis: also write JPEGImages/<video>/")
+    export.add_argument("--with-images", action="store_true",
+                        help="davis/sav: also write the frames as JPEG (JPEGImages/...)")
+    export.add_argument("--overlap", choices=("higher-id", "lower-id", "smaller-on-top", "error"),
+                        default="higher-id", help="davis/mots: who gets a pixel two objects cover")
+    export.add_argument("--davis-layout", choices=("480p", "Full-Resolution", "flat"), default="480p",
+                        help="davis: the resolution level of Annotations/ (frames are not resized), or "
+                        "flat: Annotations/<video>/ without ImageSets")
+    export.add_argument("--davis-ids", choices=("contiguous", "raw"), default="contiguous",
+                        help="davis: renumber objects 1..N (default) or keep their ids (1..255)")
     export.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
     export.add_argument("--reviewed-only", action="store_true",
                         help="only masks a person reviewed (davis: only frames whose masks are all reviewed)")
@@ -128,9 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "pixel value, COCO track_id or\ninstance_id), COCO annotations without one by "
                              "category name; unknown ones are created.\nThe import is all or nothing."))
     imp.add_argument("project", metavar="PROJECT", help="a .masklet project file")
-    imp.add_argument("--format", required=True, choices=("davis", "coco"))
+    imp.add_argument("--format", required=True, choices=("davis", "coco", "mots", "yolo"))
     imp.add_argument("--path", required=True, metavar="PATH",
-                     help="davis: Annotations/<video> folder (or the dataset root); coco: the .json")
+                     help="davis: Annotations/<video> folder (or the dataset root); coco: the .json; "
+                     "mots: the .txt, PNG folder or root; yolo: the dataset root or labels folder")
     imp.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
 
     cp = sub.add_parser("copy", help="a consistent, self-contained copy of a project (also while it is open)",
@@ -147,12 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_formatter, description=(
                             "J: region IoU; F: DAVIS boundary F-measure (1-px boundaries, tolerance "
                             "ceil(0.008 x image diagonal));\nJ&F: their mean. Per object (mean over the "
-                            "annotated frames) and overall (mean over objects)."))
+                            "scored frames) and overall (mean over objects).\nDefault: the official DAVIS "
+                            "2017 semi-supervised protocol as davis2017-evaluation computes it: the\nfirst "
+                            "and last ground-truth frames are not scored, 255 is void (scored as background),"
+                            "\nthe objects are those of the first ground-truth frame, the prediction is the "
+                            "DAVIS export's label map.\nThe options below depart from it."))
     ev.add_argument("project", metavar="PROJECT", help="a .masklet project file")
     ev.add_argument("--gt", required=True, metavar="DAVIS_ANNOTATIONS_DIR",
-                    help="folder of indexed PNGs named by frame number (or a DAVIS root with Annotations/)")
-    ev.add_argument("--exclude-first-last", action="store_true",
-                    help="skip the first and last annotated frame (official DAVIS semi-supervised protocol)")
+                    help="folder of indexed PNGs named by frame number, or a DAVIS root (Annotations/480p/)")
+    ev.add_argument("--keep-first-last", action="store_true",
+                    help="also score the first and last ground-truth frame")
+    ev.add_argument("--exclude-first-last", action="store_true", help=argparse.SUPPRESS)  # now the default
+    ev.add_argument("--void", choices=("background", "ignore", "object"), default="background",
+                    help="pixels of value 255: background (default, as the toolkit), ignore (left out of J "
+                    "and F), object (scored as object 255)")
+    ev.add_argument("--objects", choices=("first-frame", "all-frames"), default="first-frame",
+                    help="which ground-truth objects are scored (default: those on the first frame)")
+    ev.add_argument("--binary-gt", action="store_true",
+                    help="read any non-zero pixel as object 1 (DAVIS 2016 masks, 0/255)")
+    ev.add_argument("--overlap", choices=("higher-id", "lower-id", "smaller-on-top", "none"),
+                    default="higher-id", help="how overlapping predicted masks are scored: as the DAVIS "
+                    "export paints them (default higher-id), or none: each object's own mask")
     ev.add_argument("--video", metavar="NEW_PATH", help="the project's video, if it was moved")
 
     st = sub.add_parser("status", help="per object: coverage, provenance, doubtful and reviewed frames",
@@ -204,16 +248,12 @@ class _Progress:
 
 
 def _open_project(path: str, video: str | None, *, read_only: bool = False):  # -> Project
-    """Open for writing; with ``read_only``, a project another program is writing opens read-only."""
-    from app.domain.project import Project, ProjectLockedError, VideoMissingError
+    """Open for writing, or with ``read_only`` without the writer lock: export, eval, status and copy
+    work beside a program writing the project and never keep one from opening it."""
+    from app.domain.project import Project, VideoMissingError
 
     try:
-        try:
-            project = Project.open(path, video_path=video)
-        except ProjectLockedError:
-            if not read_only:
-                raise
-            project = Project.open(path, video_path=video, read_only=True)
+        project = Project.open(path, video_path=video, read_only=read_only)
     except VideoMissingError as exc:
         raise UsageError(f"{exc}; pass --video NEW_PATH") from exc
     _print_notes(project)
@@ -227,6 +267,7 @@ def _print_notes(project) -> None:  # noqa: ANN001 - Project, imported lazily
 
 
 def cmd_track(args: argparse.Namespace) -> int:
+    from app.domain.mask_prompts import load_mask_prompts, merge_specs
     from app.domain.project import Project
     from app.domain.prompts_file import load_prompts
     from app.domain.provenance import model_label
@@ -234,9 +275,14 @@ def cmd_track(args: argparse.Namespace) -> int:
     from sam3core.factory import build_engine
     from sam3core.video import VideoSource
 
+    if not args.prompts and not args.masks:
+        raise UsageError("give --prompts PROMPTS.json, --masks DAVIS_DIR, or both")
     with VideoSource(args.video) as video:
-        specs = load_prompts(args.prompts, num_frames=video.num_frames, height=video.height,
-                             width=video.width)
+        size = {"num_frames": video.num_frames, "height": video.height, "width": video.width}
+        specs = load_prompts(args.prompts, **size) if args.prompts else []
+        if args.masks:
+            masks = load_mask_prompts(args.masks, Path(args.video), frames=args.mask_frames, **size)
+            specs = merge_specs(specs, masks)
     _check_checkpoint(args.checkpoint)
     untrained = {"random_weights": True} if args.random_weights else {}
     engine = build_engine(args.model, checkpoint=args.checkpoint, device=args.device, **untrained)
@@ -283,9 +329,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from app.domain.export import export_with_report
 
     with _open_project(args.project, args.video, read_only=True) as project:  # also beside a writer
+        notes: list[str] = []
         report = export_with_report(project, args.format, args.out, polygons=args.polygons,
                                     with_images=args.with_images, reviewed_only=args.reviewed_only,
-                                    progress=_Progress(f"export {args.format}"))
+                                    overlap=args.overlap, davis_layout=args.davis_layout,
+                                    davis_ids=args.davis_ids, progress=_Progress(f"export {args.format}"),
+                                    notes=notes)
+    for note in notes:
+        print(f"masklet: note: {note}", file=sys.stderr)
     print(f"{args.format}: {report.describe()}")
     return 0
 
@@ -305,8 +356,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with _open_project(args.project, args.video, read_only=True) as project:
         scores = evaluate_project(project, args.gt, progress=_Progress("eval"),
-                                  exclude_first_last=args.exclude_first_last)
+                                  keep_first_last=args.keep_first_last, void=args.void,
+                                  objects=args.objects, binary_gt=args.binary_gt,
+                                  overlap=None if args.overlap == "none" else args.overlap)
         names = {o.id: o.name for o in project.objects()}
+    for note in scores.notes:
+        print(f"masklet: note: {note}", file=sys.stderr)
     print(f"{'object':>6}  {'name':<20} {'J':>6} {'F':>6} {'J&F':>6} {'frames':>6}")
     for result in scores.objects:
         name = names.get(result.obj_id, "(not in project)")[:20]
@@ -314,6 +369,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{result.jf_mean:6.3f} {len(result.j_per_frame):>6}")
     print(f"{'all':>6}  {'(mean over objects)':<20} {scores.j_mean:6.3f} {scores.f_mean:6.3f} "
           f"{scores.jf_mean:6.3f}")
+    if scores.frames:
+        print(f"scored frames {scores.frames[0]}..{scores.frames[-1]} "
+              f"({len(scores.frames)} ground-truth frames)")
     return 0
 
 

@@ -223,3 +223,32 @@ def test_click_on_a_tracked_frame_corrects_it(engine, state, clip) -> None:
     # taking the click back and clicking positively elsewhere starts from the clicks, not the old mask
     again = mask_of(engine.add_new_points(state, 8, 1, [(x, y)], [1], rel_coordinates=False), 1)
     assert again[y, x]
+
+
+def test_confidence_is_exposed_and_matches_the_presence_logits(engine, state, clip) -> None:
+    engine.add_new_points_or_box(state, 0, 1, box=clip.first_box(1), rel_coordinates=False)
+    shown = {}
+    for frame, _ids, _low, video, scores in engine.propagate_in_video(state, max_frame_num_to_track=8):
+        present = bool((video[0, 0] > 0).any())
+        assert (float(scores[0, 0]) > 0) == present
+        shown[frame] = (present, float(scores[0, 0]))
+    conf = state.confidence(1)
+    assert set(conf) == set(shown) and conf[0] == 1.0
+    assert all(0.0 <= c <= 1.0 for c in conf.values())
+    assert state.confidence(1, 3) == conf[3] and state.confidence(1, 15) is None
+    # a higher confidence never maps to a lower logit
+    pairs = sorted((conf[f], s) for f, (p, s) in shown.items() if p)
+    assert all(a[1] <= b[1] + 1e-5 for a, b in zip(pairs, pairs[1:]))
+    with pytest.raises(KeyError):
+        state.confidence(99)
+
+
+def test_an_unsure_object_is_dropped_rather_than_kept(clip, video_path) -> None:
+    from sam3core.classical import ClassicalSettings
+
+    strict = ClassicalEngine(ClassicalSettings(min_confidence=0.999))
+    st = strict.init_state(str(video_path))
+    strict.add_new_points_or_box(st, 0, 1, box=clip.first_box(1), rel_coordinates=False)
+    for frame, _ids, _low, video, scores in strict.propagate_in_video(st, max_frame_num_to_track=4):
+        if frame > 0:  # nothing tracked is that sure: the object is reported absent, not guessed
+            assert not (video[0, 0] > 0).any() and scores[0, 0] < 0

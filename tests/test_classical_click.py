@@ -110,3 +110,25 @@ def test_a_later_positive_click_keeps_a_negative_clicks_colour_patch() -> None:
         paint_seeds(labels, image, points, None)
         assert (labels[30, 45] == cv2.GC_BGD) == expect_patch
         assert labels[30, 20] == cv2.GC_BGD  # the negative click's own disk always
+
+
+def test_a_negative_click_removes_the_clicked_region_and_nothing_else(tmp_path: Path) -> None:
+    # A brown "curtain" patch touching the person's brown bottom: one colour patch, two regions.
+    frame, truth = person_frame()
+    patch = np.zeros((H, W), bool)
+    patch[150:215, 150:208] = True
+    frame = frame.copy()
+    noise = np.random.default_rng(5).normal(0, 6, (int(patch.sum()), 3))
+    frame[patch] = np.clip(np.array([150, 110, 70]) + noise, 0, 255).astype(np.uint8)
+    path = write_video(tmp_path / "curtain", [frame, frame])
+    engine = ClassicalEngine()
+    state = engine.init_state(str(path))
+    before = _mask(engine.add_new_points_or_box(state, 0, 1, points=[BOTTOM_CLICK], labels=[1],
+                                                rel_coordinates=False))
+    assert before[patch].mean() > 0.5, "setup: the click should have spread onto the patch"
+    after = _mask(engine.add_new_points_or_box(state, 0, 1, points=[(170.0, 185.0)], labels=[0],
+                                               clear_old_points=False, rel_coordinates=False))
+    assert after[patch].mean() < 0.1  # the clicked region goes
+    part = before & truth & ~patch
+    assert np.count_nonzero(after & part) >= 0.9 * np.count_nonzero(part)  # and nothing else
+    assert after[int(BOTTOM_CLICK[1]), int(BOTTOM_CLICK[0])]

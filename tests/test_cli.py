@@ -293,20 +293,22 @@ def test_export_import_eval(tracked: Path, tmp_path: Path, capsys: pytest.Captur
         == 0
     )
     capsys.readouterr()
-    gt = tmp_path / "e" / "davis" / "Annotations" / "square"
-    assert main(["eval", str(tracked), "--gt", str(gt)]) == 0
+    gt = tmp_path / "e" / "davis" / "Annotations" / "480p" / "square"
+    assert main(["eval", str(tracked), "--gt", str(tmp_path / "e" / "davis")]) == 0  # the dataset root
     out = capsys.readouterr().out
     assert "J&F" in out and out.count(" 1.000") >= 9  # perfect against its own export, 2 objects + overall
-    # Damage the ground truth of object 4 on every frame: its scores drop, object 1's stay perfect.
+    assert f"({NUM_FRAMES - 2} ground-truth frames)" in out  # official protocol: first and last not scored
+    # Damage the ground truth of object 4 (renumbered 2 by the export) on every frame: it leaves the
+    # ground truth, object 1 stays perfect.
     for png in gt.glob("*.png"):
         labels = np.asarray(Image.open(png)).copy()
-        labels[labels == 4] = 0
+        labels[labels == 2] = 0
         Image.fromarray(labels, mode="P").save(png)
     assert main(["eval", str(tracked), "--gt", str(gt)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "1.000" in rows["1"] and "4" not in rows  # object 4 no longer in the ground truth
-    assert main(["eval", str(tracked), "--gt", str(gt), "--exclude-first-last"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].split()[-1] == str(NUM_FRAMES - 2)
+    assert main(["eval", str(tracked), "--gt", str(gt), "--keep-first-last"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[-1] == str(NUM_FRAMES)
     # Import into a fresh project of the same video.
     with Project.open(tracked) as project:
         video = project.video_path

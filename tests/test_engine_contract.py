@@ -20,10 +20,8 @@ from app.ui.testing import SlowFakeEngine
 from sam3core.classical import ClassicalEngine
 from sam3core.engine import Engine, frame_order
 from sam3core.errors import EngineInputError, FrameIndexError, MaskError, ObjectIdError, PromptError
-from sam3core.sam.network_config import tiny_test_config
-from sam3core.sam.registry import build_tracker
-from sam3core.sam.sam3 import sam3_tiny_test_config
 from sam3core.video import VideoSource, write_video
+from tests.tiny_engines import tiny_sam
 
 FRAMES, HEIGHT, WIDTH = 7, 64, 80
 ENGINES = ("classical", "sam2.1_tiny", "sam3_tiny", "fake")
@@ -40,19 +38,10 @@ def _frames() -> list[np.ndarray]:
     return frames
 
 
-def _sam(name: str) -> Engine:
-    torch.manual_seed(0)
-    config = tiny_test_config() if name.startswith("sam2") else sam3_tiny_test_config()
-    predictor = build_tracker(name, config=config)
-    with torch.no_grad():  # random weights call every object absent; make them "present"
-        predictor.model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(6.0)
-    return predictor
-
-
 BUILDERS: dict[str, Callable[[], Engine]] = {
     "classical": ClassicalEngine,
-    "sam2.1_tiny": lambda: _sam("sam2.1_hiera_tiny"),
-    "sam3_tiny": lambda: _sam("sam3"),
+    "sam2.1_tiny": lambda: tiny_sam("sam2.1_hiera_tiny", present_bias=6.0),
+    "sam3_tiny": lambda: tiny_sam("sam3", present_bias=6.0),
     "fake": lambda: SlowFakeEngine(delay_s=0.0),
 }
 
@@ -302,3 +291,24 @@ def test_a_propagation_gives_the_freed_heap_back(engine_name: str, module: str, 
         frames.close()  # type: ignore[attr-defined]
         assert calls  # stopped early: trimmed on the way out
         engine.close(state)
+
+
+def test_init_state_needs_exactly_one_source(engine: Engine, video_path: Path) -> None:
+    with pytest.raises(EngineInputError):
+        engine.init_state()
+    with VideoSource(video_path) as video, pytest.raises(EngineInputError):
+        engine.init_state(video_path, video=video)
+
+
+def test_reset_forgets_everything(engine: Engine, state: Any) -> None:
+    click(engine, state, obj_id=1)
+    engine.add_new_mask(state, 3, 2, square_mask(3))
+    engine.reset_state(state)
+    with pytest.raises(PromptError):
+        next(iter(engine.propagate_in_video(state)))
+    assert engine.remove_object(state, 1) == ([], [])
+    _, ids, _, _ = click(engine, state, frame=1, obj_id=7)  # the session goes on
+    assert list(ids) == [7]
+    engine.clear_all_points_in_video(state)
+    with pytest.raises(PromptError):
+        next(iter(engine.propagate_in_video(state)))

@@ -69,7 +69,7 @@ def test_coco_rle_loads_in_pycocotools_and_decodes_to_same_masks(project: Projec
     expected = non_empty(project)
     assert len(coco.anns) == len(expected)
     for ann in coco.anns.values():
-        assert ann["track_id"] == ann["instance_id"]
+        assert "instance_id" not in ann  # reserved by FiftyOne's Detection
         key = (ann["frame_id"], ann["track_id"])
         assert ann["image_id"] == key[0] + 1 and ann["iscrowd"] == 0
         assert ann["category_id"] == (2 if key[1] == 5 else 1)
@@ -95,27 +95,69 @@ def test_coco_polygons_keep_holes_and_match_approximately(project: Project, tmp_
     assert coco.annToMask(dog)[1, 1]  # the second, separate part is there
 
 
-def test_davis_writes_every_frame_as_indexed_png_higher_id_wins(project: Project, tmp_path: Path) -> None:
-    out = export_project(project, "davis", tmp_path / "davis", with_images=True)
-    files = sorted((out / "Annotations" / "walk").glob("*.png"))
+def davis_expected(project: Project, frame: int, values: dict[int, int],
+                   rule: str = "higher-id") -> np.ndarray:
+    masks = project.masks_on_frame(frame)
+    order = sorted(masks) if rule == "higher-id" else sorted(masks, reverse=True)
+    expected = np.zeros((H, W), np.uint8)
+    for obj_id in order:
+        expected[masks[obj_id]] = values[obj_id]
+    return expected
+
+
+def test_davis_writes_the_2017_layout_renumbered_with_an_id_map(project: Project, tmp_path: Path) -> None:
+    notes: list[str] = []
+    out = export_project(project, "davis", tmp_path / "davis", with_images=True, notes=notes)
+    files = sorted((out / "Annotations" / "480p" / "walk").glob("*.png"))
     assert [f.name for f in files] == [f"{i:05d}.png" for i in range(N)]
-    assert len(list((out / "JPEGImages" / "walk").glob("*.jpg"))) == N
+    assert len(list((out / "JPEGImages" / "480p" / "walk").glob("*.jpg"))) == N
+    assert (out / "ImageSets" / "2017" / "val.txt").read_text().split() == ["walk"]
+    id_map = json.loads((out / "masklet_ids" / "walk.json").read_text())
+    assert {v: e["object_id"] for v, e in id_map["values"].items()} == {"1": 1, "2": 2, "3": 5}
+    values = {1: 1, 2: 2, 5: 3}  # ids 1, 2, 5 -> contiguous 1..3 (the toolkit scores 1..max)
     for frame, file in enumerate(files):
         with Image.open(file) as png:
             assert png.mode == "P"
             assert png.getpalette()[:3 * 6] == DAVIS_PALETTE[:3 * 6]
-            labels = np.asarray(png)
-        masks = project.masks_on_frame(frame)
-        expected = np.zeros((H, W), np.uint8)
-        for obj_id in sorted(masks):
-            expected[masks[obj_id]] = obj_id
-        assert np.array_equal(labels, expected)
+            assert np.array_equal(np.asarray(png), davis_expected(project, frame, values))
     overlap = project.mask(0, 1) & project.mask(0, 2)
     assert overlap.any()
     with Image.open(files[0]) as png:
         assert (np.asarray(png)[overlap] == 2).all()
     with Image.open(files[-1]) as png:
         assert not np.asarray(png).any()
+    # The overlap is counted and reported, not silently resolved.
+    shared, lost, frames = 0, {1: 0, 2: 0}, 0
+    for f in range(N):
+        masks = project.masks_on_frame(f)
+        covered = sum(m.astype(int) for m in masks.values()) if masks else np.zeros((H, W), int)
+        shared += int(np.count_nonzero(covered > 1))
+        frames += bool((covered > 1).any())
+        painted = davis_expected(project, f, values)
+        for obj_id in lost if masks else ():  # higher id wins: 1 loses to 2 and 5, 2 to 5
+            lost[obj_id] += int(np.count_nonzero(masks[obj_id] & (painted != values[obj_id])))
+    assert shared and id_map["overlap"]["pixels"] == shared and id_map["overlap"]["frames"] == frames
+    assert id_map["overlap"]["pixels_lost_per_object"] == {str(k): v for k, v in lost.items() if v}
+    assert len(notes) == 1 and f"{shared} pixel(s) on {frames} frame(s)" in notes[0]
+    assert "object 1 lost" in notes[0]
+
+
+def test_davis_overlap_rules_raw_ids_and_flat_layout(project: Project, tmp_path: Path) -> None:
+    out = export_project(project, "davis", tmp_path / "d", davis_layout="flat", davis_ids="raw",
+                         overlap="lower-id")
+    assert not (out / "ImageSets").exists()
+    with Image.open(out / "Annotations" / "walk" / "00001.png") as png:
+        assert np.array_equal(np.asarray(png), davis_expected(project, 1, {1: 1, 2: 2, 5: 5}, "lower-id"))
+    from app.domain.export_labels import OverlapError
+
+    with pytest.raises(OverlapError, match="frame 0: objects \\[1, 2"):
+        export_project(project, "davis", tmp_path / "e", overlap="error")
+    out = export_project(project, "davis", tmp_path / "s", overlap="smaller-on-top")
+    with Image.open(out / "Annotations" / "480p" / "walk" / "00000.png") as png:
+        labels = np.asarray(png)
+    small_first = project.mask(0, 2).sum() < project.mask(0, 1).sum()
+    overlap = project.mask(0, 1) & project.mask(0, 2)
+    assert (labels[overlap] == (2 if small_first else 1)).all()
 
 
 def test_ytvis_has_per_frame_lists_with_nulls(project: Project, tmp_path: Path) -> None:
@@ -154,10 +196,14 @@ def test_overlay_video_tints_masks(project: Project, tmp_path: Path) -> None:
         export_project(project, "video", tmp_path / "overlay.gif")
 
 
-def test_davis_refuses_ids_beyond_one_byte(project: Project, tmp_path: Path) -> None:
+def test_davis_raw_ids_refuse_ids_beyond_one_byte(project: Project, tmp_path: Path) -> None:
     project.add_object(obj_id=300)
+    project.set_frame_masks(0, {300: ring(5, 5, 3, 0)})
     with pytest.raises(ValueError, match="300"):
-        export_project(project, "davis", tmp_path / "d")
+        export_project(project, "davis", tmp_path / "d", davis_ids="raw")
+    out = export_project(project, "davis", tmp_path / "c")  # contiguous numbering: 300 becomes 4
+    with Image.open(out / "Annotations" / "480p" / "walk" / "00000.png") as png:
+        assert 4 in np.asarray(png)
 
 
 def test_unknown_format(project: Project, tmp_path: Path) -> None:

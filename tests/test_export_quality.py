@@ -65,7 +65,7 @@ def test_coco_annotations_carry_provenance_and_load_in_pycocotools(project: Proj
     first = anns[(0, 1)]["attributes"]
     assert first == {"source": "prompted", "human": True, "engine": "sam2.1_hiera_tiny", "model": "tiny.pt",
                      "source_frame": 0, "created": "2026-12-01T10:00:00Z",
-                     "confidence": pytest.approx(0.9 * 0.9051, abs=1e-3),
+                     "mask_confidence": pytest.approx(0.9 * 0.9051, abs=1e-3),
                      "predicted_iou": 0.9, "object_score": 3.0, "reviewed": None}
     assert anns[(4, 1)]["attributes"]["source"] == "tracked" and not anns[(4, 1)]["attributes"]["human"]
     assert anns[(1, 1)]["attributes"]["reviewed"] == "accepted" and anns[(1, 1)]["attributes"]["human"]
@@ -114,7 +114,7 @@ print(json.dumps({{"n": len(ann), "masks": masks, "cats": api.getCatIds(), "prov
 
 def test_davis_sidecar_lists_every_frame_and_object(project: Project, tmp_path: Path) -> None:
     out = export_project(project, "davis", tmp_path / "d")
-    pngs = sorted(p.name for p in (out / "Annotations" / "run").iterdir())
+    pngs = sorted(p.name for p in (out / "Annotations" / "480p" / "run").iterdir())
     assert pngs == [f"{t:05d}.png" for t in range(N)]  # nothing else among the frames
     side = json.loads((out / "Provenance" / "run.json").read_text())
     assert side["format"] == "masklet-provenance-1" and side["objects"]["2"]["name"] == "b"
@@ -132,8 +132,8 @@ def test_reviewed_only_exports(project: Project, tmp_path: Path) -> None:
                                                                               False]
     out = export_project(project, "davis", tmp_path / "d", reviewed_only=True)
     # frame 2 has an unreviewed mask of object 2: not ground truth, left out
-    assert sorted(p.name for p in (out / "Annotations" / "run").iterdir()) == ["00001.png"]
-    labels = np.asarray(Image.open(out / "Annotations" / "run" / "00001.png"))
+    assert sorted(p.name for p in (out / "Annotations" / "480p" / "run").iterdir()) == ["00001.png"]
+    labels = np.asarray(Image.open(out / "Annotations" / "480p" / "run" / "00001.png"))
     assert np.array_equal(labels == 1, blob(1, 1)) and np.array_equal(labels == 2, blob(1, 2))
     assert [f["frame"] for f in json.loads((out / "Provenance" / "run.json").read_text())["frames"]] == [1]
     project.set_mask(1, 2, blob(1, 2) & False)  # the reviewed mask changed: its review lapses

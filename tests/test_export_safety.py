@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import ROOT, H, W, cli_env, digest, digests, make_video
+from hostile import ROOT, H, W, cli_env, digest, make_video
 from PIL import Image
 
 from app.cli import main
@@ -66,8 +66,12 @@ def _targets(tmp_path: Path, project: Path, video: Path, frames: Path) -> dict[s
         "relative": Path(os.path.relpath(project)), "the video": video, "a symlink to the video":
         tmp_path / "link-to-video", "inside the frame folder": frames / "out.json", "the frame folder":
         frames, "a frame": frames / "00000.jpg", "the project's folder": tmp_path, "a user folder": crowded,
-        "another project": other,
+        "another project": other, "a device": Path("/dev/null"),
     }
+
+
+def _all_files(root: Path) -> dict[str, str]:
+    return {str(p): digest(p) for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink()}
 
 
 @pytest.mark.parametrize("fmt", ["coco", "ytvis", "davis", "video"])
@@ -81,14 +85,20 @@ def test_dangerous_outputs_are_refused_with_exit_2_and_nothing_changes(
     targets = _targets(tmp_path, project, video, frames)
     for name, out in targets.items():
         source = frames_project if "frame" in name else project
-        watched = [project, video, frames, frames_project, *targets.values()]
-        before = digests(*watched)
+        before = _all_files(tmp_path)
         code = _export(source, fmt, out)
         err = capsys.readouterr().err
+        after = _all_files(tmp_path)
+        if fmt == "davis" and name in ("the project's folder", "a user folder"):
+            # A folder format merges into a folder of other files: it only adds its own.
+            assert code == 0, err
+            assert {k: v for k, v in after.items() if k in before} == before
+            added = [Path(k).relative_to(out).parts[0] for k in after if k not in before]
+            assert set(added) == {"Annotations", "ImageSets", "masklet_ids", "Provenance", MARKER}, added
+            continue
         assert code == 2, f"{fmt} --out {name}: exit {code}, {err}"
         assert err.startswith("masklet: error: ") and str(out) in err and err.count("\n") == 1, err
-        assert digests(*watched) == before, f"{fmt} --out {name} changed a file"
-        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".masklet-")]
+        assert after == before, f"{fmt} --out {name} changed a file"
     with Project.open(project) as reopened:
         assert reopened.mask_count() == 2 * N
 
@@ -146,27 +156,100 @@ def test_a_killed_export_leaves_the_earlier_output_intact_and_is_cleaned_up(
     assert again.replaced and sorted(p.name for p in out.parent.iterdir()) == [name]  # leftovers removed
 
 
-def test_reexport_replaces_the_folder_never_mixes_and_never_follows_symlinks(
+def test_reexport_never_mixes_never_follows_symlinks_and_keeps_other_sequences(
         made: tuple[Path, Path], tmp_path: Path) -> None:
-    """Found: re-export mixed old and new frames; a symlink planted in the folder had its target written."""
+    """Found: re-export mixed old and new frames (42 frames still showing a deleted object); a symlink
+    planted in the folder had its target overwritten."""
+    from app.domain.review import review
+
     project, _video = made
     out = tmp_path / "davis"
     assert _export(project, "davis", out) == 0
-    assert (out / MARKER).is_file()
+    # Another video's sequence in the same dataset root, and a file of the user's.
+    other_video = make_video(tmp_path / "other.mp4", frames=4, seed=7)
+    with Project.create(tmp_path / "other.masklet", other_video) as other:
+        other.add_object("x")
+        other.set_mask(1, 1, _mask(1, 1))
+    assert _export(tmp_path / "other.masklet", "davis", out) == 0
+    (out / "README.txt").write_text("my dataset")
+    kept = {k: v for k, v in _all_files(out).items() if "/other" in k or k.endswith("README.txt")}
     victim = tmp_path / "victim.txt"
     victim.write_text("not an annotation")
-    seq = out / "Annotations" / "clip"
+    seq = out / "Annotations" / "480p" / "clip"
     (seq / "00003.png").unlink()
     (seq / "00003.png").symlink_to(victim)
-    (seq / "99999.png").write_bytes(b"stale frame of an old export")
     with Project.open(project) as p:
         p.delete_object(2)
-    assert _export(project, "davis", out) == 0
+        review(p, 4, [1])
+        review(p, 7, [1])
+    # Only the reviewed frames now: every other frame of the earlier export is stale and goes.
+    assert main(["export", str(project), "--format", "davis", "--out", str(out), "--reviewed-only"]) == 0
     assert victim.read_text() == "not an annotation"
-    pngs = sorted(seq.iterdir())
-    assert [p.name for p in pngs] == [f"{f:05d}.png" for f in range(N)]
-    assert not any(p.is_symlink() for p in pngs)
-    assert all(set(np.unique(np.asarray(Image.open(p))).tolist()) <= {0, 1} for p in pngs)
+    assert sorted(p.name for p in seq.iterdir()) == ["00004.png", "00007.png"]
+    assert not any(p.is_symlink() for p in seq.iterdir())
+    assert all(set(np.unique(np.asarray(Image.open(p))).tolist()) <= {0, 1} for p in seq.iterdir())
+    assert {k: v for k, v in _all_files(out).items() if k in kept} == kept  # the other sequence, untouched
+
+
+def test_a_merge_never_overwrites_what_no_masklet_export_wrote(made: tuple[Path, Path], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    project, _video = made
+    root = tmp_path / "DAVIS"
+    (root / "Annotations" / "480p" / "clip").mkdir(parents=True)  # the official DAVIS 2017 layout
+    (root / "Annotations" / "480p" / "clip" / "00000.png").write_bytes(b"official ground truth")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    (linked / "Annotations" / "480p").mkdir(parents=True)
+    (linked / "Annotations" / "480p" / "clip").symlink_to(elsewhere)
+    for out, message in ((root, "not written by a Masklet export"), (linked, "is a symlink")):
+        before = _all_files(tmp_path)
+        assert _export(project, "davis", out) == 2
+        assert message in capsys.readouterr().err
+        assert _all_files(tmp_path) == before and not list(elsewhere.iterdir())
+
+
+DIE_WHILE_MOVING = """
+import os, sys
+sys.path.insert(0, {root!r})
+from app.domain import output_merge
+from app.domain.export import export_with_report
+from app.domain.project import Project
+real_replace, moved = os.replace, []
+
+def dying_replace(src, dst):
+    if len(moved) == 7 and "Annotations" in str(dst):
+        os._exit(9)  # killed in the middle of the moves: no cleanup runs
+    moved.append(dst)
+    real_replace(src, dst)
+
+output_merge.os = type("os", (), {{**{{k: getattr(os, k) for k in dir(os)}}, "replace": dying_replace}})
+with Project.open(sys.argv[1], read_only=True) as project:
+    export_with_report(project, "davis", sys.argv[2])
+"""
+
+
+def test_a_merge_killed_while_moving_is_completed_by_the_next_export(made: tuple[Path, Path],
+                                                                    tmp_path: Path) -> None:
+    from app.domain.safe_output import clean_leftovers
+
+    project, _video = made
+    out = tmp_path / "davis"
+    assert _export(project, "davis", out) == 0
+    with Project.open(project) as p:
+        p.delete_object(2)
+    child = subprocess.run([sys.executable, "-c", DIE_WHILE_MOVING.format(root=str(ROOT)), str(project),
+                            str(out)], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert child.returncode == 9, child.stderr
+    labels = [set(np.unique(np.asarray(Image.open(p))).tolist()) for p in
+              sorted((out / "Annotations" / "480p" / "clip").iterdir())]
+    assert any(2 in v for v in labels) and any(2 not in v for v in labels)  # half moved ...
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".masklet-staging-")]
+    assert clean_leftovers(out)  # ... which the next export into the same place completes first
+    labels = [set(np.unique(np.asarray(Image.open(p))).tolist()) for p in
+              sorted((out / "Annotations" / "480p" / "clip").iterdir())]
+    assert len(labels) == N and all(2 not in v for v in labels)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".masklet-staging-")]
 
 
 def test_a_failing_exporter_leaves_nothing_behind(made: tuple[Path, Path], tmp_path: Path) -> None:
@@ -179,14 +262,17 @@ def test_a_failing_exporter_leaves_nothing_behind(made: tuple[Path, Path], tmp_p
 
     with Project.open(project) as p, pytest.raises(RuntimeError, match="disk on fire"):
         export_with_report(p, "davis", out, progress=explode)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "p.masklet"]
+    with Project.open(project) as p, pytest.raises(RuntimeError, match="disk on fire"):
+        export_with_report(p, "davis", tmp_path / "new" / "deeper" / "d", progress=explode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "p.masklet"]  # folders made, removed
 
 
 def test_the_export_says_what_it_wrote(made: tuple[Path, Path], tmp_path: Path,
                                        capsys: pytest.CaptureFixture) -> None:
     project, _video = made
     assert _export(project, "davis", tmp_path / "d") == 0
-    assert f"davis: wrote folder {tmp_path / 'd'} ({N + 1} files," in capsys.readouterr().out  # + provenance
+    # the PNGs, the provenance, the id map and ImageSets/2017/val.txt
+    assert f"davis: wrote folder {tmp_path / 'd'} ({N + 3} files," in capsys.readouterr().out
     assert _export(project, "coco", tmp_path / "c.json") == 0
     assert f"coco: wrote {tmp_path / 'c.json'} (1 file," in capsys.readouterr().out
     assert _export(project, "coco", tmp_path / "c.json") == 0
@@ -202,4 +288,5 @@ def test_an_empty_folder_is_a_fine_davis_target_but_not_a_json_target(made: tupl
     with Project.open(project, read_only=True) as p:
         with pytest.raises(ExportError, match="is a folder"):
             export_with_report(p, "coco", empty)
-        assert export_with_report(p, "davis", empty).files == N + 1  # the PNGs and the provenance file
+        # the PNGs, the provenance, the id map and ImageSets/2017/val.txt
+        assert export_with_report(p, "davis", empty).files == N + 3

@@ -74,7 +74,7 @@ def test_davis_round_trip_matches_existing_objects(source: Project, tmp_path: Pa
 def test_coco_without_track_ids_matches_by_category(source: Project, tmp_path: Path) -> None:
     data = json.loads(export_project(source, "coco", tmp_path / "c.json").read_text())
     for ann in data["annotations"]:
-        del ann["track_id"], ann["instance_id"]
+        del ann["track_id"]
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps(data))
     with fresh(source, tmp_path) as target:

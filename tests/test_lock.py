@@ -238,3 +238,20 @@ def test_the_lock_holder_is_refused_a_second_lock_but_released_locks_can_be_take
     held.release()
     WriterLock.acquire(path).release()
     assert not lock_path(path).exists()
+
+
+def test_readers_never_block_a_writer_and_leave_no_side_files(project_path: Path, tmp_path: Path) -> None:
+    from app.cli import main
+
+    with Project.open(project_path) as writer:  # the window, say
+        writer.add_object("being edited")
+        assert main(["export", str(project_path), "--format", "coco", "--out", str(tmp_path / "a.json")]) == 0
+        assert main(["copy", str(project_path), str(tmp_path / "snap.masklet")]) == 0
+    with Project.open(project_path, read_only=True) as reader:  # a long export, say
+        with Project.open(project_path) as writer:  # opening for writing meanwhile is fine
+            writer.add_object("second")
+        assert [o.name for o in reader.objects()] == ["being edited", "second"]
+    with Project.open(tmp_path / "snap.masklet") as snapshot:
+        assert [o.name for o in snapshot.objects()] == ["being edited"]
+    assert sorted(p.name for p in project_path.parent.iterdir() if p.name.startswith("p.masklet")) == \
+        ["p.masklet"]

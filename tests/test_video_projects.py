@@ -53,7 +53,7 @@ def test_davis_images_are_the_exact_frames_of_a_vfr_bframe_video(clips, tmp_path
         project.add_object("thing")
         project.set_mask(7, 1, _square(96, 128, 30))
         out = export_project(project, "davis", tmp_path / "davis", with_images=True)
-    images = sorted((out / "JPEGImages" / video.stem).glob("*.jpg"))
+    images = sorted((out / "JPEGImages" / "480p" / video.stem).glob("*.jpg"))
     assert len(images) == 120
     assert [read_code(np.asarray(Image.open(p))) for p in images] == list(range(120))
 
@@ -66,7 +66,7 @@ def test_rotated_video_exports_upright_frames_and_overlay(clips, tmp_path: Path)
         project.set_mask(3, 1, _square(160, 96, 10))
         davis = export_project(project, "davis", tmp_path / "davis", with_images=True)
         overlay = export_project(project, "video", tmp_path / "overlay.mp4")
-    first = np.asarray(Image.open(davis / "JPEGImages" / video.stem / "00003.jpg"))
+    first = np.asarray(Image.open(davis / "JPEGImages" / "480p" / video.stem / "00003.jpg"))
     assert first.shape == (160, 96, 3) and read_code(first) == 3
     with VideoSource(overlay) as shown:
         assert (shown.height, shown.width, shown.info.rotation) == (160, 96, 0)

@@ -10,7 +10,7 @@ from typing import IO
 
 from app.domain.model import ObjectInfo
 from app.domain.project import Project
-from sam3core.video import VideoSource
+from sam3core.video import VideoSource, list_image_frames
 
 # progress(done, total), called from the exporting thread (the GUI's worker).
 Progress = Callable[[int, int], None] | None
@@ -57,7 +57,19 @@ def sequence_name(video_path: Path) -> str:
 
 
 def frame_file_name(sequence: str, frame: int) -> str:
+    """The name ``--with-images`` gives a frame: ``<video>/00000.jpg`` (the DAVIS JPEGImages layout)."""
     return f"{sequence}/{frame:05d}.jpg"
+
+
+def frame_file_names(video_path: Path, total: int) -> list[str]:
+    """``<video>/<file>`` per frame: a frame folder's real file names (in the order the video reads
+    them), else the names ``--with-images`` writes for a video file's frames."""
+    name = sequence_name(video_path)
+    if video_path.is_dir():
+        files = list_image_frames(video_path)
+        if len(files) == total:
+            return [f"{name}/{f.name}" for f in files]
+    return [frame_file_name(name, frame) for frame in range(total)]
 
 
 @contextmanager

@@ -103,7 +103,9 @@ class ProvenanceReader:
         return {"source": rec["kind"], "human": human or rec["reviewed"] is not None,
                 "engine": rec.get("engine"), "model": rec.get("model"),
                 "source_frame": rec.get("source_frame"), "created": rec.get("at"),
-                "confidence": rec.get("confidence"), "predicted_iou": rec.get("predicted_iou"),
+                # not "confidence": FiftyOne flattens these onto its Detection, whose own
+                # confidence field it already fills, and refuses the file (tests/test_consumers.py)
+                "mask_confidence": rec.get("confidence"), "predicted_iou": rec.get("predicted_iou"),
                 "object_score": rec.get("object_score"), "reviewed": rec["reviewed"]}
 
     def ytvis_fields(self, obj_id: int, total: int, present: list[bool]) -> str:

@@ -1,7 +1,8 @@
 """YouTube-VIS JSON: one video, one annotation per object with per-frame lists (null where absent).
 
 Written object by object and frame by frame; only the small per-frame bbox/area lists of one
-object are held in memory.
+object are held in memory. Each annotation carries the object id as ``track_id``; ``file_names``
+are a frame folder's real files, else the names ``--with-images`` writes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from app.domain.export_common import (
     Progress,
     atomic_text,
     category_table,
-    frame_file_name,
+    frame_file_names,
     frame_times,
     sequence_name,
 )
@@ -31,7 +32,7 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
     categories, category_of = category_table(objects)
     name = sequence_name(project.video_path)
     video = {"id": 1, "name": name, "width": width, "height": height, "length": total,
-             "file_names": [frame_file_name(name, f) for f in range(total)]}
+             "file_names": frame_file_names(project.video_path, total)}
     times = frame_times(project)
     if times is not None:  # beyond the format: each frame's presentation time in seconds
         video["timestamps"] = times
@@ -45,7 +46,7 @@ def export_ytvis(project: Project, out: str | Path, *, polygons: bool = False,
             bboxes: list[list[int] | None] = []
             areas: list[int | None] = []
             fh.write(("," if k else "") + f'{{"id":{k + 1},"video_id":1,"category_id":{category_of[obj.id]},'
-                     f'"track_id":{obj.id},"instance_id":{obj.id},"name":{dumps(obj.name)},"iscrowd":0,'
+                     f'"track_id":{obj.id},"name":{dumps(obj.name)},"iscrowd":0,'
                      f'"height":{height},"width":{width},"segmentations":[')
             for frame in range(total):
                 record = project.mask_record(frame, obj.id)

@@ -20,6 +20,10 @@ from pycocotools import mask as mask_utils
 
 from app.domain import rle
 from app.domain.export_common import DAVIS_PALETTE, Progress, sequence_name
+from app.domain.export_davis import read_id_map
+from app.domain.import_common import ParsedAnnotations, ParseError
+from app.domain.import_mots import parse_mots
+from app.domain.import_yolo import parse_yolo
 from app.domain.jsonfile import read_json
 from app.domain.model import MAX_OBJECT_ID, Prompt
 from app.domain.project import Project
@@ -96,6 +100,12 @@ class _Writer:
 
 
 def davis_sequence_folder(path: Path, project: Project) -> Path:
+    return find_davis_sequence(path, sequence_name(project.video_path))
+
+
+def find_davis_sequence(path: Path, sequence: str) -> Path:
+    """The folder of PNGs for ``sequence``: ``path`` itself, or under a dataset root, ``Annotations/``
+    or the official ``Annotations/480p/`` level (the sequence so named, else the only one)."""
     if not path.exists():
         raise ImportFormatError(f"{path}: no such folder")
     if not path.is_dir():
@@ -105,10 +115,13 @@ def davis_sequence_folder(path: Path, project: Project) -> Path:
         if any(p.suffix.lower() == ".png" for p in path.iterdir()):
             return path
         root = path / "Annotations" if (path / "Annotations").is_dir() else path
+        levels = [p for p in root.iterdir() if p.is_dir() and p.name in ("480p", "Full-Resolution")]
+        if len(levels) == 1 or (root / "480p").is_dir():  # DAVIS 2017: Annotations/480p/<seq>/
+            root = root / "480p" if (root / "480p").is_dir() else levels[0]
         sequences = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.png")))
     except OSError as exc:
         raise ImportFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    wanted = [p for p in sequences if p.name == sequence_name(project.video_path)]
+    wanted = [p for p in sequences if p.name == sequence]
     if wanted:
         return wanted[0]
     if len(sequences) == 1:
@@ -182,16 +195,19 @@ def import_davis(project: Project, path: str | Path, progress: Progress = None) 
         numbered.append((frame, file))
     for _frame, file in numbered:  # every header before anything is stored
         _check_png_header(file, (height, width))
+    id_map = read_id_map(folder, folder.name) or {}  # a Masklet export's pixel value -> object
     writer = _Writer(project, Origin("imported", detail=f"davis {folder}"))
     with project.batch():
         for k, (frame, file) in enumerate(numbered):
             labels = read_davis_labels(file, (height, width))
             writer.frames.add(frame)
-            for obj_id in np.unique(labels).tolist():
-                if obj_id == 0:
+            for value in np.unique(labels).tolist():
+                if value == 0:
                     continue
-                writer.ensure_object(int(obj_id))
-                writer.put(frame, int(obj_id), rle.encode(labels == obj_id)[0])
+                entry = id_map.get(int(value), {})
+                obj_id = entry.get("object_id", int(value))
+                writer.ensure_object(obj_id, str(entry.get("category", "object")), entry.get("name"))
+                writer.put(frame, obj_id, rle.encode(labels == value)[0])
             if progress:
                 progress(k + 1, len(numbered))
         return writer.finish()
@@ -330,3 +346,37 @@ def _object_by_category(writer: _Writer, category: str, used: set[int]) -> int:
     obj_id = writer.project.add_object(None, category).id
     writer.summary.created.append(obj_id)
     return obj_id
+
+
+def import_parsed(project: Project, parsed: ParsedAnnotations, origin: Origin,
+                  progress: Progress = None) -> ImportSummary:
+    """Store what a format parser read (objects, masks per frame), in one transaction."""
+    writer = _Writer(project, origin)
+    writer.frames.update(parsed.frames)
+    with project.batch():
+        for k, (frame, obj_id, counts) in enumerate(parsed.masks):
+            info = parsed.objects[obj_id]
+            writer.ensure_object(obj_id, info.category, info.name)
+            writer.put(frame, obj_id, counts)
+            if progress and (k % 16 == 15 or k + 1 == len(parsed.masks)):
+                progress(k + 1, len(parsed.masks))
+        return writer.finish()
+
+
+def _parse_and_import(parse, fmt: str, project: Project, path: str | Path,  # noqa: ANN001
+                      progress: Progress) -> ImportSummary:
+    try:
+        parsed = parse(path, project)
+    except ParseError as exc:
+        raise ImportFormatError(str(exc)) from exc
+    return import_parsed(project, parsed, Origin("imported", detail=f"{fmt} {path}"), progress)
+
+
+def import_mots(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
+    """Import MOTS txt or PNG annotations (see :mod:`app.domain.import_mots`)."""
+    return _parse_and_import(parse_mots, "mots", project, path, progress)
+
+
+def import_yolo(project: Project, path: str | Path, progress: Progress = None) -> ImportSummary:
+    """Import a YOLO segmentation dataset (see :mod:`app.domain.import_yolo`)."""
+    return _parse_and_import(parse_yolo, "yolo", project, path, progress)

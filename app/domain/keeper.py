@@ -27,15 +27,23 @@ class Keeper:
     """Runs ``checkpoint_if_dirty()`` about every second and the lock's heartbeat, in a daemon thread."""
 
     def __init__(self, name: str, checkpoint_if_dirty: Callable[[], None], lock: WriterLock | None,
-                 on_lock_lost: Callable[[str], None]) -> None:
+                 on_lock_lost: Callable[[str], None], on_exit: Callable[[], None] | None = None) -> None:
         self._checkpoint = checkpoint_if_dirty
         self._lock = lock
         self._on_lost = on_lock_lost
+        self._on_exit = on_exit
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"keeper {name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
+
+    def _loop(self) -> None:
         last_beat = time.monotonic()
         while not self._stop.wait(min(CHECKPOINT_EVERY_S, lock_module.HEARTBEAT_S)):
             try:

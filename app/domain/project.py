@@ -21,17 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.domain import quality, rle
+from app.domain import project_io, quality, rle
 from app.domain.lock import ProjectLockedError, WriterLock
 from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
 from app.domain.project_file import ProjectFile
-from app.domain.project_io import (
-    create_new,
-    initial_meta,
-    locate_video,
-    open_video,
-    read_meta,
-)
 from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
 from app.domain.store import (
@@ -120,9 +113,9 @@ class Project:
 
     @classmethod
     def _create_locked(cls, path: Path, video_path: str | Path, engine: str, lock: WriterLock) -> Project:
-        video = open_video(Path(video_path))
+        video = project_io.open_video(Path(video_path))
         try:
-            create_new(path, initial_meta(video, engine, path))
+            project_io.create_new(path, project_io.initial_meta(video, engine, path))
             project = cls(connect(path), path, video, writer_lock=lock)
         except BaseException:
             video.close()
@@ -150,9 +143,9 @@ class Project:
     @classmethod
     def in_memory(cls, video_path: str | Path, *, engine: str = "classical") -> Project:
         """An unsaved project (SQLite ``:memory:``); :meth:`save_as` gives it a file."""
-        video = open_video(Path(video_path))
+        video = project_io.open_video(Path(video_path))
         conn = connect(":memory:")
-        initialise(conn, initial_meta(video, engine, None))
+        initialise(conn, project_io.initial_meta(video, engine, None))
         project = cls(conn, None, video)
         project._record_count_when_known()
         return project
@@ -191,12 +184,13 @@ class Project:
     def _open_checked(cls, path: Path, video_path: str | Path | None, reason: str | None,
                       lock: WriterLock | None) -> Project:
         check_project_file(path)
-        meta = read_meta(path)
-        candidate = locate_video(path, meta, video_path)
-        video = open_video(candidate)
+        meta = project_io.read_meta(path)
+        candidate = project_io.locate_video(path, meta, video_path)
+        video = project_io.open_video(candidate)
         try:
             # Confirms it is this project's video and maps masks numbered by an older frame reader.
             check = check_video(path, meta, video)
+            had_side_files = any(f.exists() for f in project_io.side_files(path)[:2])
             conn = connect(path) if lock is not None else connect_readonly(path)
             try:
                 if lock is not None:
@@ -205,6 +199,7 @@ class Project:
                 conn.close()
                 raise
             project = cls(conn, path, video, writer_lock=lock, read_only_reason=reason)
+            project._file.tidy_on_close = lock is None and not had_side_files
         except BaseException:
             video.close()
             raise
@@ -236,11 +231,7 @@ class Project:
         """Record the frame reader (and renumber masks it numbers differently, after a backup copy)."""
         if check.remap and self.path is not None:
             backup = self.path.with_name(self.path.name + ".before-reader-update")
-            dest = sqlite3.connect(str(backup))
-            try:
-                self._conn.backup(dest)
-            finally:
-                dest.close()
+            project_io.backup_into(self._conn, backup, self.video_path)  # consistent, renamed into place
             check.notes.append(f"The project as it was is kept in {backup}.")
         with self.batch():
             apply_remap(self._conn, check.remap)
@@ -258,10 +249,7 @@ class Project:
         return self._file.save_copy(Path(path).absolute(), self.video_path, overwrite=overwrite)
 
     def save_as(self, path: str | Path) -> None:
-        """Copy the project to ``path`` (replacing what is there) and continue working in that file.
-
-        Also the way out of read-only mode: the new file is opened for writing.
-        """
+        """Copy the project to ``path`` (replacing it) and continue there, writable (also from read-only)."""
         self._file.save_as(Path(path).resolve(), self.video_path)
 
     def checkpoint(self) -> None:

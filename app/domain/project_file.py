@@ -40,6 +40,10 @@ class ProjectFile:
         self._dirty = False
         self._lost: str | None = None
         self._keeper: Keeper | None = None
+        self._keeper_conn: sqlite3.Connection | None = None  # created and used in the keeper's thread
+        # A reader that made the -wal/-shm (a read-only SQLite connection can create, never delete them)
+        # removes them on close when no writer has appeared meanwhile.
+        self.tidy_on_close = False
         self._start_keeper()
 
     def check_writable(self) -> None:
@@ -61,12 +65,14 @@ class ProjectFile:
                 self._dirty = False
 
     def _checkpoint_if_dirty(self) -> None:  # the keeper's thread
-        if self._dirty and self._guard.acquire(timeout=0.2):
-            try:
-                if self._dirty:
-                    self.checkpoint()
-            finally:
-                self._guard.release()
+        """A checkpoint through the keeper's own connection: in WAL mode it runs beside the writer's
+        commits, so storing frames never waits for it (PASSIVE: it never waits for anyone either)."""
+        if not self._dirty or self.path is None:
+            return
+        self._dirty = False  # a commit from now on marks it again
+        if self._keeper_conn is None:
+            self._keeper_conn = sqlite3.connect(str(self.path), isolation_level=None)
+        self._keeper_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _lock_lost(self, reason: str) -> None:
         self._lost = reason
@@ -75,7 +81,12 @@ class ProjectFile:
     def _start_keeper(self) -> None:
         if self.path is not None and self.read_only_reason is None:
             self._keeper = Keeper(self.path.name, self._checkpoint_if_dirty, self._writer_lock,
-                                  self._lock_lost)
+                                  self._lock_lost, on_exit=self._close_keeper_conn)
+
+    def _close_keeper_conn(self) -> None:  # the keeper's thread, as it ends
+        if self._keeper_conn is not None:
+            self._keeper_conn.close()
+            self._keeper_conn = None
 
     def _stop_keeper(self) -> None:
         if self._keeper is not None:
@@ -131,3 +142,23 @@ class ProjectFile:
             if self._writer_lock is not None:
                 self._writer_lock.release()
                 self._writer_lock = None
+            elif self.tidy_on_close and self.path is not None:
+                self._tidy()
+
+    def _tidy(self) -> None:
+        """Let SQLite remove the empty -wal/-shm this reader created: a last connection that closes
+        deletes them. Only while no writer holds the project (taking its lock for that instant)."""
+        assert self.path is not None
+        try:
+            lock = WriterLock.acquire(self.path)
+        except ProjectError:
+            return  # someone writes it now: the files are theirs
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                conn = sqlite3.connect(str(self.path))
+                try:
+                    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # really opens it
+                finally:
+                    conn.close()
+        finally:
+            lock.release()

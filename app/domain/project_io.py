@@ -51,6 +51,7 @@ def backup_into(conn: sqlite3.Connection, target: Path, video_path: Path) -> Non
     try:
         dest = sqlite3.connect(str(tmp), isolation_level=None)
         try:
+            dest.execute("PRAGMA synchronous = OFF")  # one fsync of the finished copy below is enough
             conn.backup(dest)
             relpath = os.path.relpath(video_path, target.parent)
             dest.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('video_relpath', ?)", (relpath,))
@@ -62,6 +63,7 @@ def backup_into(conn: sqlite3.Connection, target: Path, video_path: Path) -> Non
         for stale in side_files(target)[:3]:
             stale.unlink(missing_ok=True)
         os.replace(tmp, target)
+        _fsync_folder(target.parent)
     finally:
         for leftover in (tmp, *side_files(tmp)):
             leftover.unlink(missing_ok=True)
@@ -70,6 +72,17 @@ def backup_into(conn: sqlite3.Connection, target: Path, video_path: Path) -> Non
 def _fsync(path: Path) -> None:
     with contextlib.suppress(OSError), path.open("rb+") as fh:
         os.fsync(fh.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; elsewhere the rename is as durable as it gets)."""
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -108,7 +121,7 @@ def read_meta(path: Path) -> dict[str, str]:
         raise ProjectError(f"{path}: damaged project ({exc})") from exc
     finally:
         conn.close()
-    missing = {"video_path", "fingerprint", "num_frames", "width", "height"} - set(meta)
+    missing = {"video_path", "fingerprint", "width", "height"} - set(meta)
     if missing:
         raise ProjectError(f"{path}: damaged project (no {', '.join(sorted(missing))} recorded)")
     return meta

@@ -12,8 +12,9 @@ Format (coordinates in original video pixels, x right, y down; frames count from
 
 Object keys: ``id`` (required, positive integer, unique), ``name``, ``category``, ``color`` ("#rrggbb"),
 ``prompts`` (required, non-empty). Prompt keys: ``frame`` (required), ``points`` + ``labels``
-(1 = on the object, 0 = not on it; same length), ``box`` ([x0, y0, x1, y1], x0 < x1, y0 < y1); a
-prompt needs points or a box, and an object at most one prompt per frame.
+(1 = on the object, 0 = not on it; same length), ``box`` ([x0, y0, x1, y1], x0 < x1, y0 < y1), or
+``mask`` (a PNG file, relative to the prompts file's folder: see :func:`read_mask_file`); a prompt
+needs points or a box, or a mask alone, and an object at most one prompt per frame.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from app.domain.jsonfile import read_json
 from app.domain.model import MAX_OBJECT_ID, Prompt
 from sam3core.errors import PromptError
 from sam3core.validate import check_prompt
 
 OBJECT_KEYS = {"id", "name", "category", "color", "prompts"}
-PROMPT_KEYS = {"frame", "points", "labels", "box"}
+PROMPT_KEYS = {"frame", "points", "labels", "box", "mask"}
 
 
 class PromptsError(ValueError):
@@ -56,11 +60,40 @@ def _short(value: object, limit: int = 60) -> str:
 def load_prompts(path: str | Path, *, num_frames: int, height: int, width: int) -> list[ObjectSpec]:
     path = Path(path)
     data = read_json(path, PromptsError)
-    return parse_prompts(data, num_frames=num_frames, height=height, width=width, source=str(path))
+    return parse_prompts(data, num_frames=num_frames, height=height, width=width, source=str(path),
+                         base=path.parent)
+
+
+def read_mask_file(file: Path, obj_id: int, height: int, width: int, where: str) -> np.ndarray:
+    """(H, W) bool mask prompt from a PNG: the pixels equal to ``obj_id`` when the image holds several
+    values (a DAVIS label map), else every non-zero pixel (a binary mask, 0/1 or 0/255)."""
+    try:
+        with Image.open(file) as image:
+            if (image.height, image.width) != (height, width):  # from the header, before decoding
+                raise PromptsError(f"{where}: mask {file} is {image.width}x{image.height}, the video "
+                                   f"{width}x{height}")
+            values = np.asarray(image if image.mode in ("P", "L", "1", "I", "I;16") else image.convert("L"))
+    except PromptsError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise PromptsError(f"{where}: mask {file} cannot be read as an image ({exc})") from exc
+    if values.ndim != 2:
+        raise PromptsError(f"{where}: mask {file} is not a single-channel image")
+    present = [int(v) for v in np.unique(values) if v]
+    if len(present) > 1:
+        if obj_id not in present:
+            raise PromptsError(f"{where}: mask {file} holds values {present} but not the object's id "
+                               f"{obj_id}")
+        mask = values == obj_id
+    else:
+        mask = values != 0
+    if not mask.any():
+        raise PromptsError(f"{where}: mask {file} is empty")
+    return mask
 
 
 def parse_prompts(data: object, *, num_frames: int, height: int, width: int,
-                  source: str = "prompts") -> list[ObjectSpec]:
+                  source: str = "prompts", base: Path | None = None) -> list[ObjectSpec]:
     if not isinstance(data, dict):
         raise PromptsError(f'{source}: the top level must be an object {{"objects": [...]}}')
     unknown = set(data) - {"objects"}
@@ -72,7 +105,7 @@ def parse_prompts(data: object, *, num_frames: int, height: int, width: int,
     specs: list[ObjectSpec] = []
     seen: set[int] = set()
     for index, obj in enumerate(objects):
-        spec = _parse_object(obj, index, num_frames, height, width, source)
+        spec = _parse_object(obj, index, num_frames, height, width, source, base or Path("."))
         if spec.id in seen:
             raise PromptsError(f"{source}: object {spec.id} appears twice; ids must be unique")
         seen.add(spec.id)
@@ -81,7 +114,7 @@ def parse_prompts(data: object, *, num_frames: int, height: int, width: int,
 
 
 def _parse_object(obj: object, index: int, num_frames: int, height: int, width: int,
-                  source: str) -> ObjectSpec:
+                  source: str, base: Path) -> ObjectSpec:
     where = f"{source}: objects[{index}]"
     if not isinstance(obj, dict):
         raise PromptsError(f"{where}: must be an object with 'id' and 'prompts'")
@@ -105,7 +138,7 @@ def _parse_object(obj: object, index: int, num_frames: int, height: int, width: 
         raise PromptsError(f"{where}: 'prompts' must be a non-empty list")
     parsed: list[Prompt] = []
     for k, prompt in enumerate(prompts):
-        parsed.append(_parse_prompt(prompt, obj_id, f"{where}, prompt {k}", num_frames, height, width))
+        parsed.append(_parse_prompt(prompt, obj_id, f"{where}, prompt {k}", num_frames, height, width, base))
     frames = [p.frame for p in parsed]
     duplicate = next((f for f in frames if frames.count(f) > 1), None)
     if duplicate is not None:
@@ -115,9 +148,10 @@ def _parse_object(obj: object, index: int, num_frames: int, height: int, width: 
 
 
 def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, height: int,
-                  width: int) -> Prompt:
+                  width: int, base: Path) -> Prompt:
     if not isinstance(prompt, dict):
-        raise PromptsError(f"{where}: must be an object with 'frame' and 'points'/'labels' and/or 'box'")
+        raise PromptsError(f"{where}: must be an object with 'frame' and 'points'/'labels' and/or 'box', "
+                           "or 'mask'")
     frame = prompt.get("frame")
     if not isinstance(frame, int) or isinstance(frame, bool):
         raise PromptsError(f"{where}: 'frame' must be an integer, got {_short(frame)}")
@@ -128,8 +162,19 @@ def _parse_prompt(prompt: object, obj_id: int, where: str, num_frames: int, heig
     if not 0 <= frame < num_frames:
         raise PromptsError(f"{where}: frame outside the video's 0..{num_frames - 1}")
     points, labels, box = prompt.get("points"), prompt.get("labels"), prompt.get("box")
+    if "mask" in prompt:
+        if points is not None or labels is not None or box is not None:
+            raise PromptsError(f"{where}: a 'mask' prompt cannot also have points or a box (the engine "
+                               "takes a mask on its own); put them on another frame")
+        file = prompt["mask"]
+        if not isinstance(file, str) or not file:
+            raise PromptsError(f"{where}: 'mask' must be the path of a PNG file, got {file!r}")
+        path = base / file
+        if not path.is_file():
+            raise PromptsError(f"{where}: mask file {path} does not exist")
+        return Prompt(frame, obj_id, mask=read_mask_file(path, obj_id, height, width, where))
     if points is None and box is None:
-        raise PromptsError(f"{where}: needs 'points' with 'labels', or a 'box'")
+        raise PromptsError(f"{where}: needs 'points' with 'labels', a 'box', or a 'mask'")
     if (points is None) != (labels is None):
         raise PromptsError(f"{where}: 'points' and 'labels' go together")
     if points is not None:

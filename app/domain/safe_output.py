@@ -1,38 +1,46 @@
 """Writing an export so that it can never damage the project, its video or an earlier export.
 
 :func:`check_output` refuses, before any work, an output that is the project file or one of its side
-files (``-wal``, ``-shm``, ``.lock``), another Masklet project, the source video, anything inside the
-source frame folder, or a folder that contains any of them; symlinks, relative paths and
-case-insensitive disks are seen through. :func:`staged_output` gives the exporter a path inside a fresh
-private folder beside the output (``.masklet-staging-<host>-<pid>-<random>``) and, only when the
-exporter has finished, renames its file into place, or swaps its folder in for the earlier one. So a
-failure or a kill leaves the earlier output as it was; nothing at the output path is ever written
-through a symlink planted there; an existing folder is replaced only when it is empty or an earlier
-Masklet export (it carries :data:`MARKER`), never merged with. Leftovers of killed runs are removed
-by the next export into the same folder (an interrupted swap is undone).
+files (``-wal``, ``-shm``, ``.lock``), another Masklet project, the source video, or anything inside
+the source frame folder; symlinks, hard links, relative paths and case-insensitive disks are seen
+through. :func:`staged_output` gives the exporter a path inside a fresh private folder beside the
+output (``.masklet-staging-<host>-<pid>-<random>``) and, only when the exporter has finished, renames
+its file into place, or puts its folder in place: renamed, when nothing is there yet; merged into an
+existing folder by :mod:`app.domain.output_merge` otherwise (the files of an earlier export of the
+same video replaced, its stale ones removed, nothing else touched, never through a symlink). So a
+failure or a kill leaves the earlier output as it was. Leftovers of killed runs are removed by the
+next export into the same folder (a merge killed half-way is completed).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from app.domain.output_merge import (
+    MARKER,
+    MergeRefusedError,
+    apply,
+    manifest_entry,
+    plan,
+    read_manifest,
+    roll_forward,
+    staged_files,
+    write_journal,
+    write_manifest,
+)
 from app.domain.project_io import same_file, side_files
 from app.domain.store import APPLICATION_ID, SQLITE_MAGIC
 
-MARKER = ".masklet-export.json"
 _STAGING = ".masklet-staging-"
-_OLD = ".masklet-old-"
 
 
 class ExportError(ValueError):
@@ -47,14 +55,19 @@ class WriteReport:
     kind: str
     files: int
     bytes: int
-    replaced: bool
+    replaced: bool  # an earlier file, or an earlier export in the folder, was there
+    removed: int = 0  # files of the earlier export of this video that this one no longer writes
 
     def describe(self) -> str:
         size = f"{self.bytes / 1e6:.1f} MB" if self.bytes >= 100_000 else f"{self.bytes / 1e3:.1f} kB"
         count = f"{self.files} file{'s' if self.files != 1 else ''}"
         what = "folder " if self.kind == "folder" else ""
-        replaced = ", replacing the earlier one" if self.replaced else ""
-        return f"wrote {what}{self.path} ({count}, {size}){replaced}"
+        if self.kind == "file":
+            extra = ", replacing the earlier one" if self.replaced else ""
+        else:
+            extra = ", beside or over earlier Masklet exports" if self.replaced else ""
+            extra += f", {self.removed} stale file(s) of the earlier export removed" if self.removed else ""
+        return f"wrote {what}{self.path} ({count}, {size}){extra}"
 
 
 def _is_masklet_project(path: Path) -> bool:
@@ -98,29 +111,16 @@ def check_output(out: str | Path, *, project_path: Path | None, video_path: Path
     elif same_file(resolved, video):
         raise ExportError(f"{out}: is the source video; writing there would destroy it — choose another "
                           "output")
-    for precious in [p for p in (project_path, video) if p is not None]:
-        if _inside(precious.resolve(), resolved):
-            raise ExportError(f"{out}: contains the {'project' if precious == project_path else 'video'} "
-                              f"{precious}; choose a new or empty folder for the export")
+    if resolved.exists() and not (resolved.is_file() or resolved.is_dir()):
+        raise ExportError(f"{out}: is a device, pipe or socket, not a file an export can replace")
     if resolved.is_file() and _is_masklet_project(resolved):
         raise ExportError(f"{out}: is a Masklet project; refusing to overwrite it with an export")
     if resolved.is_dir():
         if kind == "file":
             raise ExportError(f"{out}: is a folder; this format writes a file, give a file name")
-        if not _replaceable_folder(resolved):
-            raise ExportError(f"{out}: is a folder that is neither empty nor an earlier Masklet export; "
-                              "choose a new or empty folder (nothing was changed)")
     elif resolved.exists() and kind == "folder":
         raise ExportError(f"{out}: is a file; this format writes a folder")
     return resolved
-
-
-def _replaceable_folder(folder: Path) -> bool:
-    try:
-        entries = list(folder.iterdir())
-    except OSError as exc:
-        raise ExportError(f"{folder}: cannot be read ({exc.strerror or exc})") from exc
-    return not entries or (folder / MARKER).is_file()
 
 
 def _tag() -> str:
@@ -140,20 +140,17 @@ def _owner_gone(rest: str) -> bool:
 
 
 def clean_leftovers(out: Path) -> list[Path]:
-    """Remove the staging folders of killed exports beside ``out``, and undo a swap killed half-way
-    (``out`` missing, its earlier version set aside): returns what was removed or restored."""
+    """Remove the staging folders of killed exports beside ``out``, first completing a merge that was
+    killed while moving files (its journal says what is left): returns what was cleaned."""
     done = []
-    old_prefix = f".{out.name}{_OLD}"
     with contextlib.suppress(OSError):
         for entry in out.parent.iterdir():
-            for prefix in (_STAGING, old_prefix):
-                if entry.name.startswith(prefix) and not entry.is_symlink() and \
-                        _owner_gone(entry.name[len(prefix):]):
-                    if prefix == old_prefix and not (out.exists() or out.is_symlink()):
-                        entry.rename(out)  # a swap killed between its two renames: undo it
-                    else:
-                        shutil.rmtree(entry, ignore_errors=True)
-                    done.append(entry)
+            if entry.name.startswith(_STAGING) and not entry.is_symlink() and entry.is_dir() and \
+                    _owner_gone(entry.name[len(_STAGING):]):
+                with contextlib.suppress(OSError, ValueError):
+                    roll_forward(entry)
+                shutil.rmtree(entry, ignore_errors=True)
+                done.append(entry)
     return done
 
 
@@ -173,19 +170,22 @@ class Staging:
 
 
 @contextlib.contextmanager
-def staged_output(out: Path, *, marker: dict | None = None) -> Iterator[Staging]:
+def staged_output(out: Path, *, key: str = "export", info: dict | None = None) -> Iterator[Staging]:
     """Give the exporter ``staging.path``; when it returns, put the result at ``out`` (a checked path).
 
-    A file is renamed over ``out``; a folder gets :data:`MARKER` and is swapped in for ``out``. On any
-    failure the staging folder is removed and ``out`` is as it was.
+    A file is renamed over ``out``. A folder is renamed to ``out`` when nothing is there, else merged
+    into it under ``key`` (one format and video; ``info`` goes into the manifest). On any failure the
+    staging folder is removed and ``out`` is as it was.
     """
     parent = out.parent
+    created = [p for p in (parent, *parent.parents) if not os.path.lexists(p)]  # removed again on failure
     try:
         parent.mkdir(parents=True, exist_ok=True)
         clean_leftovers(out)
         folder = parent / f"{_STAGING}{_tag()}"
         folder.mkdir(mode=0o700)
     except OSError as exc:
+        _remove_empty(created)
         raise ExportError(f"{parent}: cannot write there ({exc.strerror or exc})") from exc
     staging = Staging(folder / out.name)
     target = staging.path
@@ -193,38 +193,44 @@ def staged_output(out: Path, *, marker: dict | None = None) -> Iterator[Staging]
         yield staging
         if target.is_symlink() or not target.exists():
             raise ExportError(f"{out}: the exporter wrote nothing")
-        replaced = out.exists() or out.is_symlink()
         if target.is_dir():
-            (target / MARKER).write_text(json.dumps({**(marker or {}), "written": time.time()}) + "\n")
-            files, size = _size(target)
-            _swap_folder(target, out)
-            kind = "folder"
+            staging.report = _put_folder(target, out, folder, key, info or {})
         else:
             if out.is_dir() and not out.is_symlink():
                 raise ExportError(f"{out}: is a folder; this format writes a file, give a file name")
+            replaced = os.path.lexists(out)
             files, size = _size(target)
             os.replace(target, out)
-            kind = "file"
-        staging.report = WriteReport(out, kind, files, size, replaced)
+            staging.report = WriteReport(out, "file", files, size, replaced)
+    except MergeRefusedError as exc:
+        raise ExportError(str(exc)) from exc
     except OSError as exc:
         raise ExportError(f"{out}: could not be written ({exc.strerror or exc}); nothing was "
                           "changed") from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if staging.report is None:
+            _remove_empty(created)
 
 
-def _swap_folder(new: Path, out: Path) -> None:
-    if not (out.exists() or out.is_symlink()):
-        os.rename(new, out)
-        return
-    if out.is_symlink() or not out.is_dir() or not _replaceable_folder(out):
-        raise ExportError(f"{out}: changed during the export and is no longer a replaceable folder; "
-                          f"nothing was changed")
-    old = out.with_name(f".{out.name}{_OLD}{_tag()}")
-    os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except OSError:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)  # never follows symlinks inside
+def _remove_empty(folders: list[Path]) -> None:
+    """The output's parent folders this export created, if still empty (deepest first)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _put_folder(target: Path, out: Path, staging: Path, key: str, info: dict) -> WriteReport:
+    files = staged_files(target)
+    count, size = _size(target)
+    if not os.path.lexists(out):
+        write_manifest(target, {"format": "masklet-export-2", "exports": {key: manifest_entry(files, info)}})
+        os.rename(target, out)
+        return WriteReport(out, "folder", count, size, False)
+    if out.is_symlink() or not out.is_dir():
+        raise ExportError(f"{out}: is not a folder; this format writes a folder")
+    earlier = bool(read_manifest(out)["exports"])
+    journal = plan(out, files, key, info)
+    write_journal(staging, journal)
+    apply(journal, target)
+    return WriteReport(out, "folder", count, size, earlier, removed=len(journal["stale"]))

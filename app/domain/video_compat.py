@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.domain.store import ProjectError
+from app.domain.store import ProjectError, connect_readonly
 from sam3core.video import READER, VideoError, VideoSource
 from sam3core.video.legacy import LegacyReader, same_picture, thumbnail
 
@@ -48,7 +48,10 @@ def _ranges(frames: list[int]) -> str:
 
 def used_frames(path: Path) -> list[int]:
     """Frames that hold a mask or prompt, read through a read-only connection."""
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        conn = connect_readonly(path, brief=True)  # also in a read-only folder
+    except sqlite3.Error as exc:
+        raise ProjectError(f"{path}: cannot be read as a project ({exc})") from exc
     try:
         rows = conn.execute("SELECT frame FROM masks UNION SELECT frame FROM prompts ORDER BY 1").fetchall()
     except sqlite3.Error as exc:

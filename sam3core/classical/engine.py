@@ -21,16 +21,13 @@ from sam3core.classical import inputs
 from sam3core.classical.propagate import (
     FlowField,
     bounding_box,
-    carry_mask,
-    colour_probability,
-    colour_residual,
     exit_sides,
     pixel_grid,
     redetect,
     update_colour_model,
 )
 from sam3core.classical.refine import LOGIT_LIMIT, refine_band, resolve_overlaps, signed_distance_logits
-from sam3core.classical.segment import fill_holes, memory_from_mask, refine_prompt, segment_prompt
+from sam3core.classical.segment import memory_from_mask, refine_prompt, segment_prompt
 from sam3core.classical.state import (
     ClassicalSession,
     ClassicalSettings,
@@ -39,6 +36,7 @@ from sam3core.classical.state import (
     ObjectTrack,
     PackedMask,
 )
+from sam3core.classical.track import learn_appearance, track_step
 from sam3core.engine import (
     NOTHING_TO_PROPAGATE,
     FrameScores,
@@ -57,10 +55,10 @@ from sam3core.video import VideoSource
 LOW_RES = 256  # side of the low-resolution mask output, as SAM's decoder gives
 _MIN_AREA = 6  # work pixels below which a warped object counts as gone
 _GONE_FRACTION = 0.04  # of the object's typical area: less than this left counts as gone
-_RESIDUAL_MAX = 40.0  # 8-bit colour difference above which the flow does not explain a pixel
 _EDGE_GONE_FRACTION = 0.15  # the same for a remnant at the frame edge
 _SPECK_FRACTION = 0.08  # of the typical area: smaller fragments of a tracked mask are dropped
 _COLOUR_EVERY = 5  # frames between colour-model updates while tracking
+_REDETECT_CONFIDENCE = 0.5  # re-found by colour alone: present, but the timeline should say "check"
 
 
 class ClassicalEngine:
@@ -113,9 +111,16 @@ class ClassicalEngine:
             state.video.close()
 
     def frame_scores(self, inference_state: ClassicalSession, frame_idx: int) -> FrameScores:
-        """No confidence beyond the yielded object scores yet (empty)."""
-        inputs.check_frame(inputs.check_session(inference_state), frame_idx)
-        return {}
+        """``{obj_id: {"engine_confidence": 0..1}}`` for the objects with a result on ``frame_idx``.
+
+        1.0 on a prompted frame; on a tracked frame how well the result agrees with the optical-flow
+        prior, the object's colours and its usual size (:meth:`ClassicalSession.confidence`); 0.0
+        where the engine dropped the object as lost.
+        """
+        state = inputs.check_session(inference_state)
+        frame = inputs.check_frame(state, frame_idx)
+        return {o: {"engine_confidence": float(t.confidence[frame])}
+                for o, t in state.tracks.items() if frame in t.confidence}
 
     def prefetch_features(self, inference_state: ClassicalSession, frame_idx: int,
                           should_stop: StopCheck | None = None) -> bool:
@@ -180,6 +185,7 @@ class ClassicalEngine:
                 mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask))
+        track.confidence[frame] = 1.0
         track.colour = update_colour_model(track.colour, image, mask)
         return self._frame_output(state, frame)
 
@@ -199,6 +205,7 @@ class ClassicalEngine:
         work = self._to_work(state, full)
         track = state.tracks.setdefault(obj, ObjectTrack(obj))
         track.prompts[frame] = FramePrompt(mask=PackedMask.pack(full), result=PackedMask.pack(work))
+        track.confidence[frame] = 1.0
         track.colour = update_colour_model(track.colour, state.frames.rgb(frame), work)
         return self._frame_output(state, frame)
 
@@ -211,6 +218,7 @@ class ClassicalEngine:
         if track is not None:
             track.prompts.pop(frame, None)
             track.outputs.pop(frame, None)
+            track.confidence.pop(frame, None)
         return self._frame_output(state, frame) if need_output else None
 
     def remove_object(self, inference_state: ClassicalSession, obj_id: int, strict: bool = False,
@@ -253,63 +261,87 @@ class ClassicalEngine:
         it = self.settings
         flow = FlowField(it.flow_preset)
         grid = pixel_grid(state.work_height, state.work_width)
-        # obj -> work logits on the previous frame (None: not started yet)
-        logits: dict[int, np.ndarray | None] = {}
+        reach = it.reach_px(max(state.work_height, state.work_width))
+        # obj -> soft map (work resolution, 0..1) on the previous frame (None: not started yet)
+        soft: dict[int, np.ndarray | None] = {}
         lost_for: dict[int, int] = {}
         prev_t: int | None = None
         for step, t in enumerate(order):
             ids = state.obj_ids
             image = state.frames.rgb(t)
             backward = None
-            if prev_t is not None and any(logits.get(o) is not None for o in ids):
-                old_rgb = state.frames.rgb(prev_t)
+            if prev_t is not None and any(soft.get(o) is not None for o in ids):
                 backward = flow.backward(state.frames.grey(t), state.frames.grey(prev_t))
-                coords = grid + backward
-                flow_rgb = cv2.remap(old_rgb, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_REPLICATE)
-                residual = colour_residual(image, flow_rgb)
             masks: dict[int, np.ndarray] = {}
+            softs: dict[int, np.ndarray] = {}
+            confidence: dict[int, float] = {}
             for o in ids:
                 track = state.tracks[o]
                 prompt = track.prompts.get(t)
-                old = logits.get(o)
+                old = soft.get(o)
                 if prompt is not None and prompt.result is not None:
                     masks[o] = prompt.result.unpack()
+                    confidence[o] = 1.0
                 elif old is not None and backward is not None:
-                    warped, by_flow = carry_mask(old, backward, grid, image, old_rgb, residual)
-                    if by_flow:
-                        # Pixels the flow explains badly are uncovered background (the object moved
-                        # away or left the frame) or newly hidden ones: they do not inherit the mask.
-                        warped = fill_holes(warped & (residual < _RESIDUAL_MAX))
-                    if self._vanished(track, warped):
-                        masks[o] = np.zeros_like(warped)
+                    ref = (track.colour.ref_area if track.colour is not None
+                           else float(np.count_nonzero(old > 0.5)))
+                    res = track_step(old, backward, grid, image, track.appearance,
+                                     colour_weight=it.colour_weight, reach_px=reach,
+                                     prior_blur=it.prior_blur, ref_area=ref,
+                                     shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty)
+                    mask = self._drop_specks(track, res.mask)
+                    if self._vanished(track, mask) or res.confidence < it.min_confidence:
+                        # Unsure or gone: claim nothing rather than drift onto a neighbour.
+                        masks[o] = np.zeros_like(mask)
+                        confidence[o] = 0.0
                     else:
-                        prob = colour_probability(track.colour, image) if track.colour is not None else None
-                        ref = track.colour.ref_area if track.colour is not None else 0.0
-                        refined = refine_band(image, warped, it.band_frac, it.track_iters, prob, ref)
-                        refined = self._drop_specks(track, refined)
-                        masks[o] = np.zeros_like(refined) if self._vanished(track, refined) else refined
+                        masks[o] = mask
+                        softs[o] = np.where(mask, res.soft, np.minimum(res.soft, 0.49))
+                        confidence[o] = res.confidence
                 elif step == 0 and t in track.outputs:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
+                    confidence[o] = track.confidence.get(t, 1.0)
             if it.redetect:
-                self._redetect(state, image, masks, logits, lost_for)
+                self._redetect(state, image, masks, soft, lost_for, confidence)
             work_logits = self._resolve_work(state, t, masks)
             for o in ids:
-                if o in masks:
-                    logits[o] = work_logits[o]
-                    state.tracks[o].outputs[t] = PackedMask.pack(work_logits[o] > 0)
-                    if t in state.tracks[o].prompts:
-                        # An anchor restarts the colour model from the user's mask (after the
-                        # overlap rule, so another object's colours are not learnt as this one's).
-                        state.tracks[o].colour = update_colour_model(None, image, work_logits[o] > 0)
-                    elif step % _COLOUR_EVERY == 0:
-                        state.tracks[o].colour = update_colour_model(state.tracks[o].colour, image,
-                                                                     work_logits[o] > 0)
+                if o not in masks:
+                    continue
+                track = state.tracks[o]
+                final = work_logits[o] > 0
+                # The overlap rule may have taken pixels: the soft map follows the final mask.
+                base = softs.get(o, final.astype(np.float32))
+                soft[o] = np.where(final, np.maximum(base, 0.51), np.minimum(base, 0.49)).astype(np.float32)
+                track.outputs[t] = PackedMask.pack(final)
+                track.confidence[t] = confidence.get(o, 1.0) if final.any() else 0.0
+                if t in track.prompts:
+                    # An anchor restarts the colour models from the user's mask (after the overlap
+                    # rule, so another object's colours are not learnt as this one's).
+                    track.colour = update_colour_model(None, image, final)
+                    track.appearance = learn_appearance(image, final, reach) or track.appearance
+                elif step % _COLOUR_EVERY == 0:
+                    track.colour = update_colour_model(track.colour, image, final)
             state.frames_tracked.add(t)
             prev_t = t
             frame_idx, obj_ids, low, video = self._frame_output(state, t)
-            scores = torch.where(video.flatten(1).amax(dim=1, keepdim=True) > 0, LOGIT_LIMIT, -LOGIT_LIMIT)
-            yield frame_idx, obj_ids, low, video, scores
+            yield frame_idx, obj_ids, low, video, self._scores(state, t, obj_ids)
+
+    def _scores(self, state: ClassicalSession, frame: int, ids: list[int]) -> torch.Tensor:
+        """(N, 1) presence logits: > 0 where a mask is shown, scaled by the engine's confidence.
+
+        A shown mask scores ``+0.5 .. +10`` (confidence ``min_confidence`` .. 1), an object without a
+        mask ``-10``; :meth:`ClassicalSession.confidence` gives the raw values.
+        """
+        out = np.full((len(ids), 1), -LOGIT_LIMIT, np.float32)
+        floor = self.settings.min_confidence
+        span = max(1.0 - floor, 1e-6)
+        for k, o in enumerate(ids):
+            track = state.tracks[o]
+            shown = track.outputs.get(frame)
+            if shown is not None and shown.bits.any():
+                conf = track.confidence.get(frame, 1.0)
+                out[k, 0] = 0.5 + (LOGIT_LIMIT - 0.5) * float(np.clip((conf - floor) / span, 0.0, 1.0))
+        return torch.from_numpy(out)
 
     @staticmethod
     def _vanished(track: ObjectTrack, warped: np.ndarray) -> bool:
@@ -335,17 +367,18 @@ class ClassicalEngine:
         return keep[comp]
 
     def _redetect(self, state: ClassicalSession, image: np.ndarray, masks: dict[int, np.ndarray],
-                  logits: dict[int, np.ndarray | None], lost_for: dict[int, int]) -> None:
+                  soft: dict[int, np.ndarray | None], lost_for: dict[int, int],
+                  confidence: dict[int, float]) -> None:
         """Bring back objects that were tracked, vanished, and reappear (by their colour model)."""
         for o, mask in masks.items():
             track = state.tracks[o]
-            if mask.any() or logits.get(o) is None or track.colour is None:
+            if mask.any() or soft.get(o) is None or track.colour is None:
                 lost_for.pop(o, None)
                 continue
             if o not in lost_for:
                 # Where it was last seen decides where it may come back: through the edge it left
                 # by, or near where it was hidden.
-                last = logits[o] > 0  # type: ignore[operator]
+                last = soft[o] > 0.5  # type: ignore[operator]
                 box = bounding_box(last)
                 if box is not None:
                     track.colour = replace(track.colour, last_box=box, exit_sides=exit_sides(last))
@@ -355,9 +388,9 @@ class ClassicalEngine:
                 if other != o:
                     taken |= m
             found = redetect(track.colour, image, taken, lost_for[o])
-            if found is not None:
-                masks[o] = refine_band(image, found, self.settings.band_frac,
-                                       max(1, self.settings.track_iters))
+            if found is not None and self.settings.min_confidence <= _REDETECT_CONFIDENCE:
+                masks[o] = refine_band(image, found, 0.12, 1)
+                confidence[o] = _REDETECT_CONFIDENCE
 
     # -- outputs ------------------------------------------------------------------------------
     def _to_work(self, state: ClassicalSession, full: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
-"""Carry masks from frame to frame: dense optical flow, warping, and re-detection of lost objects.
+"""Optical flow, the coarse colour model, and re-detection of lost objects.
 
 The flow is computed once per frame pair from the *new* frame to the previous one (backward flow),
-so every pixel of the new frame looks up where it came from: pixels that came from outside the
-frame or from another object's area simply do not inherit the mask, which handles leaving the frame
-and being occluded without holes.
+so every pixel of the new frame looks up where it came from (:mod:`sam3core.classical.track` warps
+the soft maps with it): pixels that came from outside the frame or from another object's area do not
+inherit the mask, which handles leaving the frame and being occluded without holes.
 
 An object whose warped mask vanishes is *lost*. Its colour model (quantised-RGB histograms of the
 object and its surroundings, kept from the frames where it was seen) is then checked on every new
@@ -30,93 +30,6 @@ class FlowField:
     def backward(self, new_grey: np.ndarray, old_grey: np.ndarray) -> np.ndarray:
         """(h, w, 2) float32 flow f with new(x) ~ old(x + f(x))."""
         return self._dis.calc(new_grey, old_grey, None)
-
-
-def object_shift(old_half: np.ndarray, new_half: np.ndarray, mask_half: np.ndarray,
-                 radius: int) -> tuple[float, float] | None:
-    """Translation (dx, dy) of the object under ``mask_half`` from the old to the new frame.
-
-    Masked template matching on half-resolution grey frames; it catches fast motion of small
-    objects that coarse-to-fine flow misses. None when no position matches well.
-    """
-    box = bounding_box(mask_half)
-    if box is None:
-        return None
-    h, w = mask_half.shape
-    x0, y0, x1, y1 = box
-    if (x1 - x0) < 4 or (y1 - y0) < 4:
-        return None
-    sx0, sy0 = max(0, x0 - radius), max(0, y0 - radius)
-    sx1, sy1 = min(w, x1 + radius), min(h, y1 + radius)
-    template = old_half[y0:y1, x0:x1].astype(np.float32)
-    tmask = mask_half[y0:y1, x0:x1].astype(np.float32)
-    region = new_half[sy0:sy1, sx0:sx1].astype(np.float32)
-    score = cv2.matchTemplate(region, template, cv2.TM_SQDIFF, mask=tmask)
-    min_val, _max_val, (mx, my), _ = cv2.minMaxLoc(score)
-    rmse = float(np.sqrt(max(min_val, 0.0) / max(float(tmask.sum()), 1.0)))
-    if rmse > 28:  # grey levels; a true match differs by noise, blur and deformation only
-        return None
-    return float(sx0 + mx - x0), float(sy0 + my - y0)
-
-
-def warp(values: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Sample (h, w) float32 ``values`` of the old frame at x + flow(x).
-
-    Pixels that come from outside the frame read the old frame's minimum (background for logits):
-    what enters the frame is added by the colour-guided refinement, not invented by the warp.
-    """
-    coords = grid + flow
-    return cv2.remap(values, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=float(values.min()))
-
-
-def shift_image(values: np.ndarray, dx: float, dy: float, fill: float) -> np.ndarray:
-    """(h, w) float32 ``values`` moved by (dx, dy) pixels; uncovered pixels read ``fill``."""
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(values, m, (values.shape[1], values.shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-
-
-def colour_residual(new_rgb: np.ndarray, old_rgb: np.ndarray) -> np.ndarray:
-    """(h, w) float32 largest per-channel absolute difference, lightly smoothed."""
-    diff = np.abs(new_rgb.astype(np.int16) - old_rgb.astype(np.int16)).max(axis=2).astype(np.float32)
-    return cv2.GaussianBlur(diff, (0, 0), 1.0)
-
-
-def carry_mask(old_logits: np.ndarray, flow: np.ndarray, grid: np.ndarray, new_rgb: np.ndarray,
-               old_rgb: np.ndarray, flow_residual: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The object's mask on the new frame: flow-warped, or rigidly shifted where that fits better.
-
-    ``flow_residual`` is :func:`colour_residual` of the new frame and the flow-warped old frame
-    (shared by all objects). The shift candidate comes from template matching; the candidate whose
-    pixels match the new frame with the smaller mean residual wins. Returns (mask, came from flow).
-    """
-    by_flow = warp(old_logits, flow, grid) > 0
-    mask = old_logits > 0
-    old_grey = cv2.cvtColor(old_rgb, cv2.COLOR_RGB2GRAY)
-    new_grey = cv2.cvtColor(new_rgb, cv2.COLOR_RGB2GRAY)
-    old_half, new_half = cv2.pyrDown(old_grey), cv2.pyrDown(new_grey)
-    half = cv2.resize(mask.astype(np.uint8), (old_half.shape[1], old_half.shape[0]),
-                      interpolation=cv2.INTER_NEAREST) > 0
-    box = bounding_box(half)
-    if box is None:
-        return by_flow, True
-    radius = max(8, round(0.6 * max(box[2] - box[0], box[3] - box[1])))
-    shift = object_shift(old_half, new_half, half, radius)
-    if shift is None:
-        return by_flow, True
-    dx, dy = 2 * shift[0], 2 * shift[1]
-    by_shift = shift_image(old_logits, dx, dy, float(old_logits.min())) > 0
-    if not by_shift.any():
-        return by_flow, True
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
-    moved = cv2.warpAffine(old_rgb, m, (old_rgb.shape[1], old_rgb.shape[0]), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-    err_shift = float(colour_residual(new_rgb, moved)[by_shift].mean())
-    err_flow = float(flow_residual[by_flow].mean()) if by_flow.any() else np.inf
-    if err_shift < 0.8 * err_flow:
-        return by_shift, False
-    return by_flow, True
 
 
 def pixel_grid(h: int, w: int) -> np.ndarray:

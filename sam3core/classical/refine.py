@@ -1,9 +1,10 @@
-"""Boundary refinement of a flow-warped mask, masks to logits, and the no-overlap rule.
+"""Boundary refinement of a re-detected mask, masks to logits, and the no-overlap rule.
 
-Refinement: the warped mask's eroded core is sure foreground, everything beyond a band around its
-outline is sure background, and GrabCut (colour GMMs learnt on the *new* frame from these labels)
-decides the band. A result that departs too far from the warped mask (IoU < 0.6) is rejected in
-favour of the warped mask, which keeps a bad colour model from eating the frame.
+Refinement (used when a lost object is found again by colour): the mask's eroded core is sure
+foreground, everything beyond a band around its outline is sure background, and GrabCut (colour GMMs
+learnt on the *new* frame from these labels) decides the band. A result that keeps too little of the
+mask, or adds pixels of colours the object does not have, is rejected in favour of the mask, which
+keeps a bad colour model from eating the frame.
 
 Logits are the signed distance to the mask outline in work pixels times ``logit_scale``, clipped to
 ±10: positive inside, and bilinear upsampling of this field gives a smooth full-resolution outline.
@@ -24,11 +25,6 @@ import numpy as np
 from sam3core.classical.segment import fill_holes
 
 LOGIT_LIMIT = 10.0
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
 
 
 def refine_band(image: np.ndarray, warped: np.ndarray, band_frac: float, iters: int,

@@ -52,14 +52,15 @@ def _flood_patch(image: np.ndarray, x: int, y: int, allowed: np.ndarray, toleran
 
 
 def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
-                candidate: np.ndarray | None) -> None:
+                candidate: np.ndarray | None, earlier: list[Point] | None = None) -> None:
     """Paint sure labels for clicks into ``labels`` (h, w) in place.
 
     Negative clicks also mark the colour patch around them (within the current candidate foreground)
     as sure background, so the region under a negative click goes even when it is larger than the disk
     -- unless the patch holds a positive click given after the negative one (``points`` in click
     order): a white curtain and the white shirt in front of it form one patch, and a later click on
-    the shirt says that it stays.
+    the shirt says that it stays. The patch is also cut where it comes nearer to a positive click
+    than to the negative one, so a same-coloured object part beside the removed region stays.
     """
     h, w = labels.shape
     radius = click_radius(h, w)
@@ -67,11 +68,25 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
     area = max(int(np.count_nonzero(region)), 1)
     pixels = [(int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1))), label)
               for x, y, label in points]
+    positives = np.array([(px, py) for px, py, label in pixels + [(x, y, lab) for x, y, lab in earlier or []]
+                          if label == 1], np.float32).reshape(-1, 2)
     for i, (cx, cy, label) in enumerate(pixels):
         if label == 0:
-            patch = _flood_patch(image, cx, cy, region, tolerance=18, max_area=max(area // 2, 64))
+            patch = _flood_patch(image, cx, cy, region, tolerance=18, max_area=h * w)
             if any(patch[py, px] for px, py, later in pixels[i + 1:] if later == 1):
                 patch[:] = False
+            # The patch is this click's only on its own side: pixels nearer to a positive click
+            # (a same-coloured part of the object, the shorts beside the curtain) stay undecided --
+            # except for positive clicks right beside this one, which it overrides.
+            apart = positives[np.hypot(positives[:, 0] - cx, positives[:, 1] - cy) > 5 * radius]
+            if patch.any() and len(apart):
+                ys, xs = np.nonzero(patch)
+                to_neg = np.hypot(xs - cx, ys - cy)
+                dx, dy = xs[:, None] - apart[None, :, 0], ys[:, None] - apart[None, :, 1]
+                to_pos = np.min(np.hypot(dx, dy), axis=1)
+                patch[ys[to_pos <= to_neg], xs[to_pos <= to_neg]] = False
+            if np.count_nonzero(patch) > max(area // 2, 64):
+                patch[:] = False  # a patch that large is not one region the click could mean
             labels[patch] = cv2.GC_BGD
             cv2.circle(labels, (cx, cy), radius, cv2.GC_BGD, -1)
     for x, y, label in points:
@@ -81,8 +96,14 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
 
 
 def _run_grabcut(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int],
-                 iters: int, models: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """GrabCut on ``crop`` of ``image``, updating ``labels`` in place; returns (bgd, fgd) models."""
+                 iters: int, models: tuple[np.ndarray, np.ndarray] | None,
+                 freeze: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """GrabCut on ``crop`` of ``image``, updating ``labels`` in place; returns (bgd, fgd) models.
+
+    GrabCut sees the crop in CIE Lab: its colour GMMs separate objects from similar backgrounds
+    better there than in RGB (measured on DAVIS boxes, docs/classical.md). ``freeze`` keeps the given
+    models fixed (only the graph cut runs).
+    """
     x0, y0, x1, y1 = crop
     sub = np.ascontiguousarray(labels[y0:y1, x0:x1])
     fg = np.isin(sub, (cv2.GC_FGD, cv2.GC_PR_FGD))
@@ -94,11 +115,67 @@ def _run_grabcut(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, in
         mode = cv2.GC_INIT_WITH_MASK
     else:
         bgd, fgd = models[0].copy(), models[1].copy()
-        mode = cv2.GC_EVAL
+        mode = cv2.GC_EVAL_FREEZE_MODEL if freeze else cv2.GC_EVAL
     cv2.setRNGSeed(0)  # GrabCut's k-means start draws from OpenCV's global RNG: keep results reproducible
-    cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), sub, None, bgd, fgd, iters, mode)
+    lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
+    try:
+        cv2.grabCut(lab, sub, None, bgd, fgd, iters, mode)
+    except cv2.error:
+        return (bgd, fgd)  # degenerate colour statistics (a flat patch): keep the labels as painted
     labels[y0:y1, x0:x1] = sub
     return bgd, fgd
+
+
+def box_tightness(mask: np.ndarray, box: Box) -> float:
+    """How well ``mask`` fits a *tight* box: the fraction of the box's rows and columns it crosses.
+
+    A box drawn tightly around an object touches it on every row and column (Lempitsky et al.'s
+    tightness prior); a cut that lost part of the object, or kept a sliver, crosses fewer. A result
+    that fills (nearly) all of the box or almost none of it is penalised.
+    """
+    h, w = mask.shape
+    x0, y0, x1, y1 = _clip_rect(*box, w, h)
+    sub = mask[y0:y1, x0:x1]
+    if sub.size == 0 or not sub.any():
+        return 0.0
+    cover = 0.5 * (float(sub.any(axis=0).mean()) + float(sub.any(axis=1).mean()))
+    fill = float(sub.mean())
+    return cover - (0.5 if not 0.08 <= fill <= 0.97 else 0.0)
+
+
+def _cut_box(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int], box: Box,
+             points: list[Point], iters: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """GrabCut for a box, three ways, keeping the cut that fits the box best (:func:`box_tightness`).
+
+    GrabCut's iterations can let the background model swallow an object whose colours also occur
+    around it (a white dog on pale concrete, a flamingo among flamingos); a single iteration, or
+    colour models learnt from the box's core against its surroundings and then frozen, often keep
+    it. Returns (mask, labels, models). ``labels`` holds the painted box labels and seeds.
+    """
+    h, w = labels.shape
+    bx0, by0, bx1, by1 = _clip_rect(*box, w, h)
+    candidates = []
+    for variant in ("iterate", "once", "core"):
+        work = labels.copy()
+        if variant == "core":
+            train = labels.copy()
+            inside = train == cv2.GC_PR_FGD
+            train[inside] = cv2.GC_PR_BGD
+            mx, my = round(0.2 * (bx1 - bx0)), round(0.2 * (by1 - by0))
+            core = np.zeros_like(inside)
+            core[by0 + my:by1 - my, bx0 + mx:bx1 - mx] = True
+            train[inside & core] = cv2.GC_PR_FGD
+            learnt = _run_grabcut(image, train, crop, 1, None)
+            models = _run_grabcut(image, work, crop, 1, learnt, freeze=True)
+        else:
+            models = _run_grabcut(image, work, crop, iters if variant == "iterate" else 1, None)
+        mask = keep_components(np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)), points, box)
+        candidates.append((box_tightness(mask, box), mask, work, models))
+        if candidates[-1][0] >= TIGHT_ENOUGH:
+            break  # it already fits the box: the other cuts cannot fit it better by much
+    # max() keeps the first of equals: the iterated cut wins ties.
+    _score, mask, work, models = max(candidates, key=lambda c: c[0])
+    return mask, work, models
 
 
 def keep_components(mask: np.ndarray, points: list[Point], box: Box | None) -> np.ndarray:
@@ -262,6 +339,39 @@ def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point],
     return models[0], models[1], crop
 
 
+TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
+BOX_CUT_SIDE = 300  # pixels of the long side at which a box's window is cut (see _cut_box_resampled)
+
+
+def _cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int], box: Box,
+                       points: list[Point], iters: int,
+                       ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """:func:`_cut_box` on the box's window resampled to ``BOX_CUT_SIDE`` pixels.
+
+    GrabCut's smoothness term is per pixel pair while its colour term is per pixel, so the same object
+    cut at a small scale (a box of 80 work pixels) often collapses to nothing, and at ~300-400 px it holds
+    (measured on DAVIS frame-0 boxes). Returns (mask, labels, models) at work resolution.
+    """
+    h, w = labels.shape
+    x0, y0, x1, y1 = crop
+    cw, ch = x1 - x0, y1 - y0
+    f = BOX_CUT_SIDE / max(cw, ch, 1)
+    sw, sh = max(2, round(cw * f)), max(2, round(ch * f))
+    fx, fy = sw / cw, sh / ch
+    window = np.s_[y0:y1, x0:x1]
+    sub_image = cv2.resize(np.ascontiguousarray(image[window]), (sw, sh), interpolation=cv2.INTER_LINEAR)
+    sub_labels = cv2.resize(np.ascontiguousarray(labels[window]), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    sub_box = ((box[0] - x0) * fx, (box[1] - y0) * fy, (box[2] - x0) * fx, (box[3] - y0) * fy)
+    sub_points = [((x - x0) * fx, (y - y0) * fy, label) for x, y, label in points]
+    sub_mask, sub_labels, models = _cut_box(sub_image, sub_labels, (0, 0, sw, sh), sub_box, sub_points, iters)
+    out_labels = labels.copy()
+    out_labels[y0:y1, x0:x1] = cv2.resize(sub_labels, (cw, ch), interpolation=cv2.INTER_NEAREST)
+    mask = np.zeros((h, w), bool)
+    back = cv2.resize(sub_mask.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+    mask[window] = back >= 0.5
+    return keep_components(mask, points, box), out_labels, models
+
+
 def segment_prompt(image: np.ndarray, points: list[Point], box: Box | None, iters: int,
                    ) -> tuple[np.ndarray, GrabCutMemory]:
     """A fresh prompt on ``image`` (h, w, 3) RGB uint8 -> ((h, w) bool mask, memory for refinement)."""
@@ -274,8 +384,7 @@ def segment_prompt(image: np.ndarray, points: list[Point], box: Box | None, iter
             x1, y1 = max(x1, int(x) + 8), max(y1, int(y) + 8)
         crop = _clip_rect(x0, y0, x1, y1, w, h)
         paint_seeds(labels, image, points, labels == cv2.GC_PR_FGD)
-        models = _run_grabcut(image, labels, crop, iters, None)
-        mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), points, box)
+        mask, labels, models = _cut_box_resampled(image, labels, crop, box, points, iters)
     elif any(label == 1 for _x, _y, label in points):
         labels = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
         paint_seeds(labels, image, points, None)
@@ -296,7 +405,7 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     h, w = image.shape[:2]
     labels = memory.labels.copy()
     current = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    paint_seeds(labels, image, new_points, current)
+    paint_seeds(labels, image, new_points, current, earlier=all_points)
     x0, y0, x1, y1 = memory.crop
     pad = 4 * click_radius(h, w)
     for x, y, label in new_points:
@@ -309,7 +418,14 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     crop = _clip_rect(x0, y0, x1, y1, w, h)
     models = _run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
     mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
-    return mask, GrabCutMemory(labels, models[0], models[1], crop)
+    result = mask, GrabCutMemory(labels, models[0], models[1], crop)
+    if box is not None and any(label == 1 for _x, _y, label in new_points):
+        # A positive click in a box says "this is object": when the box's colour models had lost
+        # the object, a fresh cut seeded by every click fits the box better than continuing.
+        fresh = segment_prompt(image, all_points, box, max(iters, 3))
+        if box_tightness(fresh[0], box) > box_tightness(mask, box):
+            return fresh
+    return result
 
 
 def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_points: list[Point], iters: int,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from sam3core.classical.track import Appearance
 from sam3core.video import VideoSource
 
 FLOW_PRESETS = {
@@ -31,8 +32,12 @@ class ClassicalSettings:
     flow_preset: str = "medium"  # DIS optical-flow preset: ultrafast | fast | medium
     click_iters: int = 4  # GrabCut iterations for a fresh click/box prompt
     click_refine_iters: int = 2  # GrabCut iterations when a further click refines a prompt
-    track_iters: int = 1  # GrabCut iterations of the narrow-band refinement per tracked frame (0 = flow only)
-    band_frac: float = 0.12  # half-width of the refinement band, as a fraction of sqrt(object area)
+    colour_weight: float = 1.0  # weight of the colour posterior against the flow prior (0 = flow only)
+    reach: float = 0.025  # how far (fraction of the work long side) a mask may grow in one frame
+    prior_blur: float = 1.5  # sigma (work pixels) of the blur on the warped soft map
+    shape_penalty: float = 0.0  # shape prior, logit per unit beyond the outline (0: measured worse)
+    motion_penalty: float = 0.0  # logit per unit of unlike motion (0: measured worse)
+    min_confidence: float = 0.0  # below this per-frame confidence a tracked object is dropped (lost)
     redetect: bool = True  # look for lost objects again by their colour model
     logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)
 
@@ -42,8 +47,17 @@ class ClassicalSettings:
             raise ValueError(f"flow_preset must be one of {choices}, got {self.flow_preset!r}")
         if not 64 <= self.work_long_side <= 4096:
             raise ValueError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
-        if self.click_iters < 1 or self.click_refine_iters < 1 or self.track_iters < 0:
-            raise ValueError("click iterations must be >= 1 and track_iters >= 0")
+        if self.click_iters < 1 or self.click_refine_iters < 1:
+            raise ValueError("click iterations must be >= 1")
+        if min(self.colour_weight, self.prior_blur, self.shape_penalty, self.motion_penalty) < 0:
+            raise ValueError("colour_weight, prior_blur, shape_penalty and motion_penalty must be >= 0")
+        if not 0 < self.reach <= 0.5:
+            raise ValueError(f"reach must be in (0, 0.5], got {self.reach}")
+        if not 0 <= self.min_confidence < 1:
+            raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
+
+    def reach_px(self, work_long_side: int) -> int:
+        return max(2, round(self.reach * work_long_side))
 
 
 @dataclass
@@ -100,7 +114,9 @@ class ObjectTrack:
     obj_id: int
     prompts: dict[int, FramePrompt] = field(default_factory=dict)  # frame -> prompt (anchors)
     outputs: dict[int, PackedMask] = field(default_factory=dict)  # frame -> work-res mask after overlap rule
-    colour: ColourModel | None = None
+    colour: ColourModel | None = None  # coarse model for re-detection
+    appearance: Appearance | None = None  # fine model for tracking (learnt on the latest anchor)
+    confidence: dict[int, float] = field(default_factory=dict)  # frame -> 0..1 of the latest result
 
 
 class FrameCache:
@@ -164,6 +180,19 @@ class ClassicalSession:
     @property
     def obj_ids(self) -> list[int]:
         return list(self.tracks)
+
+    def confidence(self, obj_id: int, frame_idx: int | None = None) -> dict[int, float] | float | None:
+        """How sure the engine is of an object, 0..1, per frame it produced a result for.
+
+        1.0 on prompted frames; on tracked frames the agreement of the result with the optical-flow
+        prior, the colour evidence and the area stability (see :func:`track.step_confidence`); 0.0
+        where the object was lost (no mask). With ``frame_idx``: that frame's value, None when the
+        frame has no result. Unknown objects raise KeyError.
+        """
+        track = self.tracks[obj_id]
+        if frame_idx is None:
+            return dict(sorted(track.confidence.items()))
+        return track.confidence.get(frame_idx)
 
     @property
     def scale(self) -> float:

@@ -31,19 +31,10 @@ from app.domain.tracking import (
 )
 from sam3core.classical import ClassicalEngine
 from sam3core.engine import Engine
-from sam3core.sam.network_config import tiny_test_config
-from sam3core.sam.registry import build_tracker
+from tests.tiny_engines import tiny_sam
 from tests.ui.conftest import N, box_rect, close_window, disc_center, make_window
 
 FIRST, CORRECTED = 4, 11
-
-
-def _tiny_sam() -> Engine:
-    torch.manual_seed(0)
-    predictor = build_tracker("sam2.1_hiera_tiny", config=tiny_test_config())
-    with torch.no_grad():  # random weights call every object absent; make them "present"
-        predictor.model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(4.0)
-    return predictor
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +45,7 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
-ENGINES: dict[str, Callable[[], Engine]] = {"classical": ClassicalEngine, "sam2.1_tiny": _tiny_sam}
+ENGINES: dict[str, Callable[[], Engine]] = {"classical": ClassicalEngine, "sam2.1_tiny": tiny_sam}
 
 
 def _script() -> list[tuple]:

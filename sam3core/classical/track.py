@@ -1,0 +1,223 @@
+"""One tracking step of the classical engine: a soft optical-flow prior fused with a colour posterior.
+
+Each object carries a *soft map* (h, w) in [0, 1] from frame to frame. On a new frame:
+
+1. The previous soft map is warped with the backward DIS flow (every new pixel looks up where it came
+   from) and lightly blurred: the *location prior*. Pixels that came from outside the frame read 0.
+2. The object's *appearance model* -- fine (32^3-bin) RGB histograms of the object and of its
+   surroundings, learnt on its prompt frame -- gives P(object | colour) per pixel.
+3. Both are fused in logit space, ``logit(prior) + w * logit(colour) - s * d - m * u``. ``w`` is
+   the colour weight scaled by how well colour alone separated the object from its surroundings on
+   the prompt frame (balanced accuracy): for a black swan on green water colour decides the
+   outline, for a white boat on white foam the flow does. ``d`` is the distance beyond the warped
+   outline (a shape prior against drift), ``u`` how far a pixel's motion lies outside the object's
+   own motion (a passer-by in front of it moves differently). Only pixels within ``reach`` of the
+   warped mask can become object, so a same-coloured region elsewhere is never claimed.
+4. The result is thresholded at 0.5; components that do not touch the confident core of the warped
+   mask are dropped, and small holes filled. The soft values are kept for the next frame (so an
+   uncertain edge stays uncertain instead of hardening into a drift).
+
+This is the classical "propagate the shape, re-decide by appearance" scheme (ObjectFlow, Video
+SnapCut's shape + colour confidence), measured on real DAVIS footage by ``bench/bench_real_vos.py``
+(docs/classical.md has the trade-off table). The step also returns a confidence in [0, 1] from the
+agreement of the result with the flow prior, the colour evidence inside it and its area against the
+object's usual area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+FINE_BINS = 32  # per channel -> 32768 colours (finer bins separated better on real footage than 16)
+_EPS = 1e-5
+
+
+def fine_index(image: np.ndarray) -> np.ndarray:
+    """(h, w) int32 index of each RGB pixel's 32x32x32 colour bin."""
+    q = (image >> 3).astype(np.int32)
+    return (q[..., 0] * FINE_BINS + q[..., 1]) * FINE_BINS + q[..., 2]
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """An object's colour model: P(object | colour) and how much to trust it."""
+
+    fg: np.ndarray  # (32768,) float64 object colour distribution, sums to 1
+    bg: np.ndarray  # (32768,) float64 surroundings' colour distribution, sums to 1
+    lut: np.ndarray  # (32768,) float32 P(object | colour bin)
+    reliability: float  # 0..1: balanced accuracy of colour alone on the frame it was learnt, rescaled
+
+    def probability(self, image: np.ndarray) -> np.ndarray:
+        """(h, w) float32 P(object | colour), lightly smoothed against sensor noise."""
+        return cv2.GaussianBlur(self.lut[fine_index(image)], (0, 0), 1.0)
+
+
+def _histograms(image: np.ndarray, mask: np.ndarray, ring_px: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = fine_index(image)
+    n = FINE_BINS**3
+    fg = np.bincount(idx[mask], minlength=n).astype(np.float64)
+    near = cv2.dilate(mask.astype(np.uint8), _disk(ring_px)) > 0
+    ring = near & ~mask
+    rest = ~mask
+    # The ring says which colours border the object; the whole frame adds what lies further away.
+    bg = np.bincount(idx[ring], minlength=n).astype(np.float64)
+    bg += 0.3 * np.bincount(idx[rest], minlength=n) * (max(int(ring.sum()), 1) / max(int(rest.sum()), 1))
+    return fg / max(fg.sum(), 1.0), bg / max(bg.sum(), _EPS)
+
+
+def _lut(fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    return ((fg + _EPS) / (fg + bg + 2 * _EPS)).astype(np.float32)
+
+
+def learn_appearance(image: np.ndarray, mask: np.ndarray, reach_px: int) -> Appearance | None:
+    """The colour model of ``mask`` (h, w) bool on ``image`` (h, w, 3) RGB; None for an empty mask."""
+    if np.count_nonzero(mask) < 16 or mask.all():
+        return None
+    fg, bg = _histograms(image, mask, max(2 * reach_px, 8))
+    lut = _lut(fg, bg)
+    guess = lut[fine_index(image)] > 0.5
+    near = cv2.dilate(mask.astype(np.uint8), _disk(reach_px)) > 0
+    tpr = np.count_nonzero(guess & mask) / max(int(mask.sum()), 1)
+    outside = near & ~mask
+    tnr = np.count_nonzero(~guess & outside) / max(int(outside.sum()), 1)
+    # Balanced accuracy 0.5 = colour says nothing, 0.9+ = colour alone finds the object.
+    reliability = float(np.clip(((tpr + tnr) / 2 - 0.5) / 0.4, 0.0, 1.0))
+    return Appearance(fg, bg, lut, reliability)
+
+
+def blend_appearance(model: Appearance, image: np.ndarray, mask: np.ndarray, rate: float,
+                     reach_px: int) -> Appearance:
+    """``model`` moved towards the colours of ``mask`` on ``image`` by ``rate`` (slow adaptation)."""
+    if np.count_nonzero(mask) < 16 or rate <= 0:
+        return model
+    fg, bg = _histograms(image, mask, max(2 * reach_px, 8))
+    fg = (1 - rate) * model.fg + rate * fg
+    bg = (1 - rate) * model.bg + rate * bg
+    return Appearance(fg, bg, _lut(fg, bg), model.reliability)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class StepResult:
+    mask: np.ndarray  # (h, w) bool
+    soft: np.ndarray  # (h, w) float32 in [0, 1], > 0.5 exactly on ``mask``
+    confidence: float  # 0..1
+    prior: np.ndarray  # (h, w) bool: the warped previous mask (before appearance)
+
+
+def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Sample the previous frame's soft map at x + flow(x); outside the frame reads 0."""
+    coords = grid + flow
+    return cv2.remap(soft, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
+def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image: np.ndarray,
+               model: Appearance | None, *, colour_weight: float, reach_px: int, prior_blur: float,
+               ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0) -> StepResult:
+    """Carry one object's soft map to ``image`` (see the module docstring)."""
+    warped = warp_soft(prev_soft, flow, grid)
+    if prior_blur > 0:
+        warped = cv2.GaussianBlur(warped, (0, 0), prior_blur)
+    prior = warped > 0.5
+    if not prior.any():
+        empty = np.zeros(prior.shape, bool)
+        return StepResult(empty, np.minimum(warped, 0.49).astype(np.float32), 0.0, prior)
+    z = _logit(warped)
+    weight = colour_weight * (model.reliability if model is not None else 0.0)
+    colour = None
+    if weight > 0 and model is not None:
+        colour = model.probability(image)
+        z += weight * _logit(colour)
+    near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
+    z[~near] = -8.0
+    if motion_penalty > 0:
+        z -= motion_penalty * motion_outlier(flow, warped > 0.8)
+    if shape_penalty > 0:
+        # Shape prior against drift: each pixel beyond the carried outline costs evidence, so
+        # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
+        # Distances count in units of how far the object could plausibly have been mis-carried:
+        # a tenth of its size, or its speed when it moves fast (flow lags behind fast motion).
+        core = warped > 0.8
+        speed = float(np.median(np.linalg.norm(flow[core], axis=1))) if core.any() else 0.0
+        unit = max(2.0, 0.1 * float(np.sqrt(np.count_nonzero(prior))), speed)
+        z -= shape_penalty * cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) / unit
+    soft = (1.0 / (1.0 + np.exp(-np.clip(z, -15, 15)))).astype(np.float32)
+    mask = soft > 0.5
+    count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count > 2:
+        keep = np.zeros(count, bool)
+        keep[np.unique(comp[mask & (warped > 0.7)])] = True
+        keep[0] = False
+        if keep.any():
+            mask = keep[comp]
+    mask = fill_small_holes(mask)
+    soft = np.where(mask, np.maximum(soft, 0.51), np.minimum(soft, 0.49)).astype(np.float32)
+    return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior)
+
+
+def motion_outlier(flow: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """(h, w) float32 >= 0: how far each pixel's motion lies outside the object's own motion.
+
+    The object's motion is the median backward flow over its confident core, its spread the median
+    absolute deviation (at least 1 px); a pixel moving like the object scores 0, one moving
+    differently (a passer-by in front of it) scores its deviation in units of the spread.
+    """
+    if np.count_nonzero(core) < 16:
+        return np.zeros(flow.shape[:2], np.float32)
+    vec = flow[core]
+    med = np.median(vec, axis=0)
+    dev = np.linalg.norm(vec - med, axis=1)
+    spread = max(1.0, 1.4826 * float(np.median(dev)))
+    d = np.linalg.norm(flow - med, axis=2) / spread
+    return np.maximum(d - 3.0, 0.0).astype(np.float32)
+
+
+def fill_small_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:
+    """Fill background holes not touching the border and smaller than ``max_frac`` of the mask."""
+    inv = (~mask).astype(np.uint8)
+    count, comp, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+    if count <= 2:
+        return mask
+    h, w = mask.shape
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    interior = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    small = interior & (stats[:, cv2.CC_STAT_AREA] <= max_frac * max(int(mask.sum()), 1))
+    small[0] = False
+    return mask | small[comp]
+
+
+def step_confidence(mask: np.ndarray, prior: np.ndarray, colour: np.ndarray | None, ref_area: float,
+                    reach_px: int) -> float:
+    """How sure the step is, 0..1: flow agreement, colour evidence and area stability together.
+
+    - agreement: IoU of the result with the warped previous mask (the flow explains the result);
+    - colour: mean P(object | colour) inside the result minus that in a ring around it;
+    - area: the result's area against the object's usual area (a collapse or a blow-up is suspect).
+    """
+    area = int(np.count_nonzero(mask))
+    if area == 0:
+        return 0.0
+    union = np.count_nonzero(mask | prior)
+    agreement = np.count_nonzero(mask & prior) / max(union, 1)
+    ratio = area / ref_area if ref_area > 0 else 1.0
+    area_score = float(min(ratio, 1.0 / ratio)) if ratio > 0 else 0.0
+    if colour is None:
+        return float(np.clip(0.6 * agreement + 0.4 * area_score, 0.0, 1.0))
+    ring = (cv2.dilate(mask.astype(np.uint8), _disk(max(reach_px, 3))) > 0) & ~mask
+    inside = float(colour[mask].mean())
+    around = float(colour[ring].mean()) if ring.any() else 0.0
+    separation = float(np.clip((inside - around) / 0.5, 0.0, 1.0))
+    return float(np.clip(0.4 * agreement + 0.35 * separation + 0.25 * area_score, 0.0, 1.0))

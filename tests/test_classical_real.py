@@ -1,0 +1,108 @@
+"""The classical engine on the real shared clips (skipped without ../shared/data).
+
+The reference points and boxes below were read off the frames by eye (overlays checked as images):
+they mark where the object is and where it is not, so each assertion is a measurement of the
+engine's output, not a stored result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sam3core.classical import ClassicalEngine
+from sam3core.classical.segment import box_tightness
+from sam3core.eval.metrics import region_similarity
+from tests.conftest import shared_clip
+
+
+def _mask(result: tuple, obj_id: int = 1) -> np.ndarray:
+    return result[3][result[1].index(obj_id), 0].numpy() > 0
+
+
+def _inside(mask: np.ndarray, box: tuple[int, int, int, int]) -> int:
+    x0, y0, x1, y1 = box
+    return int(mask[y0:y1, x0:x1].sum())
+
+
+# dog.mp4 (1280x720), frame 0: a tight box around the dog (ball in its mouth on the left).
+DOG_BOX = (445, 375, 705, 548)
+DOG_BODY = [(610, 430), (500, 400), (670, 425)]  # back, head, hindquarters (x, y)
+BALL = (465, 430)
+
+
+def test_dog_box_gives_the_dog_not_just_the_ball() -> None:
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("dog.mp4")))
+    mask = _mask(engine.add_new_points_or_box(state, 0, 1, box=DOG_BOX, rel_coordinates=False))
+    for x, y in DOG_BODY:
+        assert mask[y, x], f"dog body point {(x, y)} missing"
+    x0, y0, x1, y1 = DOG_BOX
+    fill = _inside(mask, DOG_BOX) / ((x1 - x0) * (y1 - y0))
+    assert 0.35 <= fill <= 0.9  # the ball alone fills ~1 % of the box
+    assert box_tightness(mask, DOG_BOX) >= 0.9  # it spans the box, as a tight box says it should
+    assert mask.sum() - _inside(mask, DOG_BOX) < 0.05 * mask.sum()
+
+
+# blocks.mp4 (1280x720): the red "U" block, and the "E" and "M" blocks the old engine jumped to.
+# (The hand lifts the U around frame 30 and sets it down ~90 px higher; E and M stay put.)
+U_BOX = (768, 200, 870, 310)
+E_BOX = (395, 250, 490, 345)  # still there on frames 200 and 280 (checked by eye)
+M_BOX = (630, 298, 720, 395)
+
+
+def test_blocks_u_never_jumps_to_another_block() -> None:
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("blocks.mp4")))
+    first = _mask(engine.add_new_points_or_box(state, 0, 1, box=U_BOX, rel_coordinates=False))
+    assert box_tightness(first, U_BOX) >= 0.9
+    for frame, _ids, _low, video, scores in engine.propagate_in_video(state):
+        mask = video[0, 0].numpy() > 0
+        present = bool(mask.any())
+        assert (scores[0, 0] > 0) == present  # the presence logit says what is shown
+        if frame <= 15:  # nothing touches the U before the hand comes
+            assert region_similarity(mask, first) >= 0.7
+        if not present:
+            continue  # lost (the hand picked it up) is allowed; claiming another block is not
+        assert _inside(mask, E_BOX) < 0.05 * mask.sum(), f"frame {frame}: on the E block"
+        assert _inside(mask, M_BOX) < 0.05 * mask.sum(), f"frame {frame}: on the M block"
+
+
+# bedroom.mp4 (960x540), frame 0: the boy kneels on the bed in front of the curtain on the left.
+SHORTS = (210, 350)
+CURTAIN = (0, 0, 165, 365)  # curtain and wall only: no part of the boy lies here (checked by eye)
+BOY_FROM_X = 180  # right of this column the mask is the boy (his shorts start at x ~ 175)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (docs/classical.md): the curtain's shadowed folds "
+                   "have the shorts' colour and touch them; one click cannot tell them apart")
+def test_click_on_the_shorts_stays_off_the_curtain() -> None:
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("bedroom.mp4")))
+    mask = _mask(engine.add_new_points_or_box(state, 0, 1, points=[SHORTS], labels=[1],
+                                              rel_coordinates=False))
+    assert mask[SHORTS[1], SHORTS[0]]
+    assert _inside(mask, CURTAIN) < 0.02 * mask.sum()
+
+
+def test_negative_click_on_the_curtain_removes_it_and_nothing_else() -> None:
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("bedroom.mp4")))
+    before = _mask(engine.add_new_points_or_box(state, 0, 1, points=[SHORTS], labels=[1],
+                                                rel_coordinates=False))
+    leak = before.copy()
+    leak[:, CURTAIN[2]:] = False
+    leak[CURTAIN[3]:, :] = False
+    if not leak.any():
+        pytest.skip("the click did not spread onto the curtain: nothing to remove")
+    ys, xs = np.nonzero(leak)
+    k = int(np.argmin(np.hypot(xs - xs.mean(), ys - ys.mean())))
+    negative = (float(xs[k]), float(ys[k]))
+    after = _mask(engine.add_new_points_or_box(state, 0, 1, points=[negative], labels=[0],
+                                               clear_old_points=False, rel_coordinates=False))
+    assert _inside(after, CURTAIN) < 0.25 * _inside(before, CURTAIN)  # the curtain part goes
+    assert after[SHORTS[1], SHORTS[0]]
+    boy = before.copy()
+    boy[:, :BOY_FROM_X] = False
+    # What lay outside the curtain stays: the negative click took nothing else with it.
+    assert np.count_nonzero(after & boy) >= 0.85 * np.count_nonzero(boy)
