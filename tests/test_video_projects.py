@@ -203,3 +203,14 @@ def test_tracking_runs_through_a_damaged_frame_and_stores_nothing_for_it(
         assert stored == [f for f in range(spec.frames) if f != spec.corrupt]
         assert project.video.damaged_frames == []  # a fresh reader has not met it yet
     assert any(f"frame {spec.corrupt} is damaged" in r.getMessage() for r in caplog.records)
+
+
+def test_old_project_opened_read_only_says_its_masks_are_not_renumbered(clips, tmp_path: Path) -> None:
+    video = _copy(clips("mjpeg_corrupt"), tmp_path)
+    path = tmp_path / "old.masklet"
+    _make_legacy(path, video, {40: _square(96, 128, 40)})
+    with Project.open(path, read_only=True) as project:
+        assert project.frames_with_masks(1) == [40]  # nothing written
+        assert any("read-only" in note and "40" in note for note in project.notes)
+    with Project.open(path) as project:  # for writing: renumbered now
+        assert project.frames_with_masks(1) == [41]

@@ -159,6 +159,8 @@ MATRIX: tuple[Spec, ...] = (
     Spec("hevc_bframes", ".mp4", "libx265", b_frames=3, gop=24,
          options={"preset": "ultrafast", "x265-params": "log-level=error"}),
     Spec("vp9", ".webm", "libvpx-vp9", gop=20, options={"deadline": "realtime", "cpu-used": "8"}),
+    Spec("vp9_alt_ref", ".webm", "libvpx-vp9", gop=30,  # hidden alt-ref frames packed in superframes
+         options={"deadline": "good", "cpu-used": "8", "auto-alt-ref": "1", "lag-in-frames": "16"}),
     Spec("av1", ".mp4", "libsvtav1", gop=30, width=128, height=96, options={"preset": "12"}),
     Spec("mpeg4_bframes", ".avi", "mpeg4", b_frames=2, gop=12),
     Spec("mjpeg", ".avi", "mjpeg", pix_fmt="yuvj420p", options={"q": "3"}),
