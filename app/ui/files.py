@@ -29,6 +29,9 @@ EXPORTS = {
     "coco": ("Export COCO JSON", "file", "COCO JSON (*.json)", "_coco.json"),
     "davis": ("Export DAVIS PNG folder", "folder", "", "_davis"),
     "ytvis": ("Export YouTube-VIS JSON", "file", "YouTube-VIS JSON (*.json)", "_ytvis.json"),
+    "mots": ("Export MOTS folder", "folder", "", "_mots"),
+    "yolo": ("Export YOLO segmentation dataset", "folder", "", "_yolo"),
+    "sav": ("Export SA-V masklet folder", "folder", "", "_sav"),
     "video": ("Export overlay video", "file", "MP4 video (*.mp4)", "_overlay.mp4"),
 }
 
@@ -212,10 +215,12 @@ class FileController(QObject):
             return
         path, chosen = QFileDialog.getOpenFileName(
             self.window, "Import annotations", self._last_dir(),
-            "COCO JSON (*.json);;DAVIS: any PNG in the annotation folder (*.png)")
+            "COCO JSON (*.json);;DAVIS: any PNG in the annotation folder (*.png);;"
+            "MOTS txt (*.txt);;YOLO segmentation: the dataset's data.yaml (*.yaml *.yml)")
         if path:
-            fmt = "coco" if path.lower().endswith(".json") else "davis"
-            self.import_(fmt, path if fmt == "coco" else str(Path(path).parent))
+            suffix = Path(path).suffix.lower()
+            fmt = {".json": "coco", ".txt": "mots", ".yaml": "yolo", ".yml": "yolo"}.get(suffix, "davis")
+            self.import_(fmt, str(Path(path).parent) if fmt == "davis" else path)
 
     def import_(self, fmt: str, path: str | Path) -> BackgroundTask | None:
         project = self.session.project

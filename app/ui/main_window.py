@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 # Actions that need an open project.
 PROJECT_ACTIONS = ("save", "save_as", "save_copy", "import", "export_coco", "export_davis", "export_ytvis",
+                   "export_mots", "export_yolo", "export_sav",
                    "export_overlay", "propagate_forward", "propagate_backward", "propagate_both",
                    "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame", "add_object",
                    "clear_prompt", "review_mode", "review_accept", "review_accept_object", "review_clear",
@@ -186,6 +187,8 @@ class MainWindow(QMainWindow):
             "import": f.import_dialog, "quit": self.close,
             "export_coco": lambda: f.export_dialog("coco"), "export_davis": lambda: f.export_dialog("davis"),
             "export_ytvis": lambda: f.export_dialog("ytvis"),
+            "export_mots": lambda: f.export_dialog("mots"), "export_yolo": lambda: f.export_dialog("yolo"),
+            "export_sav": lambda: f.export_dialog("sav"),
             "export_overlay": lambda: f.export_dialog("video"),
             "undo": s.undo_stack.undo, "redo": s.undo_stack.redo,
             "clear_prompt": lambda: s.clear_prompt(v.frame),

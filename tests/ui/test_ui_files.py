@@ -64,7 +64,8 @@ def test_every_export_format_and_davis_import_round_trip(qtbot: QtBot, slow_wind
     session = window.session
     expected = {f: session.project.masks_on_frame(f) for f in range(6)}
     outputs = {"coco": tmp_path / "a.json", "ytvis": tmp_path / "b.json", "davis": tmp_path / "davis",
-               "video": tmp_path / "overlay.mp4"}
+               "video": tmp_path / "overlay.mp4", "mots": tmp_path / "mots", "yolo": tmp_path / "yolo",
+               "sav": tmp_path / "sav"}
     for fmt, out in outputs.items():
         task = window.files.export(fmt, out)
         qtbot.waitUntil(lambda task=task: task.finished, timeout=60_000)
