@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -74,6 +75,30 @@ def make_video(path: Path, frames: int, *, preset: str, bframes: int) -> Path:
         for packet in stream.encode(None):
             out.mux(packet)
     part.replace(path)
+    return path
+
+
+def make_vfr(path: Path, frames: int = 200) -> Path:
+    """320x240 H.264 .mkv, B-frames, GOP 60, frames alternately 20 ms and 45 ms apart (a phone's or a
+    screen recorder's variable frame rate), each frame a different flat grey plus a moving bar."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": "veryfast", "bf": "3", "g": "60"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        t_ms = 0
+        for i in range(frames):
+            image = np.full((240, 320, 3), (37 * i) % 200 + 20, np.uint8)
+            image[:, (3 * i) % 300:(3 * i) % 300 + 20] = 255
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = t_ms, Fraction(1, 1000)
+            t_ms += 20 if i % 2 == 0 else 45
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
     return path
 
 
@@ -199,6 +224,19 @@ def main() -> None:
     print(f"stepping backwards ({len(back)} frames, as reverse propagation reads): "
           f"{sum(bo) / len(bo) * 1e3:.1f} ms/frame, {bo_wrong} wrong vs. OpenCV "
           f"{sum(bc) / len(bc) * 1e3:.1f} ms/frame, {bc_wrong} wrong")
+
+    vfr = make_vfr(args.data / "h264_vfr_bframes_200.mkv")
+    with VideoSource(vfr, cache_frames=2) as video:
+        vfr_truth = [thumbnail(video[i]) for i in range(video.num_frames)]
+    vfr_picks = random.Random(1).sample(range(len(vfr_truth)), 60)
+    with VideoSource(vfr, cache_frames=2) as video:
+        _, vfr_ours = seek_latencies(video.frame, vfr_picks, vfr_truth)
+    legacy = LegacyReader(vfr)
+    cv_count = legacy.num_frames
+    _, vfr_cv = seek_latencies(lambda i: legacy.frame(i) if i < cv_count else None, vfr_picks, vfr_truth)
+    legacy.close()
+    print(f"variable frame rate .mkv with B-frames ({len(vfr_truth)} frames): {vfr_ours} of {len(vfr_picks)} "
+          f"random reads wrong vs. OpenCV {vfr_cv} of {len(vfr_picks)} (it counts {cv_count} frames)")
 
     first, counted, cv_first = [], [], []
     for _ in range(args.repeats):

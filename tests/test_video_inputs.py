@@ -180,3 +180,12 @@ def test_natural_sort_of_names() -> None:
     names = ["cam2_frame1.png", "cam1_frame10.png", "cam1_frame9.png", "IMG_100.jpg", "IMG_20.jpg"]
     assert sorted(names, key=natural_key) == ["cam1_frame9.png", "cam1_frame10.png", "cam2_frame1.png",
                                               "IMG_20.jpg", "IMG_100.jpg"]
+
+
+def test_unreadable_file_even_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = encode(MATRIX[0], tmp_path)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path else real_access(p, mode))
+    with pytest.raises(VideoError, match="permission denied") as info:
+        VideoSource(path)
+    assert str(path) in str(info.value)

@@ -16,7 +16,16 @@ import pytest
 
 from sam3core.video import DamagedFrameError, VideoSource
 from tests.conftest import shared_clip
-from tests.video_matrix import MATRIX, Spec, available, encode, exif_folder, read_code, upright_size
+from tests.video_matrix import (
+    MATRIX,
+    Spec,
+    available,
+    encode,
+    exif_folder,
+    read_code,
+    upright_size,
+    visible,
+)
 
 SPECS = {spec.name: spec for spec in MATRIX}
 
@@ -64,7 +73,8 @@ def read_in(path: Path, order: list[int]) -> dict[int, np.ndarray | None]:
 def test_every_frame_is_the_right_frame(matrix, name: str) -> None:
     spec, path = matrix(name)
     reference = front_to_back(path)
-    assert len(reference) == spec.frames  # counted from the index, not the container's estimate
+    codes = visible(spec)
+    assert len(reference) == len(codes)  # counted from the index, not the container's estimate
     height, width = upright_size(spec)
     for i, frame in enumerate(reference):
         if i == spec.corrupt:
@@ -72,10 +82,10 @@ def test_every_frame_is_the_right_frame(matrix, name: str) -> None:
             continue
         assert frame is not None, f"frame {i} of {name} could not be decoded"
         assert frame.shape == (height, width, 3)
-        assert read_code(frame) == i, f"{name}: position {i} holds frame {read_code(frame)}"
-    order = list(range(spec.frames))
+        assert read_code(frame) == codes[i], f"{name}: position {i} holds frame {read_code(frame)}"
+    order = list(range(len(codes)))
     random.Random(spec.frames).shuffle(order)
-    for sequence in (order, list(reversed(range(spec.frames)))):
+    for sequence in (order, list(reversed(range(len(codes))))):
         got = read_in(path, sequence)
         for i in sequence:
             if reference[i] is None:
@@ -193,3 +203,33 @@ def test_stepping_backwards_does_not_seek_for_every_frame(matrix, monkeypatch: p
             assert np.array_equal(video[i], reference[i])
     # One seek per 16 frames kept from each decode, instead of one per frame.
     assert len(seeks) <= spec.frames // 16 + 3
+
+
+def test_reading_in_order_never_seeks(matrix, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sam3core.video import decoder
+
+    spec, path = matrix("h264_vfr_bframes")
+    seeks: list[int] = []
+    original = decoder.Cursor._seek_for
+    monkeypatch.setattr(decoder.Cursor, "_seek_for",
+                        lambda self, target, **kw: (seeks.append(target), original(self, target, **kw))[1])
+    with VideoSource(path, cache_frames=2) as video:
+        codes = [read_code(video[i]) for i in range(spec.frames)]
+    assert codes == list(range(spec.frames)) and len(seeks) == 1  # one start, then decoding on
+
+
+def test_stream_without_usable_timestamps_is_counted_from_the_start(matrix) -> None:
+    """Where timestamps are missing or repeat, frame i is the i-th picture out of the decoder."""
+    import dataclasses
+
+    spec, path = matrix("mpeg4_bframes")
+    reference = front_to_back(path)
+    with VideoSource(path, cache_frames=2) as video:
+        index = video._require_index()
+        video._index = dataclasses.replace(
+            index, by_time=False, pts=np.arange(index.num_frames, dtype=np.int64),
+            key_pos=index.key_pos[:0], key_seek=index.key_seek[:0], key_pts=index.key_pts[:0])
+        order = list(range(spec.frames))
+        random.Random(5).shuffle(order)
+        for i in order[:20] + list(range(spec.frames - 1, spec.frames - 6, -1)):
+            assert np.array_equal(video[i], reference[i]), f"frame {i}"

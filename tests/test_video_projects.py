@@ -15,7 +15,7 @@ from PIL import Image
 from app.cli import main
 from app.domain.export import export_project
 from app.domain.project import Project, ProjectError
-from sam3core.video import READER, VideoSource
+from sam3core.video import READER, VideoError, VideoSource
 from sam3core.video.legacy import LegacyReader
 from tests.video_matrix import MATRIX, encode, read_code
 
@@ -203,3 +203,27 @@ def test_tracking_runs_through_a_damaged_frame_and_stores_nothing_for_it(
         assert stored == [f for f in range(spec.frames) if f != spec.corrupt]
         assert project.video.damaged_frames == []  # a fresh reader has not met it yet
     assert any(f"frame {spec.corrupt} is damaged" in r.getMessage() for r in caplog.records)
+
+
+def test_old_project_opened_read_only_says_its_masks_are_not_renumbered(clips, tmp_path: Path) -> None:
+    video = _copy(clips("mjpeg_corrupt"), tmp_path)
+    path = tmp_path / "old.masklet"
+    _make_legacy(path, video, {40: _square(96, 128, 40)})
+    with Project.open(path, read_only=True) as project:
+        assert project.frames_with_masks(1) == [40]  # nothing written
+        assert any("read-only" in note and "40" in note for note in project.notes)
+    with Project.open(path) as project:  # for writing: renumbered now
+        assert project.frames_with_masks(1) == [41]
+
+
+def test_overlay_of_a_video_with_a_damaged_frame_keeps_every_frame(clips, tmp_path: Path) -> None:
+    spec = SPECS["h264_corrupt"]
+    video = _copy(clips("h264_corrupt"), tmp_path)
+    with Project.create(tmp_path / "d.masklet", video) as project:
+        out = export_project(project, "video", tmp_path / "d.mp4")
+        with pytest.raises(VideoError, match=f"frame {spec.corrupt} is damaged"):
+            export_project(project, "davis", tmp_path / "davis", with_images=True)
+    with VideoSource(out) as shown:
+        assert shown.num_frames == spec.frames
+        assert read_code(shown[spec.corrupt + 1]) == spec.corrupt + 1
+        assert abs(float(shown[spec.corrupt].mean()) - 64) < 3

@@ -70,13 +70,16 @@ class Spec:
     vfr: bool = False               # frames alternately 20 ms and 45 ms apart
     rotation: int = 0               # display matrix, degrees counter-clockwise
     corrupt: int | None = None      # replace this packet's payload (decode order) with garbage
+    cut: int = 0                    # shift timestamps so the first ``cut`` frames fall before 0: an MP4
+    #                                 edit list then hides them (as a trim without re-encoding does)
+    container_format: str | None = None
     container_options: dict[str, str] = field(default_factory=dict)
 
 
 def encode(spec: Spec, folder: Path) -> Path:
     """Write ``spec`` into ``folder`` and return the file."""
     path = folder / f"{spec.name}{spec.suffix}"
-    out = av.open(str(path), "w", options=spec.container_options)
+    out = av.open(str(path), "w", format=spec.container_format, options=spec.container_options)
     stream = out.add_stream(spec.codec, rate=30, options=dict(spec.options))
     stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
     if spec.vfr:
@@ -105,6 +108,8 @@ def encode(spec: Spec, folder: Path) -> Path:
         if spec.corrupt is not None and k == spec.corrupt:
             packet = _garbage_like(packet)
             packet.stream = stream
+        if spec.cut:
+            packet.pts, packet.dts = packet.pts - spec.cut, packet.dts - spec.cut
         out.mux(packet)
     out.close()
     return path
@@ -132,6 +137,11 @@ def _garbage_like(packet: av.Packet) -> av.Packet:
     return bad
 
 
+def visible(spec: Spec) -> range:
+    """The frame numbers (stamped codes) a player shows, in order."""
+    return range(spec.cut, spec.frames)
+
+
 def available(codec: str) -> bool:
     return codec in av.codecs_available
 
@@ -149,6 +159,8 @@ MATRIX: tuple[Spec, ...] = (
     Spec("hevc_bframes", ".mp4", "libx265", b_frames=3, gop=24,
          options={"preset": "ultrafast", "x265-params": "log-level=error"}),
     Spec("vp9", ".webm", "libvpx-vp9", gop=20, options={"deadline": "realtime", "cpu-used": "8"}),
+    Spec("vp9_alt_ref", ".webm", "libvpx-vp9", gop=30,  # hidden alt-ref frames packed in superframes
+         options={"deadline": "good", "cpu-used": "8", "auto-alt-ref": "1", "lag-in-frames": "16"}),
     Spec("av1", ".mp4", "libsvtav1", gop=30, width=128, height=96, options={"preset": "12"}),
     Spec("mpeg4_bframes", ".avi", "mpeg4", b_frames=2, gop=12),
     Spec("mjpeg", ".avi", "mjpeg", pix_fmt="yuvj420p", options={"q": "3"}),
@@ -156,6 +168,9 @@ MATRIX: tuple[Spec, ...] = (
          height=96, options={"preset": "veryfast"}),
     Spec("h264_corrupt", ".mp4", "libx264", b_frames=0, gop=10, corrupt=25, options={"preset": "veryfast"}),
     Spec("mjpeg_corrupt", ".avi", "mjpeg", pix_fmt="yuvj420p", corrupt=30, options={"q": "3"}),
+    Spec("h264_edit_list", ".mp4", "libx264", b_frames=2, gop=12, frames=45, cut=5,
+         options={"preset": "veryfast"}),
+    Spec("mpeg2_program_stream", ".mpg", "mpeg2video", b_frames=2, gop=12, frames=50, container_format="vob"),
 )
 
 

@@ -2,11 +2,13 @@
 
 H.264 (yuv420p, ``+faststart``: plays in browsers and editors), each frame at its source timestamp so a
 variable-frame-rate video keeps its timing; MPEG-4 Part 2, then OpenCV's writer, where FFmpeg lacks
-libx264. ``.avi`` is MJPEG.
+libx264. ``.avi`` is MJPEG. A frame of the source that cannot be decoded is a flat grey frame (the
+dataset exports stop there instead: they must not pair annotations with a stand-in picture).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -14,9 +16,12 @@ import numpy as np
 
 from app.domain.export_common import Progress, hex_to_rgb, sequential_frames
 from app.domain.project import Project
-from sam3core.video import VideoWriter
+from sam3core.video import DamagedFrameError, VideoWriter
+
+log = logging.getLogger(__name__)
 
 ALPHA = 0.45
+DAMAGED_GREY = 64  # an undecodable frame of the source, in the overlay
 
 
 def render_overlay(frame_rgb: np.ndarray, masks: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
@@ -48,7 +53,13 @@ def export_video(project: Project, out: str | Path, *, progress: Progress = None
                 for frame in range(total):
                     masks = [(r.decode(), colours[r.obj_id]) for r in project.mask_records(frame)
                              if r.area and r.obj_id in colours]
-                    rgb = render_overlay(np.asarray(frames.frame(frame)), masks)
+                    try:
+                        picture = np.asarray(frames.frame(frame))
+                    except DamagedFrameError:  # keep the timing: a flat frame where nothing decodes
+                        log.warning("%s: frame %d is damaged; the overlay shows a grey frame there",
+                                    project.video_path, frame)
+                        picture = np.full((height, width, 3), DAMAGED_GREY, np.uint8)
+                    rgb = render_overlay(picture, masks)
                     writer.write(rgb, None if times is None else float(times[frame]) - start)
                     if progress:
                         progress(frame + 1, total)

@@ -205,8 +205,12 @@ class Project:
             raise
         if check.meta or check.remap:
             if project.read_only:
+                moved = f" (masks of frames {', '.join(map(str, sorted(check.remap)[:8]))}"
+                moved += " ... belong to other frame numbers now)" if len(check.remap) > 8 else \
+                    " belong to other frame numbers now)"
                 check.notes.append(f"{path.name}: opened read-only, so its masks were not renumbered for "
-                                   "the current frame reader; open it for writing once to do so.")
+                                   f"the current frame reader{moved if check.remap else ''}; open it for "
+                                   "writing once before trusting or exporting them.")
             else:
                 project._adopt_reader(check)
         project.notes = check.notes

@@ -16,6 +16,7 @@ front-to-back frame of that number and with the new reader's frames around it.
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,21 +105,29 @@ def check_video(project: Path, meta: dict[str, str], video: VideoSource) -> Vide
     return check
 
 
+def _new_thumbnails(video: VideoSource, stop: int) -> dict[int, np.ndarray | None]:
+    """Thumbnails of frames 0..stop-1 in one pass in order (no seeks); None for a damaged frame."""
+    out: dict[int, np.ndarray | None] = {}
+    for j in range(stop):
+        try:
+            out[j] = thumbnail(video.frame(j))
+        except (VideoError, IndexError):
+            out[j] = None
+    return out
+
+
 def _match(legacy: LegacyReader, video: VideoSource, used: list[int], check: VideoCheck) -> None:
     last = used[-1]
-    old = [None if rgb is None else thumbnail(rgb) for rgb in legacy.sequential(last + 1)]
-    new: dict[int, np.ndarray | None] = {}
+    # The two readers decode in parallel (both release the GIL while decoding): half the wait.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        old_job = pool.submit(lambda: [None if rgb is None else thumbnail(rgb)
+                                       for rgb in legacy.sequential(last + 1)])
+        new = _new_thumbnails(video, min(video.num_frames, last + SEARCH + 1))
+        old = old_job.result()
 
     def new_thumb(j: int) -> np.ndarray | None:
-        if j not in new:
-            try:
-                new[j] = thumbnail(video.frame(j))
-            except (VideoError, IndexError):
-                new[j] = None
-        return new[j]
+        return new.get(j)
 
-    for j in range(min(video.num_frames, last + SEARCH + 1)):  # one pass in order: no seeks
-        new_thumb(j)
     moved: dict[int, int] = {}
     unverified: list[int] = []
     for i in used:

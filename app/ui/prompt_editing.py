@@ -70,8 +70,19 @@ class PromptEditor(QObject):
             return False
         return True
 
+    def _decodable(self, frame: int) -> bool:
+        """A damaged frame shows no picture: nothing may be annotated on it (the engine would see a
+        neighbour's picture there)."""
+        project = self.session.project
+        if project is not None and frame in project.video.damaged_frames:
+            self.session.status.emit(f"Frame {frame} is damaged and cannot be decoded: annotate the frames "
+                                     "around it; tracking passes over it")
+            return False
+        return True
+
     def add_point(self, frame: int, x: float, y: float, positive: bool) -> None:
-        if not self.session.editable() or not self._checked([[x, y]], [1 if positive else 0]):
+        if not self.session.editable() or not self._decodable(frame) or \
+                not self._checked([[x, y]], [1 if positive else 0]):
             return
         text = "Add point" if positive else "Add negative point"
         with self._target(text) as obj:
@@ -87,7 +98,7 @@ class PromptEditor(QObject):
         return click_prompt(base, frame, obj, x, y, positive, shown)
 
     def set_box(self, frame: int, box: tuple[float, float, float, float]) -> None:
-        if not self.session.editable():
+        if not self.session.editable() or not self._decodable(frame):
             return
         x0, y0, x1, y1 = box
         assert self.session.project is not None
@@ -111,7 +122,7 @@ class PromptEditor(QObject):
     def paint(self, frame: int, points: list[tuple[float, float]], radius: float, *, erase: bool) -> None:
         """A brush/eraser stroke on the active object's mask; it becomes the frame's mask prompt."""
         s = self.session
-        if not s.editable() or not points:
+        if not s.editable() or not points or not self._decodable(frame):
             return
         assert s.project is not None
         text = "Erase" if erase else "Paint"

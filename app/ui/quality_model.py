@@ -55,12 +55,14 @@ class ReviewCount:
 class QualityModel(QObject):
     changed = Signal()  # layers, counts or doubtful frames changed
     mask_written = Signal(int, object)  # frame, obj_id (None: several): a mask was stored
+    count_known = Signal(object)  # a video's exact frame count is known (emitted from its index thread)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
         self._bridge = _Bridge()
         self._bridge.changed.connect(self._on_event)
+        self.count_known.connect(self._on_count_known)
         self._n = 0
         self._stored: dict[int, np.ndarray] = {}
         self._layers: dict[int, RowLayers] = {}
@@ -85,8 +87,21 @@ class QualityModel(QObject):
         self.scores_label = ""
         if project is not None:
             project.subscribe(self._bridge)
-            self._n = project.num_frames
+            # A long video's exact count comes from its frame index a moment after it opened: size the
+            # arrays by the container's estimate now (the first frame is shown meanwhile), resize then.
+            self._n, exact = project.video.frame_count_hint()
             self._reload_all()
+            if not exact:
+                project.video.on_index_ready(self.count_known.emit)
+        self.changed.emit()
+
+    @Slot(object)
+    def _on_count_known(self, video: object) -> None:
+        if self.project is None or self.project.video is not video:
+            return  # another project was opened meanwhile
+        self._n = self.project.num_frames
+        self._stored, self._layers = {}, {}  # sized by the estimate: rebuilt at the exact count
+        self._reload_all()
         self.changed.emit()
 
     def set_threshold(self, threshold: float) -> None:

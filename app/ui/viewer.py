@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.ui.canvas import Canvas, Marker
@@ -16,6 +17,7 @@ from app.ui.objects_panel import ObjectsPanel
 from app.ui.render import FrameRenderer
 from app.ui.session import SessionController
 from app.ui.timeline import StripRow, Timeline
+from sam3core.video import VideoError
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,13 @@ class FrameViewController(QObject):
         try:
             image = self.renderer.render(project, self.frame, self.session.objects, scale)
         except Exception as exc:  # an undecodable frame must not break navigation
-            log.exception("cannot show frame %d", self.frame)
+            if not isinstance(exc, VideoError):
+                log.exception("cannot show frame %d", self.frame)
             self.session.status.emit(f"Frame {self.frame} cannot be shown: {exc}")
+            # Never leave the previous frame's picture under this frame's number: a flat placeholder.
+            placeholder = np.full((2, 2, 3), 48, np.uint8)
+            self.canvas.set_image(placeholder, (project.video.width, project.video.height))
+            self.canvas.set_markers([])
             return
         self.render_count += 1
         self._rendered_scale = scale

@@ -17,9 +17,10 @@ from __future__ import annotations
 import ctypes
 import mmap
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where tensors are handled: the frame reader uses this module too
+    import torch
 
 _M_TRIM_THRESHOLD = -1  # glibc mallopt parameters
 _M_MMAP_THRESHOLD = -3
@@ -67,6 +68,8 @@ def off_heap(tensor: torch.Tensor) -> torch.Tensor:
     high-water mark drifted 100-350 MB above the live size. Other devices and small tensors are returned
     unchanged.
     """
+    import torch
+
     if tensor.device.type != "cpu" or tensor.numel() * tensor.element_size() < _OFF_HEAP_MIN:
         return tensor
     buffer = mmap.mmap(-1, tensor.numel() * tensor.element_size())

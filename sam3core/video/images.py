@@ -40,11 +40,15 @@ def read_image(path: Path) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                upright = ImageOps.exif_transpose(image)
+                # exif_transpose copies even an upright image: only call it where there is a turn
+                turned = image.getexif().get(0x0112, 1) not in (0, 1)
+                upright = ImageOps.exif_transpose(image) if turned else image
+                return to_rgb8(upright, path)
+    except VideoError:
+        raise
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as exc:
         raise VideoError(f"{path}: cannot be read as an image ({exc})") from exc
-    return to_rgb8(upright, path)
 
 
 def to_rgb8(image: Image.Image, path: Path) -> np.ndarray:
@@ -60,7 +64,7 @@ def to_rgb8(image: Image.Image, path: Path) -> np.ndarray:
         scale = 255.0 if grey.max(initial=0.0) <= 1.0 else 1.0
         rgb = np.repeat(np.clip(grey * scale, 0, 255).round().astype(np.uint8)[..., None], 3, axis=-1)
     else:
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.asarray(image if mode == "RGB" else image.convert("RGB"))
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise VideoError(f"{path}: unsupported image layout {mode} {rgb.shape}")
     return np.ascontiguousarray(rgb)

@@ -29,6 +29,7 @@ from typing import Any
 import av
 import numpy as np
 
+from sam3core.runtime.heap import recycle_heap
 from sam3core.video.decoder import Converter, Cursor, open_container, video_stream
 from sam3core.video.errors import DamagedFrameError, VideoError
 from sam3core.video.images import IMAGE_SUFFIXES, image_size, list_image_frames, read_image
@@ -138,6 +139,10 @@ class VideoSource:
             raise VideoError(f"{self.path}: not a video file (expected one of {', '.join(VIDEO_SUFFIXES)}) "
                              "or a folder of numbered image frames")
         check_regular_file(self.path)
+        # Every decoded frame is a fresh multi-MB RGB array: with glibc's default thresholds each one is
+        # mmap'ed and unmapped again, ~750 page faults a 1080p frame, and the faults serialise with the
+        # decoder's threads (measured: 62 vs 140 frames/s). The predictor sets the same heap policy.
+        recycle_heap()
         container = open_container(self.path)
         try:
             stream = video_stream(container, self.path)
@@ -146,8 +151,11 @@ class VideoSource:
             self._time_base = stream.time_base or Fraction(1, 90000)
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             self._fps = float(rate) if rate else 30.0
-            self._estimate = int(stream.frames or 0) or (
-                round(float(stream.duration * self._time_base) * self._fps) if stream.duration else 0)
+            # Only until the index is built (the timeline's length meanwhile): MP4 stores a frame
+            # count, Matroska and others only a duration.
+            seconds = float(stream.duration * self._time_base) if stream.duration else \
+                (container.duration or 0) / 1e6
+            self._estimate = int(stream.frames or 0) or round(seconds * self._fps)
             first = self._first_picture(container, stream)
         finally:
             container.close()
