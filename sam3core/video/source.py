@@ -316,7 +316,9 @@ class VideoSource:
         for path in files:  # a file may be renamed or moved; the frames of a folder are its file names
             name = path.name if self._files is not None else ""
             digest.update(f"{name}:{path.stat().st_size};".encode())
-        for path in {files[0], files[len(files) // 2], files[-1]}:
+        # In file order, deduplicated: a set's order follows the per-process hash seed, and the stored
+        # fingerprint must come out the same in the next process.
+        for path in dict.fromkeys((files[0], files[len(files) // 2], files[-1])):
             size = path.stat().st_size
             with path.open("rb") as fh:
                 for offset in sorted({0, max(0, size // 2 - 32768), max(0, size - 65536)}):
