@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the model runs (default cpu)")
     track.add_argument("--direction", choices=("forward", "backward", "both"), default="forward",
                        help="propagation direction (default forward)")
+    track.add_argument("--reviewed", choices=("keep", "replace"), default="keep",
+                       help="masks a person reviewed that the tracker would change: keep them (default) or "
+                       "replace them (their reviews lapse); both are reported")
 
     export = sub.add_parser("export", help="write a project as COCO, DAVIS, YouTube-VIS, MOTS, YOLO, SA-V or "
                             "an overlay video", formatter_class=_formatter, description=EXPORT_HELP)
@@ -325,7 +328,8 @@ def cmd_track(args: argparse.Namespace) -> int:
         model = "random weights" if untrained_model else model_label(args.checkpoint)
         stored = track(project, engine, direction=args.direction, model=model,
                        on_frame=lambda phase, frame, done, total: progress(done, total, phase),
-                       on_warning=lambda message: _say(f"masklet: warning: {message}"))
+                       on_warning=lambda message: _say(f"masklet: warning: {message}"),
+                       reviewed=args.reviewed)
         print(f"{target}: {len(specs)} object(s), {stored} frame result(s) stored with {engine_name}")
     return 0
 

@@ -25,6 +25,7 @@ from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
 from app.domain.provenance import TrackRecorder, engine_scores, prompt_origin, tracked_provenance
 from app.domain.quality import FrameScore, MaskInfo
+from app.domain.review import ReviewGuard
 from sam3core.engine import Engine, MaskResult, StopCheck, frame_order
 from sam3core.errors import PromptError
 from sam3core.validate import check_prompt
@@ -324,8 +325,10 @@ def store_prompt_results(project: Project, session: TrackingSession, prompts: Pr
 
 def run_propagation(project: Project, session: TrackingSession, prompts: PromptSet,
                     requests: list[PropagationRequest], on_frame: FrameCallback | None = None,
-                    should_stop: StopCheck | None = None, model: str = "") -> int:
-    """Run ``requests`` and store every frame as it arrives (:class:`FrameWriter`); the frames stored."""
+                    should_stop: StopCheck | None = None, model: str = "",
+                    guard: ReviewGuard | None = None) -> int:
+    """Run ``requests`` and store every frame as it arrives (:class:`FrameWriter`); the frames stored.
+    ``guard`` decides, per frame, what happens to masks a person reviewed (kept or replaced)."""
     name = session.engine.name if session.engine is not None else project.engine
     writer = FrameWriter(project, list(prompts.values()), requests, name, model)
     stored = 0
@@ -333,7 +336,7 @@ def run_propagation(project: Project, session: TrackingSession, prompts: PromptS
     try:
         with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
             for request, frame, masks, scores in frames:
-                writer.write(frame, masks, scores, request)
+                writer.write(frame, masks if guard is None else guard.filter(frame, masks), scores, request)
                 stored += 1
                 done[request] = done.get(request, 0) + 1
                 if on_frame:
@@ -348,26 +351,43 @@ def run_propagation(project: Project, session: TrackingSession, prompts: PromptS
 
 def track(project: Project, engine: Engine, *, direction: Direction | str = Direction.FORWARD,
           on_frame: FrameCallback | None = None, should_stop: StopCheck | None = None,
-          model: str = "", on_warning: Callable[[str], None] | None = None) -> int:
+          model: str = "", on_warning: Callable[[str], None] | None = None, reviewed: str = "keep") -> int:
     """``masklet track``: feed every prompt of ``project`` and store their masks
     (:func:`store_prompt_results`), propagate (:func:`plan_track`) and store each frame
     (:func:`run_propagation`); returns the results stored. "both" runs forward from the earliest
     prompted frame, then backward from the latest. Every stored mask is recorded with its provenance
     (engine name, ``model``: the checkpoint's file name) and the engine's confidence. A stored prompt
     that fails the shared check (written by an older version) is skipped with a warning naming it, so
-    the other objects still track.
+    the other objects still track. A propagated mask that differs from one a person reviewed is left
+    out under ``reviewed="keep"`` (the reviewed one stays, as the window's "keep") or stored under
+    ``"replace"`` (its review lapses); either way ``on_warning`` is told which frames.
     """
     direction = Direction(direction)
-    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, on_warning or log.warning)}
+    warn = on_warning or log.warning
+    guard = ReviewGuard(project, reviewed)
+    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, warn)}
     if not prompts:
         raise ValueError("the project has no prompts to track from")
     requests = plan_track(sorted({f for f, _ in prompts}), project.num_frames, direction)
     session = TrackingSession(engine, project.video)
     try:
         stored = store_prompt_results(project, session, prompts, on_frame=on_frame, model=model)
-        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model)
+        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model,
+                                        guard)
     finally:
         session.close()
+        if guard.changes:
+            warn(describe_reviewed_changes(guard))
+
+
+def describe_reviewed_changes(guard: ReviewGuard) -> str:
+    """One line for the user: which reviewed masks the tracker's answer differed on, and what was done."""
+    frames = sorted({c.frame for c in guard.changes})
+    listed = ", ".join(map(str, frames[:20])) + (" ..." if len(frames) > 20 else "")
+    count = len(guard.changes)
+    if guard.policy == "keep":
+        return f"kept {count} reviewed mask(s) where the tracker's answer differed (frames {listed})"
+    return f"replaced {count} reviewed mask(s) by the tracker's (frames {listed}); their reviews lapsed"
 
 
 def valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]:
