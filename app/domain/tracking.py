@@ -274,32 +274,55 @@ class TrackingSession:
         return sum(len(r.frames(self.video.num_frames)) for r in requests)
 
     def propagate(self, prompts: PromptSet, requests: list[PropagationRequest],
-                  should_stop: StopCheck | None = None) -> Iterator[PropagatedFrame]:
+                  should_stop: StopCheck | None = None,
+                  follow: Callable[[int, FrameMasks], FrameMasks] | None = None) -> Iterator[PropagatedFrame]:
         """Sync, then run the requests one after the other, yielding (request, frame, masks, scores).
 
         Stop iterating (close the generator) to cancel after a frame; ``should_stop`` is also asked
         before each request. The engine's generator is always closed (it leaves its inference context).
+        ``follow(frame, masks)`` (e.g. :meth:`ReviewGuard.to_follow`) may name masks the engine must
+        take as its answer on that frame: they are fed as mask prompts and the run goes on from there
+        (the frame is not yielded twice), so the frames after it follow them.
         """
         self.sync(prompts)
         state = self._state
-        assert self.engine is not None
+        assert self.engine is not None and self.video is not None
         try:
             for request in requests:
                 if should_stop is not None and should_stop():
                     return
-                frames = self.engine.propagate_in_video(state, start_frame_idx=request.start,
-                                                        max_frame_num_to_track=request.max_frames,
-                                                        reverse=request.reverse)
-                with contextlib.closing(frames):  # type: ignore[type-var]
-                    for frame_idx, obj_ids, _, video_res, obj_scores in frames:
-                        frame = int(frame_idx)
-                        if frame in self.video.damaged_frames:
-                            continue  # tracked through (see _ensure_state), never stored
-                        scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
-                        yield request, frame, masks_of(list(obj_ids), video_res), scores
+                end = list(request.frames(self.video.num_frames))[-1:]
+                start, limit, skip = request.start, request.max_frames, None
+                while start is not None:
+                    frames = self.engine.propagate_in_video(state, start_frame_idx=start,
+                                                            max_frame_num_to_track=limit,
+                                                            reverse=request.reverse)
+                    start = None
+                    with contextlib.closing(frames):  # type: ignore[type-var]
+                        for frame_idx, obj_ids, _, video_res, obj_scores in frames:
+                            frame = int(frame_idx)
+                            if frame == skip or frame in self.video.damaged_frames:
+                                continue  # yielded before the restart / tracked through, never stored
+                            scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
+                            masks = masks_of(list(obj_ids), video_res)
+                            wanted = follow(frame, masks) if follow is not None else {}
+                            yield request, frame, masks, scores
+                            if wanted and end and frame != end[0]:
+                                self._condition_on(frame, wanted)
+                                start, limit, skip = frame, abs(end[0] - frame), frame
+                                break
         except Exception:
             self.close()  # half updated: the next call rebuilds it from the prompts
             raise
+
+    def _condition_on(self, frame: int, masks: FrameMasks) -> None:
+        """Give the engine ``masks`` as mask prompts on ``frame``; remembered as fed, so the next sync
+        without them rebuilds the session from the user's own prompts."""
+        assert self.engine is not None
+        for obj_id, mask in sorted(masks.items()):
+            prompt = Prompt(frame, obj_id, mask=np.asarray(mask, bool))
+            feed_prompt(self.engine, self._state, prompt)
+            self._fed[(frame, obj_id)] = prompt
 
 
 def store_prompt_results(project: Project, session: TrackingSession, prompts: PromptSet,
@@ -334,7 +357,8 @@ def run_propagation(project: Project, session: TrackingSession, prompts: PromptS
     stored = 0
     done: dict[PropagationRequest, int] = {}
     try:
-        with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
+        follow = guard.to_follow if guard is not None else None
+        with contextlib.closing(session.propagate(prompts, requests, should_stop, follow)) as frames:
             for request, frame, masks, scores in frames:
                 writer.write(frame, masks if guard is None else guard.filter(frame, masks), scores, request)
                 stored += 1
