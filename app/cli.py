@@ -72,7 +72,9 @@ mismatched points/labels or a missing, empty or wrongly sized mask stops the run
 Prompts run in frame order, then the masks are propagated: "forward" from the earliest prompted
 frame to the end, "backward" from the latest prompted frame to the start, "both" does both. Every
 frame's masks are saved as they arrive, so an interrupted run keeps what it reported. An existing
-project for the same video is continued: its objects are updated and the file's prompts added.
+project for the same video is continued: its objects are updated and the file's prompts added (on a
+frame that already has one, the file's replaces it, except that clicks alone keep a stored mask as
+their context, as in the window); reviewed masks are kept (--reviewed).
 """
 
 

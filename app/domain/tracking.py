@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -119,7 +119,17 @@ def apply_specs(project: Project, specs: list[ObjectSpec]) -> None:
             else:
                 project.add_object(spec.name, spec.category, spec.color, spec.id)
             for prompt in spec.prompts:
-                project.set_prompt(prompt)
+                project.set_prompt(continued_prompt(project.prompt(prompt.frame, prompt.obj_id), prompt))
+
+
+def continued_prompt(stored: Prompt | None, new: Prompt) -> Prompt:
+    """The prompt a file's ``new`` one makes on a frame that holds ``stored``: the file's clicks, box or
+    mask replace the stored ones, but clicks alone keep a stored mask as their context, as a click on
+    that mask does in the window (app/domain/prompt_edits.click_prompt): a refinement click must not
+    throw away a first-frame mask from --masks or a brush edit."""
+    if stored is None or stored.mask is None or new.mask is not None or new.box is not None:
+        return new
+    return replace(new, mask=stored.mask)
 
 
 def masks_of(obj_ids: list[int], video_res_masks: Any) -> FrameMasks:
