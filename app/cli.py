@@ -1,8 +1,9 @@
 """The ``masklet`` command: the desktop app, or headless track/export/import/eval subcommands.
 
 Exit codes: 0 success, 2 usage or input error (bad arguments, malformed prompts, wrong project or
-video), 1 any other failure. Errors are printed as one line on stderr (``MASKLET_DEBUG=1`` adds the
-traceback).
+video), 1 any other failure, 141 (128 + SIGPIPE, as a shell reports it) when the reader of stdout went
+away (``| head``). Errors are printed as one line on stderr (``MASKLET_DEBUG=1`` adds the traceback).
+Messages and progress on stderr are best effort: a closed stderr never stops the work.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ mismatched points/labels or a missing, empty or wrongly sized mask stops the run
 Prompts run in frame order, then the masks are propagated: "forward" from the earliest prompted
 frame to the end, "backward" from the latest prompted frame to the start, "both" does both. Every
 frame's masks are saved as they arrive, so an interrupted run keeps what it reported. An existing
-project for the same video is continued: its objects are updated and the file's prompts added.
+project for the same video is continued: its objects are updated and the file's prompts added (on a
+frame that already has one, the file's replaces it, except that clicks alone keep a stored mask as
+their context, as in the window); reviewed masks are kept (--reviewed).
 """
 
 
@@ -130,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the model runs (default cpu)")
     track.add_argument("--direction", choices=("forward", "backward", "both"), default="forward",
                        help="propagation direction (default forward)")
+    track.add_argument("--reviewed", choices=("keep", "replace"), default="keep",
+                       help="masks a person reviewed that the tracker would change: keep them (default) or "
+                       "replace them (their reviews lapse); both are reported")
     add_ray_option(track)
     add_batch_parser(sub, _formatter)
 
@@ -230,6 +236,33 @@ def build_gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CLOSED_OUTPUT = 141
+
+
+def _detach(stream) -> None:  # noqa: ANN001 - sys.stdout / sys.stderr
+    """Point a stream whose reader went away at /dev/null, so later writes and the flush at exit are
+    quiet instead of raising BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's StringIO): nothing to redirect
+        pass
+
+
+def _write_err(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except BrokenPipeError:  # 2>&1 | head: the work goes on, unheard
+        _detach(sys.stderr)
+
+
+def _say(text: str) -> None:
+    """One line on stderr (a note, warning or error)."""
+    _write_err(text + "\n")
+
+
 class _Progress:
     """Progress on stderr: a live line on a terminal, a line per 10% otherwise."""
 
@@ -240,15 +273,12 @@ class _Progress:
     def __call__(self, done: int, total: int, label: str | None = None) -> None:
         label = label or self.label
         if self.tty:
-            sys.stderr.write(f"\r{label}: {done}/{total}")
-            if done >= total:
-                sys.stderr.write("\n")
+            _write_err(f"\r{label}: {done}/{total}" + ("\n" if done >= total else ""))
         else:
             step = max(1, total // 10)
             if done == total or done // step != self.last:
                 self.last = done // step
-                sys.stderr.write(f"{label}: {done}/{total} ({time.monotonic() - self.start:.1f} s)\n")
-        sys.stderr.flush()
+                _write_err(f"{label}: {done}/{total} ({time.monotonic() - self.start:.1f} s)\n")
 
 
 def _open_project(path: str, video: str | None, *, read_only: bool = False):  # -> Project
@@ -267,7 +297,7 @@ def _open_project(path: str, video: str | None, *, read_only: bool = False):  # 
 def _print_notes(project) -> None:  # noqa: ANN001 - Project, imported lazily
     """What opening found that the user must know (frames renumbered for an older project, ...)."""
     for note in project.notes:
-        print(f"masklet: note: {note}", file=sys.stderr)
+        _say(f"masklet: note: {note}")
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -313,8 +343,8 @@ def cmd_track(args: argparse.Namespace) -> int:
             try:
                 stored = track(project, engine, direction=args.direction, model=model,
                                on_frame=lambda phase, frame, done, total: progress(done, total, phase),
-                               on_warning=lambda message: print(f"masklet: warning: {message}",
-                                                                file=sys.stderr))
+                               on_warning=lambda message: _say(f"masklet: warning: {message}"),
+                               reviewed=args.reviewed)
             except ConnectionError as exc:  # a remote engine's cluster went away (not the user's input)
                 print(f"masklet: error: {exc} {target} keeps the masks of {len(project.frames_stored())} "
                       "frame(s); run the same command again to track once more.", file=sys.stderr)
@@ -365,7 +395,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                                     davis_ids=args.davis_ids, progress=_Progress(f"export {args.format}"),
                                     notes=notes)
     for note in notes:
-        print(f"masklet: note: {note}", file=sys.stderr)
+        _say(f"masklet: note: {note}")
     print(f"{args.format}: {report.describe()}")
     return 0
 
@@ -390,7 +420,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                   overlap=None if args.overlap == "none" else args.overlap)
         names = {o.id: o.name for o in project.objects()}
     for note in scores.notes:
-        print(f"masklet: note: {note}", file=sys.stderr)
+        _say(f"masklet: note: {note}")
     print(f"{'object':>6}  {'name':<20} {'J':>6} {'F':>6} {'J&F':>6} {'frames':>6}")
     for result in scores.objects:
         name = names.get(result.obj_id, "(not in project)")[:20]
@@ -448,8 +478,10 @@ def _log_internal_error(exc: BaseException) -> str:
 def _run_guarded(func, args: argparse.Namespace) -> int:  # noqa: ANN001
     try:
         return func(args)
+    except BrokenPipeError:  # stdout's reader went away: main() ends quietly
+        raise
     except KeyboardInterrupt:
-        print("masklet: interrupted", file=sys.stderr)
+        _say("masklet: interrupted")
         return 130
     except Exception as exc:
         if os.environ.get("MASKLET_DEBUG"):
@@ -458,11 +490,11 @@ def _run_guarded(func, args: argparse.Namespace) -> int:  # noqa: ANN001
         if isinstance(exc, OSError) and exc.strerror and exc.filename:
             message = f"{exc.filename}: {exc.strerror}"
         if isinstance(exc, _input_errors()):
-            print(f"masklet: error: {message}", file=sys.stderr)
+            _say(f"masklet: error: {message}")
             return 2
         where = _log_internal_error(exc)
-        print(f"masklet: internal error: {type(exc).__name__}: {message} ({where}; MASKLET_DEBUG=1 prints "
-              "the traceback)", file=sys.stderr)
+        _say(f"masklet: internal error: {type(exc).__name__}: {message} ({where}; MASKLET_DEBUG=1 prints "
+             "the traceback)")
         return 1
 
 
@@ -474,6 +506,16 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed stdout must end quietly too
+        return code
+    except BrokenPipeError:  # masklet ... | head: the reader has what it wanted
+        _detach(sys.stdout)
+        return CLOSED_OUTPUT
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (argv[0] in SUBCOMMANDS or argv[0] in ("-h", "--help")):
         args = _parse(build_parser(), argv)

@@ -175,6 +175,21 @@ class ReviewGuard:
         self.reviewed = reviewed_keys(project)
         self.changes: list[ReviewedChange] = []
 
+    def to_follow(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Under ``keep``: the reviewed masks on ``frame`` that the engine's ``masks`` depart from, for the
+        engine to condition on from there (:meth:`TrackingSession.propagate`'s ``follow``), so the frames
+        after a reviewed one follow it and not the engine's own answer. Empty reviewed masks (accepted
+        as absent) are not fed: an absent object cannot be tracked on from."""
+        if self.policy != "keep":
+            return {}
+        out = {}
+        for obj_id, new in masks.items():
+            if (frame, obj_id) in self.reviewed:
+                old = self.project.mask(frame, obj_id)
+                if old is not None and old.any() and not np.array_equal(old, np.asarray(new, bool)):
+                    out[obj_id] = old
+        return out
+
     def filter(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """The masks to store for ``frame``: reviewed ones that changed are left out under ``keep``.
 

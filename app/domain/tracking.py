@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -25,6 +25,7 @@ from app.domain.project import Project
 from app.domain.prompts_file import ObjectSpec
 from app.domain.provenance import TrackRecorder, engine_scores, prompt_origin, tracked_provenance
 from app.domain.quality import FrameScore, MaskInfo
+from app.domain.review import ReviewGuard
 from sam3core.engine import Engine, MaskResult, StopCheck, frame_order
 from sam3core.errors import PromptError
 from sam3core.validate import check_prompt
@@ -118,7 +119,17 @@ def apply_specs(project: Project, specs: list[ObjectSpec]) -> None:
             else:
                 project.add_object(spec.name, spec.category, spec.color, spec.id)
             for prompt in spec.prompts:
-                project.set_prompt(prompt)
+                project.set_prompt(continued_prompt(project.prompt(prompt.frame, prompt.obj_id), prompt))
+
+
+def continued_prompt(stored: Prompt | None, new: Prompt) -> Prompt:
+    """The prompt a file's ``new`` one makes on a frame that holds ``stored``: the file's clicks, box or
+    mask replace the stored ones, but clicks alone keep a stored mask as their context, as a click on
+    that mask does in the window (app/domain/prompt_edits.click_prompt): a refinement click must not
+    throw away a first-frame mask from --masks or a brush edit."""
+    if stored is None or stored.mask is None or new.mask is not None or new.box is not None:
+        return new
+    return replace(new, mask=stored.mask)
 
 
 def masks_of(obj_ids: list[int], video_res_masks: Any) -> FrameMasks:
@@ -273,32 +284,55 @@ class TrackingSession:
         return sum(len(r.frames(self.video.num_frames)) for r in requests)
 
     def propagate(self, prompts: PromptSet, requests: list[PropagationRequest],
-                  should_stop: StopCheck | None = None) -> Iterator[PropagatedFrame]:
+                  should_stop: StopCheck | None = None,
+                  follow: Callable[[int, FrameMasks], FrameMasks] | None = None) -> Iterator[PropagatedFrame]:
         """Sync, then run the requests one after the other, yielding (request, frame, masks, scores).
 
         Stop iterating (close the generator) to cancel after a frame; ``should_stop`` is also asked
         before each request. The engine's generator is always closed (it leaves its inference context).
+        ``follow(frame, masks)`` (e.g. :meth:`ReviewGuard.to_follow`) may name masks the engine must
+        take as its answer on that frame: they are fed as mask prompts and the run goes on from there
+        (the frame is not yielded twice), so the frames after it follow them.
         """
         self.sync(prompts)
         state = self._state
-        assert self.engine is not None
+        assert self.engine is not None and self.video is not None
         try:
             for request in requests:
                 if should_stop is not None and should_stop():
                     return
-                frames = self.engine.propagate_in_video(state, start_frame_idx=request.start,
-                                                        max_frame_num_to_track=request.max_frames,
-                                                        reverse=request.reverse)
-                with contextlib.closing(frames):  # type: ignore[type-var]
-                    for frame_idx, obj_ids, _, video_res, obj_scores in frames:
-                        frame = int(frame_idx)
-                        if frame in self.video.damaged_frames:
-                            continue  # tracked through (see _ensure_state), never stored
-                        scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
-                        yield request, frame, masks_of(list(obj_ids), video_res), scores
+                end = list(request.frames(self.video.num_frames))[-1:]
+                start, limit, skip = request.start, request.max_frames, None
+                while start is not None:
+                    frames = self.engine.propagate_in_video(state, start_frame_idx=start,
+                                                            max_frame_num_to_track=limit,
+                                                            reverse=request.reverse)
+                    start = None
+                    with contextlib.closing(frames):  # type: ignore[type-var]
+                        for frame_idx, obj_ids, _, video_res, obj_scores in frames:
+                            frame = int(frame_idx)
+                            if frame == skip or frame in self.video.damaged_frames:
+                                continue  # yielded before the restart / tracked through, never stored
+                            scores = engine_scores(self.engine, state, frame, obj_ids, obj_scores)
+                            masks = masks_of(list(obj_ids), video_res)
+                            wanted = follow(frame, masks) if follow is not None else {}
+                            yield request, frame, masks, scores
+                            if wanted and end and frame != end[0]:
+                                self._condition_on(frame, wanted)
+                                start, limit, skip = frame, abs(end[0] - frame), frame
+                                break
         except Exception:
             self.close()  # half updated: the next call rebuilds it from the prompts
             raise
+
+    def _condition_on(self, frame: int, masks: FrameMasks) -> None:
+        """Give the engine ``masks`` as mask prompts on ``frame``; remembered as fed, so the next sync
+        without them rebuilds the session from the user's own prompts."""
+        assert self.engine is not None
+        for obj_id, mask in sorted(masks.items()):
+            prompt = Prompt(frame, obj_id, mask=np.asarray(mask, bool))
+            feed_prompt(self.engine, self._state, prompt)
+            self._fed[(frame, obj_id)] = prompt
 
 
 def store_prompt_results(project: Project, session: TrackingSession, prompts: PromptSet,
@@ -324,16 +358,19 @@ def store_prompt_results(project: Project, session: TrackingSession, prompts: Pr
 
 def run_propagation(project: Project, session: TrackingSession, prompts: PromptSet,
                     requests: list[PropagationRequest], on_frame: FrameCallback | None = None,
-                    should_stop: StopCheck | None = None, model: str = "") -> int:
-    """Run ``requests`` and store every frame as it arrives (:class:`FrameWriter`); the frames stored."""
+                    should_stop: StopCheck | None = None, model: str = "",
+                    guard: ReviewGuard | None = None) -> int:
+    """Run ``requests`` and store every frame as it arrives (:class:`FrameWriter`); the frames stored.
+    ``guard`` decides, per frame, what happens to masks a person reviewed (kept or replaced)."""
     name = session.engine.name if session.engine is not None else project.engine
     writer = FrameWriter(project, list(prompts.values()), requests, name, model)
     stored = 0
     done: dict[PropagationRequest, int] = {}
     try:
-        with contextlib.closing(session.propagate(prompts, requests, should_stop)) as frames:
+        follow = guard.to_follow if guard is not None else None
+        with contextlib.closing(session.propagate(prompts, requests, should_stop, follow)) as frames:
             for request, frame, masks, scores in frames:
-                writer.write(frame, masks, scores, request)
+                writer.write(frame, masks if guard is None else guard.filter(frame, masks), scores, request)
                 stored += 1
                 done[request] = done.get(request, 0) + 1
                 if on_frame:
@@ -348,26 +385,43 @@ def run_propagation(project: Project, session: TrackingSession, prompts: PromptS
 
 def track(project: Project, engine: Engine, *, direction: Direction | str = Direction.FORWARD,
           on_frame: FrameCallback | None = None, should_stop: StopCheck | None = None,
-          model: str = "", on_warning: Callable[[str], None] | None = None) -> int:
+          model: str = "", on_warning: Callable[[str], None] | None = None, reviewed: str = "keep") -> int:
     """``masklet track``: feed every prompt of ``project`` and store their masks
     (:func:`store_prompt_results`), propagate (:func:`plan_track`) and store each frame
     (:func:`run_propagation`); returns the results stored. "both" runs forward from the earliest
     prompted frame, then backward from the latest. Every stored mask is recorded with its provenance
     (engine name, ``model``: the checkpoint's file name) and the engine's confidence. A stored prompt
     that fails the shared check (written by an older version) is skipped with a warning naming it, so
-    the other objects still track.
+    the other objects still track. A propagated mask that differs from one a person reviewed is left
+    out under ``reviewed="keep"`` (the reviewed one stays, as the window's "keep") or stored under
+    ``"replace"`` (its review lapses); either way ``on_warning`` is told which frames.
     """
     direction = Direction(direction)
-    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, on_warning or log.warning)}
+    warn = on_warning or log.warning
+    guard = ReviewGuard(project, reviewed)
+    prompts: PromptSet = {(p.frame, p.obj_id): p for p in valid_prompts(project, warn)}
     if not prompts:
         raise ValueError("the project has no prompts to track from")
     requests = plan_track(sorted({f for f, _ in prompts}), project.num_frames, direction)
     session = TrackingSession(engine, project.video)
     try:
         stored = store_prompt_results(project, session, prompts, on_frame=on_frame, model=model)
-        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model)
+        return stored + run_propagation(project, session, prompts, requests, on_frame, should_stop, model,
+                                        guard)
     finally:
         session.close()
+        if guard.changes:
+            warn(describe_reviewed_changes(guard))
+
+
+def describe_reviewed_changes(guard: ReviewGuard) -> str:
+    """One line for the user: which reviewed masks the tracker's answer differed on, and what was done."""
+    frames = sorted({c.frame for c in guard.changes})
+    listed = ", ".join(map(str, frames[:20])) + (" ..." if len(frames) > 20 else "")
+    count = len(guard.changes)
+    if guard.policy == "keep":
+        return f"kept {count} reviewed mask(s) where the tracker's answer differed (frames {listed})"
+    return f"replaced {count} reviewed mask(s) by the tracker's (frames {listed}); their reviews lapsed"
 
 
 def valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]:

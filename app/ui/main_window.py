@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         r.changes_found.connect(self._show_reviewed_changes)
         self.tracking.before_run = lambda requests: r.prepare_propagation(requests, self)
         self.tracking.store_filter = r.filter_frame
+        self.tracking.follow_filter = r.follow_frame
         a["play"].toggled.connect(self.timeline.set_playing)
         self.timeline.playing_changed.connect(self._on_playing)
         self.opacity.valueChanged.connect(lambda value: v.set_opacity(value / 100.0))

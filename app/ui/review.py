@@ -244,6 +244,12 @@ class ReviewController(QObject):
         guard = self.guard
         return masks if guard is None else guard.filter(frame, masks)
 
+    def follow_frame(self, frame: int, masks: dict) -> dict:
+        """Runs in the worker thread: under "keep", the reviewed masks the engine departed from on
+        ``frame``, which it then tracks on from (so the next frames follow the review)."""
+        guard = self.guard
+        return {} if guard is None else guard.to_follow(frame, masks)
+
     @Slot(int, bool)
     def _on_run_finished(self, _done: int, _cancelled: bool) -> None:
         guard, self.guard = self.guard, None

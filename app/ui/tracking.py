@@ -102,6 +102,8 @@ class TrackingController(QObject):
         # given each propagated frame's masks in the worker thread; it returns the masks to store.
         self.before_run: Callable[[list[PropagationRequest]], bool] | None = None
         self.store_filter: Callable[[int, dict[int, np.ndarray]], dict[int, np.ndarray]] | None = None
+        # Also in the worker thread: masks the engine must continue from (TrackingSession.propagate).
+        self.follow_filter: Callable[[int, dict[int, np.ndarray]], dict[int, np.ndarray]] | None = None
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -156,6 +158,7 @@ class TrackingController(QObject):
             store = filtered
         self._worker.cancel_event.clear()
         self._worker.store = store
+        self._worker.follow = self.follow_filter
         self._running = True
         self.started_at = time.perf_counter()
         self.last_progress = Progress(0, 0, 0.0)

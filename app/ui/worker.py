@@ -100,6 +100,8 @@ class TrackingWorker(QObject):
         # Called in this thread with each propagated frame before it is announced; the owner sets it.
         # store(frame, masks, scores, request): scores {obj_id: FrameScore}, request the run it belongs to.
         self.store: Callable[[int, dict[int, np.ndarray], dict, PropagationRequest], None] | None = None
+        # follow(frame, masks): masks the engine must go on from there (reviewed ones it departed from).
+        self.follow: Callable[[int, dict[int, np.ndarray]], dict[int, np.ndarray]] | None = None
         # The frame the user is looking at, set from the UI thread (-1: none); a prefetch of any other
         # frame is stale and stops between two encoder blocks.
         self.wanted_frame = -1
@@ -171,7 +173,8 @@ class TrackingWorker(QObject):
             total = self.session.total_frames(requests)
             started = time.perf_counter()
             self.progress.emit(0, total, 0.0)
-            frames = self.session.propagate(prompts, requests, should_stop=self.cancel_event.is_set)
+            frames = self.session.propagate(prompts, requests, should_stop=self.cancel_event.is_set,
+                                            follow=self.follow)
             with contextlib.closing(frames):
                 for request, frame_idx, masks, scores in frames:
                     if self.store is not None:  # masks with the engine's confidence (app/domain/provenance)

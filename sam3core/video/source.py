@@ -324,7 +324,8 @@ class VideoSource:
         for path in files:  # a file may be renamed or moved; the frames of a folder are its file names
             name = path.name if self._files is not None else ""
             digest.update(f"{name}:{path.stat().st_size};".encode())
-        # In order (a set's order of paths changes from one process to the next, and so would the digest).
+        # In file order, deduplicated: a set's order follows the per-process hash seed, and the stored
+        # fingerprint must come out the same in the next process.
         for path in dict.fromkeys((files[0], files[len(files) // 2], files[-1])):
             size = path.stat().st_size
             with path.open("rb") as fh:
