@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 TIME_BASE = Fraction(1, 90000)
+# MPEG-4 Part 2 refuses a time-base denominator above 65535 (avcodec_open2 fails with EINVAL at 1/90000);
+# 1/60000 still holds 24, 25, 30, 50, 60 and 30000/1001 frames/s exactly.
+MPEG4_TIME_BASE = Fraction(1, 60000)
 
 
 def _encoders(suffix: str, codec: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -52,6 +55,7 @@ class VideoWriter:
         self._cv2: cv2.VideoWriter | None = None
         self._container: av.container.OutputContainer | None = None
         self._stream = None
+        self._time_base = TIME_BASE
         errors: list[str] = []
         for name, pix_fmt, options in _encoders(self.path.suffix.lower(), codec):
             if name not in av.codecs_available:
@@ -79,7 +83,8 @@ class VideoWriter:
             stream.codec_context.global_quality = int(qscale) * 118
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = pix_fmt
-        stream.codec_context.time_base = TIME_BASE
+        self._time_base = MPEG4_TIME_BASE if codec == "mpeg4" else TIME_BASE
+        stream.codec_context.time_base = self._time_base
         stream.codec_context.open()  # fail here, on the first candidate, rather than at the first frame
         self._stream = stream
 
@@ -107,9 +112,9 @@ class VideoWriter:
             rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         seconds = self._count / self.fps if time is None else time
-        pts = round(seconds / TIME_BASE)
+        pts = round(seconds / self._time_base)
         frame.pts = max(pts, self._last_pts + 1)  # strictly increasing, whatever the caller's clock
-        frame.time_base = TIME_BASE
+        frame.time_base = self._time_base
         self._last_pts = frame.pts
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
