@@ -57,6 +57,8 @@ def test_ctrl_z_in_the_frame_number_box_undoes_and_ctrl_shift_z_redoes(qtbot: Qt
     qtbot.keyClick(spin, Qt.Key.Key_Z, CTRL)
     assert session.undo_stack.index() == 0
     assert session.project.mask(0, 1) is None and not session.objects
+    # A macro (the click that created the object) is traced through its children to its frame.
+    assert "Undid: New object: add point on frame 0" in window.statusBar().currentMessage()
     qtbot.keyClick(spin, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     assert session.undo_stack.index() == 1 and session.project.mask(0, 1) is not None
     qtbot.keyClick(spin, Qt.Key.Key_Z, CTRL)
