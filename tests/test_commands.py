@@ -7,9 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.domain.commands import AddObject, DeleteObject, SetMask, SetPrompt, UndoStack, UpdateObject
+from app.domain.commands import (
+    AddObject,
+    DeleteObject,
+    ReplaceFrames,
+    SetMask,
+    SetPrompt,
+    UndoStack,
+    UpdateObject,
+)
 from app.domain.model import Prompt
 from app.domain.project import Project
+from app.domain.quality import MaskInfo, Origin
+from app.domain.review import mask_info
 from sam3core.video import write_video
 
 H, W = 32, 48
@@ -90,17 +100,48 @@ def test_set_prompt_restores_previous_prompt_and_mask(project: Project) -> None:
     check_undo_redo(stack, SetPrompt(Prompt(1, 1)), project)
 
 
-def test_set_mask_becomes_the_mask_prompt(project: Project) -> None:
+def test_set_mask_becomes_the_mask_prompt_and_keeps_the_clicks_and_box(project: Project) -> None:
     stack = UndoStack(project)
     stack.push(AddObject())
-    project.set_prompt(Prompt(2, 1, ((4.0, 4.0),), (1,)))
+    project.set_prompt(Prompt(2, 1, ((4.0, 4.0), (20.0, 9.0)), (1, 0), box=(1.0, 1.0, 30.0, 20.0)))
     project.set_mask(2, 1, blob(3, 3))
     painted = blob(3, 3) | blob(8, 8)
     check_undo_redo(stack, SetMask(2, 1, painted), project)
     assert np.array_equal(project.mask(2, 1), painted)
-    assert np.array_equal(project.prompt(2, 1).mask, painted) and project.prompt(2, 1).points == ()
+    prompt = project.prompt(2, 1)
+    # The painted mask refines the prompt: the clicks and the box stay, the mask becomes its context.
+    assert np.array_equal(prompt.mask, painted)
+    assert prompt.points == ((4.0, 4.0), (20.0, 9.0)) and prompt.labels == (1, 0)
+    assert prompt.box == (1.0, 1.0, 30.0, 20.0)
     stack.undo()
-    assert project.prompt(2, 1).points == ((4.0, 4.0),)
+    assert project.prompt(2, 1) == Prompt(2, 1, ((4.0, 4.0), (20.0, 9.0)), (1, 0), box=(1.0, 1.0, 30.0, 20.0))
+    assert project.prompt(2, 1).mask is None and np.array_equal(project.mask(2, 1), blob(3, 3))
+
+
+def test_replace_frames_undoes_a_run_exactly_masks_provenance_and_absence(project: Project) -> None:
+    stack = UndoStack(project)
+    stack.push(AddObject())
+    stack.push(AddObject())
+    human = MaskInfo(1, 1, Origin("painted", detail="paint"))
+    project.set_mask(1, 1, blob(3, 3), info=human)  # a person's mask the run replaces
+    project.set_mask(2, 2, np.zeros((H, W), bool))  # "absent here", stored
+    before = state(project)
+    infos_before = {(f, o): mask_info(project, f, o) for f in range(4) for o in (1, 2)}
+    run = ReplaceFrames(1, "Propagate forward from frame 1")
+    for frame in (1, 2, 3, 1):  # "both ways" writes its start frame twice: the first state counts
+        run.capture(project, frame, [1, 2])
+        project.set_frame_masks(frame, {1: blob(frame, frame + 1), 2: blob(frame + 2, 0)},
+                                infos=[MaskInfo(frame, o, Origin("tracked", "fake")) for o in (1, 2)])
+    after = state(project)
+    run.finish(project)
+    stack.push(run)  # already stored: pushing writes nothing
+    assert state(project) == after and run.frames == [1, 2, 3] and run.where() == (1, None)
+    stack.undo()
+    assert state(project) == before
+    assert {(f, o): mask_info(project, f, o) for f in range(4) for o in (1, 2)} == infos_before
+    assert project.mask(3, 1) is None and project.mask_record(2, 2) is not None
+    stack.redo()
+    assert state(project) == after and mask_info(project, 3, 2).origin.kind == "tracked"
 
 
 def test_stack_bookkeeping(project: Project) -> None:

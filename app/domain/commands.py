@@ -6,20 +6,25 @@ exactly (same object id, same prompt, same mask). Each ``do``/``undo`` is one tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import ObjectSnapshot, Project
 from app.domain.quality import MaskInfo, Origin
-from app.domain.review import mask_info
+from app.domain.review import mask_info, set_infos
+from app.domain.rle import MaskRecord
 
 
 class Command:
     """Base of every undoable edit; ``text`` is what Edit ▸ Undo shows."""
 
     text = ""
+
+    def where(self) -> tuple[int, int | None] | None:
+        """The frame (and object) the edit changes, for the window to show on undo/redo; None: none."""
+        return None
 
     def do(self, project: Project) -> None:
         raise NotImplementedError
@@ -113,6 +118,9 @@ class SetPrompt(Command):
         self.text = text or ("Clear prompt" if prompt.is_empty else "Edit prompt")
         self.before: _FrameState | None = None
 
+    def where(self) -> tuple[int, int | None]:
+        return self.prompt.frame, self.prompt.obj_id
+
     def do(self, project: Project) -> None:
         frame, obj_id = self.prompt.frame, self.prompt.obj_id
         with project.batch():
@@ -134,7 +142,12 @@ class SetPrompt(Command):
 
 
 class SetMask(Command):
-    """A brush/eraser edit: the new mask is stored and also becomes the frame's mask prompt."""
+    """A brush/eraser edit: the new mask is stored and also becomes the frame's mask prompt.
+
+    The frame's clicks and box stay in the prompt (drawn, and the base of the next click): the painted
+    mask replaces only its mask. Being the frame's stored mask too, it is given to the engine as it is
+    (``prompt_edits.engine_prompt``); a later click refines it. Undo puts back the exact prompt and mask.
+    """
 
     def __init__(self, frame: int, obj_id: int, mask: np.ndarray, text: str = "Paint mask") -> None:
         self.frame, self.obj_id = frame, obj_id
@@ -144,16 +157,92 @@ class SetMask(Command):
         # stamped once: a redo puts back the same provenance, time included
         self.info = MaskInfo(frame, obj_id, Origin("painted", detail=text.lower()))
 
+    def where(self) -> tuple[int, int | None]:
+        return self.frame, self.obj_id
+
     def do(self, project: Project) -> None:
         with project.batch():
             if self.before is None:
                 self.before = _capture(project, self.frame, self.obj_id)
-            project.set_prompt(Prompt(self.frame, self.obj_id, mask=self.mask))
+            base = self.before.prompt
+            prompt = Prompt(self.frame, self.obj_id, mask=self.mask) if base is None else \
+                replace(base, mask=self.mask)
+            project.set_prompt(prompt)
             project.set_mask(self.frame, self.obj_id, self.mask, info=self.info)
 
     def undo(self, project: Project) -> None:
         assert self.before is not None, "undo before do"
         _restore(project, self.frame, self.obj_id, self.before)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A stored mask kept encoded (a propagation's hundreds of frames stay small) with its record."""
+
+    record: MaskRecord | None
+    info: MaskInfo | None
+
+
+def _stored(project: Project, frame: int, obj_id: int) -> _Stored:
+    return _Stored(project.mask_record(frame, obj_id), mask_info(project, frame, obj_id))
+
+
+def _put_back(project: Project, states: dict[tuple[int, int], _Stored]) -> None:
+    with project.batch():
+        for (frame, obj_id), state in sorted(states.items(), key=lambda item: item[0]):
+            if not project.has_object(obj_id):
+                continue
+            if state.record is None:
+                project.set_mask(frame, obj_id, None)
+            else:
+                project.write_records([state.record])  # forgets the key's provenance; put back below
+        infos = [s.info for (f, o), s in states.items()
+                 if s.info is not None and s.record is not None and project.has_object(o)]
+        if infos:
+            set_infos(project, infos)
+
+
+class ReplaceFrames(Command):
+    """A propagation's writes as one undo step: undo puts back what every frame it wrote held before
+    (mask, provenance, or no mask), redo the run's masks.
+
+    The run is already stored when this is pushed: :meth:`capture` runs before each frame is written (in
+    the thread that writes it), :meth:`finish` once the run has ended; the first ``do`` then changes
+    nothing.
+    """
+
+    def __init__(self, start: int, text: str = "Propagate") -> None:
+        self.start = start
+        self.text = text
+        self.before: dict[tuple[int, int], _Stored] = {}
+        self.after: dict[tuple[int, int], _Stored] | None = None
+
+    def capture(self, project: Project, frame: int, obj_ids: list[int]) -> None:
+        """Remember what ``frame`` holds for ``obj_ids`` before the run first writes it."""
+        for obj_id in obj_ids:
+            if (frame, obj_id) not in self.before:
+                self.before[(frame, obj_id)] = _stored(project, frame, obj_id)
+
+    def finish(self, project: Project) -> None:
+        self.after = {key: _stored(project, *key) for key in self.before}
+
+    @property
+    def frames(self) -> list[int]:
+        return sorted({frame for frame, _ in self.before})
+
+    def where(self) -> tuple[int, int | None]:
+        return self.start, None
+
+    def do(self, project: Project) -> None:
+        if self.after is None:
+            self.finish(project)  # pushed as it stands: it is stored already
+            return
+        _put_back(project, self.after)
+
+    def undo(self, project: Project) -> None:
+        if self.after is None:
+            self.finish(project)
+        _put_back(project, self.before)
 
 
 class UndoStack:

@@ -18,6 +18,9 @@ class ReviewFrame(Command):
         self.before: list[Review] | None = None
         self.written: list[Review] = []
 
+    def where(self) -> tuple[int, int | None]:
+        return self.frame, self.obj_ids[0] if len(self.obj_ids) == 1 else None
+
     def do(self, project: Project) -> None:
         with project.batch():
             if self.before is None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from app.domain.model import Prompt
 from app.domain.project import Project
+from app.domain.prompt_edits import engine_prompt
 from app.domain.prompts_file import ObjectSpec
 from app.domain.provenance import TrackRecorder, engine_scores, prompt_origin, tracked_provenance
 from app.domain.quality import FrameScore, MaskInfo
@@ -425,7 +426,9 @@ def describe_reviewed_changes(guard: ReviewGuard) -> str:
 
 
 def valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]:
-    """The project's prompts that pass the shared check; each one that does not is named to ``warn``."""
+    """The project's prompts that pass the shared check, as the engine is given them (a mask painted
+    after the clicks alone: :func:`~app.domain.prompt_edits.engine_prompt`, as in the window); each one
+    that does not pass is named to ``warn``."""
     height, width = project.size
     kept = []
     for prompt in project.prompts():
@@ -437,5 +440,7 @@ def valid_prompts(project: Project, warn: Callable[[str], None]) -> list[Prompt]
                 warn(f"{project.path}: skipping the stored prompt of object {prompt.obj_id} on frame "
                      f"{prompt.frame}: {exc}")
                 continue
+        if prompt.mask is not None:
+            prompt = engine_prompt(prompt, project.mask(prompt.frame, prompt.obj_id))
         kept.append(prompt)
     return kept

@@ -14,6 +14,7 @@ import qtawesome as qta
 from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -39,6 +40,7 @@ from app.ui.session import SessionController
 from app.ui.statusbar import StatusPanel
 from app.ui.timeline import Timeline
 from app.ui.tracking import TrackingController
+from app.ui.undo_view import UndoKeys, UndoNavigator
 from app.ui.viewer import FrameViewController
 from app.ui.worker import EngineFactory, EngineSpec, default_engine_factory
 
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self.quality = QualityModel(self)
         self.review = ReviewController(self.session, self.quality, self)
         self.actions = build_actions(self)
+        self.undo_view = UndoNavigator(self.session, self.viewer, self)
         self.review_panel = ReviewPanel(self.actions, self)
         self.review.attach_views(self.timeline, self.review_panel)
         self.evaluation: EvaluationDialog | None = None
@@ -84,6 +87,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self.status = StatusPanel(self.statusBar(), self.actions["cancel"], self)
+        # Ctrl+Z undoes the annotation also while the frame number (or brush size) box has focus.
+        self.undo_keys = UndoKeys((self.actions["undo"], self.actions["redo"]), self)
+        self.undo_keys.watch(self.findChildren(QAbstractSpinBox))
         self._connect()
         self._set_running(False)
         self._update_title()
@@ -190,7 +196,7 @@ class MainWindow(QMainWindow):
             "export_mots": lambda: f.export_dialog("mots"), "export_yolo": lambda: f.export_dialog("yolo"),
             "export_sav": lambda: f.export_dialog("sav"),
             "export_overlay": lambda: f.export_dialog("video"),
-            "undo": s.undo_stack.undo, "redo": s.undo_stack.redo,
+            "undo": self.undo_view.undo, "redo": self.undo_view.redo,
             "clear_prompt": lambda: s.clear_prompt(v.frame),
             "tool_prompt": lambda: self.canvas.set_tool(Tool.PROMPT),
             "tool_brush": lambda: self.canvas.set_tool(Tool.BRUSH),

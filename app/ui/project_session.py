@@ -21,7 +21,8 @@ from app.domain.commands import AddObject, DeleteObject, UpdateObject
 from app.domain.commands import Command as DomainCmd
 from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import Project, ProjectError, ProjectLockedError, VideoMissingError
-from app.domain.tracking import PromptSet
+from app.domain.prompt_edits import engine_prompt
+from app.domain.tracking import PromptKey, PromptSet
 from app.ui.project_files import open_or_create_for_video
 from app.ui.tracking import TrackingController
 from app.ui.undo import DomainCommand
@@ -96,6 +97,7 @@ class ProjectSession(QObject):
         self.mask_frames: dict[int, set[int]] = {}
         self.autosave_note = ""
         self.in_flight = InFlightFrames()
+        self.clicking: set[PromptKey] = set()  # prompts whose click the engine is answering (PromptEditor)
         self._events = _ProjectEvents()
         self._events.changed.connect(self._on_project_event)
         tracking.engine_ready.connect(self._on_engine_ready)
@@ -308,6 +310,27 @@ class ProjectSession(QObject):
             return None
         self.undo_stack.push(wrapper)
         return wrapper
+
+    def push_applied(self, command: DomainCmd) -> DomainCommand:
+        """Put an edit that is in the Project already (a propagation's frames) on the undo stack."""
+        assert self.project is not None
+        wrapper = DomainCommand(self.project, command, self.error.emit)
+        wrapper.active = True  # QUndoStack's first redo is skipped: nothing is written twice
+        self.undo_stack.push(wrapper)
+        return wrapper
+
+    def engine_prompts(self) -> PromptSet:
+        """The prompts as the engine is given them: a mask painted after a frame's clicks alone (the
+        clicks stay stored and drawn), as ``masklet track`` does. A prompt whose click is being computed
+        (``clicking``) goes as it is: its mask is that click's context, and its answer is not stored yet."""
+        out = dict(self.prompts)
+        if self.project is None:
+            return out
+        for key, prompt in out.items():
+            if key not in self.clicking and prompt.mask is not None and \
+                    (prompt.points or prompt.box is not None):
+                out[key] = engine_prompt(prompt, self.project.mask(*key))
+        return out
 
     def prompt_keys_on(self, frame: int) -> list[Prompt]:
         return [q for (f, _), q in self.prompts.items() if f == frame]

@@ -3,7 +3,8 @@
 A click or box becomes the frame's new prompt (a :class:`~app.domain.commands.SetPrompt`); the worker
 computes its mask and the answer is matched to the command by a token, so a late answer lands in the
 right undo step even when the user undid or edited meanwhile. A brush stroke edits the stored mask
-directly (a :class:`~app.domain.commands.SetMask`).
+directly (a :class:`~app.domain.commands.SetMask`); the frame's clicks and box stay with it, and the
+engine takes the painted mask as it is (``ProjectSession.engine_prompts``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ class PromptEditor(QObject):
         self._pending: dict[int, DomainCommand] = {}  # token -> the SetPrompt waiting for its mask
         self._token = 0
         tracking.prompt_result.connect(self._on_prompt_result)
-        session.project_changed.connect(self._pending.clear)
+        session.project_changed.connect(self._forget_pending)
+
+    def _forget_pending(self) -> None:
+        self._pending.clear()
+        self.session.clicking.clear()
 
     @property
     def waiting_for_engine(self) -> bool:
@@ -142,12 +147,16 @@ class PromptEditor(QObject):
             return
         self._token += 1
         self._pending[self._token] = wrapper
-        self.tracking.segment(self.session.prompts, (prompt.frame, prompt.obj_id), self._token)
+        key = (prompt.frame, prompt.obj_id)
+        self.session.clicking.add(key)
+        self.tracking.segment(self.session.engine_prompts(), key, self._token)
 
     @Slot(int, int, object, int)
     def _on_prompt_result(self, frame: int, obj_id: int, mask: np.ndarray, token: int) -> None:
         project = self.session.project
         wrapper = self._pending.pop(token, None)
+        self.session.clicking = {(c.command.prompt.frame, c.command.prompt.obj_id)
+                                 for c in self._pending.values() if isinstance(c.command, SetPrompt)}
         if wrapper is None or project is None or wrapper.project is not project:
             return
         command = wrapper.command
