@@ -47,27 +47,31 @@ class Ring:
 def trace(mask: np.ndarray, epsilon: float = DEFAULT_EPSILON) -> Outline:
     """The rings of an (H, W) bool mask: outer contours and holes (OpenCV RETR_CCOMP), simplified."""
     mask = np.asarray(mask, bool)
-    height, width = mask.shape
-    if not mask.any():
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
         return Outline((), epsilon)
-    up = cv2.resize(mask.astype(np.uint8), (2 * width, 2 * height), interpolation=cv2.INTER_NEAREST)
+    # Traced within the mask's bounding box: a small object on an HD frame costs what its box costs.
+    top, left = int(rows[0]), int(cols[0])
+    box = mask[top:int(rows[-1]) + 1, left:int(cols[-1]) + 1].astype(np.uint8)
+    up = cv2.resize(box, (2 * box.shape[1], 2 * box.shape[0]), interpolation=cv2.INTER_NEAREST)
     contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     links = hierarchy[0]  # per contour: next, previous, first child, parent
+    offset = np.array((left, top), np.float64)
     rings: list[Ring] = []
     for i, contour in enumerate(contours):
         if links[i][3] != -1:
             continue  # a hole: taken right after its outer ring
         outer = len(rings)
-        rings.append(Ring(_simplified(contour, epsilon)))
+        rings.append(Ring(_simplified(contour, epsilon) + offset))
         child = links[i][2]
         while child != -1:
-            rings.append(Ring(_simplified(contours[child], epsilon), outer))
+            rings.append(Ring(_simplified(contours[child], epsilon) + offset, outer))
             child = links[child][0]
     return Outline(tuple(rings), epsilon)
 
 
 def _simplified(contour: np.ndarray, epsilon: float) -> np.ndarray:
-    """Upsampled contour -> simplified ring in video pixels (a speck keeps its unsimplified ring)."""
+    """Upsampled contour -> simplified ring in the box's pixels (a speck keeps its unsimplified ring)."""
     simple = cv2.approxPolyDP(contour, 2 * epsilon, True)  # upsampled pixels: twice the tolerance
     if len(simple) < 3:
         simple = contour

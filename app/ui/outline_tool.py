@@ -29,7 +29,8 @@ HINT = "Outline: drag a vertex · press on an edge to add one · right-click or 
 
 def _pen(color: str, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
     pen = QPen(QColor(color), width, style)
-    pen.setCosmetic(True)  # the same width on screen at every zoom
+    pen.setCosmetic(True)  # the same width on screen at every zoom; whole pixels (the view draws
+    # without antialiasing: a 1.5 px line alternates 1 and 2 px and looks dashed)
     return pen
 
 
@@ -47,8 +48,8 @@ class OutlineEditor(QObject):
         self._drag: VertexRef | None = None
         self._adding = False                       # the drag began by inserting its vertex
         self._items: list[QGraphicsPathItem] = []
-        for z, pen in ((12.0, _pen("#000000", 3.0)), (12.5, _pen("#ffffff", 1.5)),
-                       (12.5, _pen("#ffffff", 1.5, Qt.PenStyle.DashLine)), (13.0, _pen("#000000", 1.0)),
+        for z, pen in ((12.0, _pen("#000000", 3.0)), (12.5, _pen("#ffffff", 1.0)),
+                       (12.5, _pen("#ffffff", 1.0, Qt.PenStyle.DashLine)), (13.0, _pen("#000000", 1.0)),
                        (14.0, _pen("#000000", 1.5))):
             item = QGraphicsPathItem()
             item.setPen(pen)

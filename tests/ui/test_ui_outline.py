@@ -124,3 +124,28 @@ def test_the_outline_follows_the_frame_and_clicks_add_no_points(qtbot: QtBot, wi
     qtbot.waitUntil(lambda: bool(editor.outline.rings), timeout=5_000)
     QTest.keyClick(window.canvas, Qt.Key.Key_Q)  # back to the prompt tool: the outline goes
     assert window.canvas.tool is Tool.PROMPT and not editor.outline.rings
+
+
+def test_an_erased_hole_is_a_ring_whose_vertex_drags_the_hole_wider(qtbot: QtBot, window: MainWindow,
+                                                                     clip: Path) -> None:
+    masked_window(qtbot, window, clip)
+    editor, project = window.outline_editor, window.session.project
+    cx, cy = disc_center(0)
+    window.actions["tool_eraser"].trigger()
+    window.brush_size.setValue(6)
+    drag(window, (cx - 2, cy), (cx + 2, cy))  # a hole in the middle of the disc
+    holed = project.mask(0, 1)
+    assert not holed[cy, cx]
+    QTest.keyClick(window.canvas, Qt.Key.Key_P)
+    holes = [i for i, r in enumerate(editor.outline.rings) if r.is_hole]
+    assert len(holes) == 1
+    ring = editor.outline.rings[holes[0]].points
+    k = int(np.argmax(ring[:, 0]))
+    x, y = ring[k]
+    assert cx + 5 < x < cx + 11
+    drag(window, (x, y), (x + 8, y))
+    widened = project.mask(0, 1)
+    assert holed[int(y), int(x) + 4] and not widened[int(y), int(x) + 4]
+    assert not (widened & ~holed).any()  # the hole only grew
+    window.actions["undo"].trigger()
+    assert np.array_equal(project.mask(0, 1), holed)
