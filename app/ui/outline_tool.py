@@ -47,6 +47,7 @@ class OutlineEditor(QObject):
         self._drag_base: Outline | None = None     # the outline when the drag began (with a vertex it added)
         self._drag: VertexRef | None = None
         self._adding = False                       # the drag began by inserting its vertex
+        self._grab = (0.0, 0.0)                    # press position minus the vertex's position
         self._items: list[QGraphicsPathItem] = []
         for z, pen in ((12.0, _pen("#000000", 3.0)), (12.5, _pen("#ffffff", 1.0)),
                        (12.5, _pen("#ffffff", 1.0, Qt.PenStyle.DashLine)), (13.0, _pen("#000000", 1.0)),
@@ -137,6 +138,8 @@ class OutlineEditor(QObject):
 
     def press(self, pos: QPointF, event: QMouseEvent) -> None:
         if not self.outline.rings:
+            self.session.status.emit("Outline: the active object has no mask on this frame — click or paint "
+                                     "it first")
             return
         x, y = pos.x(), pos.y()
         vertex = self.outline.nearest_vertex(x, y, self._radius())
@@ -158,12 +161,21 @@ class OutlineEditor(QObject):
             # edit that only adds a vertex changes no pixel (apply_edit works on the edges that changed).
             self.outline, adding = self.outline.inserted(vertex, ex, ey), True
         self._adding = adding
+        vx, vy = self.outline.vertex(vertex)
+        self._grab = (x - vx, y - vy)
         self._drag_base, self._drag, self.selected = self.outline, vertex, vertex
         self._draw()
 
+    def _dragged_to(self, pos: QPointF) -> Outline:
+        """The drag's outline with its vertex where the pointer took it: moved by the pointer's travel, so
+        a click that only selects a vertex (a few pixels off it) leaves it in place."""
+        assert self._drag is not None and self._drag_base is not None
+        return self._drag_base.moved(self._drag, *self._clamped(QPointF(pos.x() - self._grab[0],
+                                                                        pos.y() - self._grab[1])))
+
     def move(self, pos: QPointF, event: QMouseEvent) -> None:
         if self._drag is not None and self._drag_base is not None:
-            self.outline = self._drag_base.moved(self._drag, *self._clamped(pos))
+            self.outline = self._dragged_to(pos)
             self._draw()
             return
         radius = self._radius()
@@ -178,7 +190,7 @@ class OutlineEditor(QObject):
     def release(self, pos: QPointF, event: QMouseEvent) -> None:
         if self._drag is None or self._drag_base is None:
             return
-        self.outline = self._drag_base.moved(self._drag, *self._clamped(pos))
+        self.outline = self._dragged_to(pos)
         before, self._drag_base, self._drag = self._drag_base, None, None
         self._commit(before, "Add outline vertex" if self._adding else "Move outline vertex")
 

@@ -97,10 +97,12 @@ def test_press_on_an_edge_adds_a_vertex_and_right_click_or_delete_removes_one(
     assert not project.mask(0, 1)[int(mid[1]) + 8, int(mid[0])]
     # Select a vertex with a click, then Delete: one vertex fewer, and the mask loses a corner there.
     ref, (x, y) = rightmost(window)
+    shown, steps = project.mask(0, 1), window.session.undo_stack.count()
+    # A click a little beside the vertex selects it and leaves it (and the mask) where it was.
     QTest.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     at(window, x, y))
-    assert editor.selected == ref
-    shown = project.mask(0, 1)
+                     at(window, x + 1.5, y))
+    assert editor.selected == ref and editor.outline.vertex(ref) == (x, y)
+    assert window.session.undo_stack.count() == steps and np.array_equal(project.mask(0, 1), shown)
     QTest.keyClick(window.canvas, Qt.Key.Key_Delete)
     assert editor.outline.vertex_count == count - 1
     cut = project.mask(0, 1)
