@@ -166,17 +166,18 @@ class Outline:
         return result
 
     # -- back to a mask -----------------------------------------------------------------------
-    def to_mask(self, shape: tuple[int, int]) -> np.ndarray:
-        """(H, W) bool: each outer ring filled with its holes cut out, the parts united."""
+    def to_mask(self, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """(H, W) bool: each outer ring filled with its holes cut out, the parts united; ``origin`` (x, y)
+        is the video pixel at the array's top-left (a window of the frame)."""
         height, width = shape
         mask = np.zeros((height, width), bool)
         for r, ring in enumerate(self.rings):
             if ring.is_hole:
                 continue
-            part = fill_ring(ring.points, shape)
+            part = fill_ring(ring.points - origin, shape)
             for hole in self.rings:
                 if hole.parent == r:
-                    part &= ~fill_ring(hole.points, shape)
+                    part &= ~fill_ring(hole.points - origin, shape)
             mask |= part
         return mask
 
@@ -190,14 +191,25 @@ def apply_edit(mask: np.ndarray, before: Outline, after: Outline) -> np.ndarray:
     error (up to ``tolerance``), and the sliver between a moved edge and the true boundary goes with it.
     """
     mask = np.asarray(mask, bool)
-    shape = (mask.shape[0], mask.shape[1])
-    new = after.to_mask(shape)
-    region = before.to_mask(shape) != new
-    reach = max(before.tolerance, after.tolerance) + 1.0
-    for start, end in before.edges() ^ after.edges():
-        region |= near_segment(start, end, reach, shape)
     result = mask.copy()
-    result[region] = new[region]
+    changed = before.edges() ^ after.edges()
+    if not changed:
+        return result
+    # Both fills differ only between the changed edges: work in their bounding box (plus the reach).
+    reach = max(before.tolerance, after.tolerance) + 1.0
+    ends = np.array([point for edge in changed for point in edge])
+    left, top = np.maximum(np.floor(ends.min(axis=0) - reach).astype(int) - 1, 0)
+    right = min(mask.shape[1], int(np.ceil(ends[:, 0].max() + reach)) + 2)
+    bottom = min(mask.shape[0], int(np.ceil(ends[:, 1].max() + reach)) + 2)
+    if left >= right or top >= bottom:
+        return result
+    shape, origin = (bottom - top, right - left), (int(left), int(top))
+    new = after.to_mask(shape, origin)
+    region = before.to_mask(shape, origin) != new
+    for (x0, y0), (x1, y1) in changed:
+        region |= near_segment((x0 - left, y0 - top), (x1 - left, y1 - top), reach, shape)
+    window = result[top:bottom, left:right]
+    window[region] = new[region]
     return result
 
 
