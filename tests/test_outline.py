@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.domain.outline import Outline, Ring, apply_edit, fill_ring, trace
+from app.domain.outline import Outline, Ring, apply_edit, fill_ring, near_segment, trace
 
 H, W = 240, 320
 
@@ -164,3 +164,35 @@ def test_deleting_vertices_removes_degenerate_rings_with_their_holes() -> None:
     assert mask[1, 1] and not mask[4, 4] and mask[58, 58] and not mask[53, 53]
     after = apply_edit(mask, outline, gone)
     assert not after[:40, :40].any() and np.array_equal(after[45:], mask[45:])
+
+
+def full_frame_edit(mask: np.ndarray, before: Outline, after: Outline) -> np.ndarray:
+    """apply_edit's rule computed over the whole frame (apply_edit works in a window)."""
+    new = after.to_mask(mask.shape)
+    region = before.to_mask(mask.shape) != new
+    for start, end in before.edges() ^ after.edges():
+        region |= near_segment(start, end, max(before.tolerance, after.tolerance) + 1.0, mask.shape)
+    result = mask.copy()
+    result[region] = new[region]
+    return result
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_windowed_edit_equals_the_whole_frame_rule(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    mask = ring_with_hole()
+    outline = trace(mask)
+    for _ in range(6):
+        r = int(rng.integers(len(outline.rings)))
+        k = int(rng.integers(len(outline.rings[r].points)))
+        kind = rng.integers(3)
+        if kind == 0:
+            x, y = outline.vertex((r, k))
+            after = outline.moved((r, k), *np.clip((x, y) + rng.normal(0, 15, 2), 0, (W, H)))
+        elif kind == 1:
+            a, b = outline.rings[r].points[k], outline.rings[r].points[(k + 1) % len(outline.rings[r].points)]
+            after = outline.inserted((r, k + 1), *((a + b) / 2 + rng.normal(0, 8, 2)))
+        else:
+            after = outline.deleted((r, k))
+        assert np.array_equal(apply_edit(mask, outline, after), full_frame_edit(mask, outline, after))
+        mask, outline = apply_edit(mask, outline, after), after
