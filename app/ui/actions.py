@@ -75,6 +75,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Left click: positive point · right/Shift click: negative · drag: box", E, True),
     ActionSpec("tool_brush", "&Brush", "B", "mdi6.brush", "Paint the active object's mask", E, True),
     ActionSpec("tool_eraser", "&Eraser", "E", "mdi6.eraser", "Erase from the active object's mask", E, True),
+    ActionSpec("tool_outline", "&Outline tool", "P", "mdi6.vector-polygon",
+               "The active object's mask as polygons: drag a vertex, press on an edge to add one, "
+               "right-click or Delete to remove one", E, True),
     ActionSpec("brush_bigger", "Brush bigger", "]", "", "", E),
     ActionSpec("brush_smaller", "Brush smaller", "[", "", "", E),
     ActionSpec("zoom_fit", "&Fit to window", "F", "mdi6.fit-to-screen", "", V),
@@ -143,6 +146,9 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Mouse wheel", "Zoom around the cursor"),
     ("Middle drag / Space+drag", "Pan"),
     ("Tap Space", "Play / pause"),
+    ("Outline tool: drag a vertex", "Move the mask's boundary there"),
+    ("Outline tool: press on an edge", "Add a vertex (and drag it)"),
+    ("Outline tool: right-click a vertex / Delete", "Remove the vertex (selected one for Delete)"),
 )
 
 MENUS: tuple[str, ...] = (F, E, V, OB, T, RV, TL, H)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -46,6 +47,20 @@ class Tool(Enum):
     PROMPT = "prompt"
     BRUSH = "brush"
     ERASER = "eraser"
+    OUTLINE = "outline"
+
+
+class ToolDelegate(Protocol):
+    """A tool that takes the frame's mouse and keys while it is the canvas's tool (app/ui/outline_tool.py).
+
+    Positions are scene coordinates (video pixels); ``key_press`` returns whether it used the key.
+    """
+
+    def set_active(self, active: bool) -> None: ...
+    def press(self, pos: QPointF, event: QMouseEvent) -> None: ...
+    def move(self, pos: QPointF, event: QMouseEvent) -> None: ...
+    def release(self, pos: QPointF, event: QMouseEvent) -> None: ...
+    def key_press(self, event: QKeyEvent) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,7 @@ class Canvas(QGraphicsView):
         self._cursor_ring.hide()
         self.scene().addItem(self._cursor_ring)
         self.tool = Tool.PROMPT
+        self.tool_delegate: ToolDelegate | None = None  # gets the events while tool is Tool.OUTLINE
         self.brush_radius = 12.0
         self.brush_color = "#e69f00"
         self.interactive = True
@@ -284,9 +300,15 @@ class Canvas(QGraphicsView):
     # -- tools --------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
-        self._cursor_ring.setVisible(tool is not Tool.PROMPT and self.underMouse())
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool is Tool.PROMPT
-                                  else Qt.CursorShape.BlankCursor)
+        painting = tool in (Tool.BRUSH, Tool.ERASER)
+        self._cursor_ring.setVisible(painting and self.underMouse())
+        self.viewport().setCursor(Qt.CursorShape.BlankCursor if painting else Qt.CursorShape.CrossCursor)
+        if self.tool_delegate is not None:
+            self.tool_delegate.set_active(tool is Tool.OUTLINE)
+
+    def _delegated(self) -> ToolDelegate | None:
+        """The tool that takes the events now, if the current tool is a delegated one."""
+        return self.tool_delegate if self.tool is Tool.OUTLINE else None
 
     def set_brush_radius(self, radius: float) -> None:
         self.brush_radius = max(1.0, float(radius))
@@ -314,6 +336,9 @@ class Canvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         pos = self.mapToScene(event.position().toPoint())
+        if self.interactive and (delegate := self._delegated()) is not None:
+            delegate.press(pos, event)  # a vertex may lie on the frame's edge: no inside test
+            return
         if not self.interactive or not self._inside(pos):
             return
         if self.tool is Tool.PROMPT and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
@@ -335,6 +360,9 @@ class Canvas(QGraphicsView):
         pos = self.mapToScene(event.position().toPoint())
         if self._inside(pos):
             self.cursor_moved.emit(pos.x(), pos.y())
+        if (delegate := self._delegated()) is not None:
+            delegate.move(pos, event)
+            return
         if self.tool is not Tool.PROMPT:
             self._update_ring(pos)
             self._cursor_ring.show()
@@ -356,6 +384,9 @@ class Canvas(QGraphicsView):
             self.set_tool(self.tool)
             return
         pos = self.mapToScene(event.position().toPoint())
+        if (delegate := self._delegated()) is not None:
+            delegate.release(pos, event)
+            return
         if self._stroke_points:
             points, self._stroke_points = self._stroke_points, []
             self._stroke.setPath(QPainterPath())
@@ -398,6 +429,8 @@ class Canvas(QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down, self._space_used = True, False
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if (delegate := self._delegated()) is not None and delegate.key_press(event):
             return
         super().keyPressEvent(event)
 

@@ -33,6 +33,7 @@ from app.ui.canvas import Canvas, Tool
 from app.ui.evaluation import EvaluationDialog
 from app.ui.files import FileController, is_openable
 from app.ui.objects_panel import ObjectsPanel
+from app.ui.outline_tool import OutlineEditor
 from app.ui.quality_model import QualityModel
 from app.ui.review import ReviewController, ReviewedChangesDialog
 from app.ui.review_panel import ReviewPanel
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(self)
         self.objects_panel = ObjectsPanel(self)
         self.viewer = FrameViewController(self.session, self.canvas, self.timeline, self.objects_panel, self)
+        self.outline_editor = OutlineEditor(self.session, self.canvas, self)
         self.files = FileController(self, self.session)
         self.quality = QualityModel(self)
         self.review = ReviewController(self.session, self.quality, self)
@@ -136,7 +138,7 @@ class MainWindow(QMainWindow):
                 self.recent_menu = menus[spec.menu].addMenu("Open &recent")
                 self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent_menu(self.recent_menu))
                 menus[spec.menu].addSeparator()
-            if spec.name in ("import", "redo", "tool_eraser", "zoom_out", "outline", "propagate_to_frame"):
+            if spec.name in ("import", "redo", "tool_outline", "zoom_out", "outline", "propagate_to_frame"):
                 menus[spec.menu].addSeparator()
 
     def _build_toolbar(self) -> None:
@@ -145,7 +147,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         self.addToolBar(bar)
         groups = (("open_video", "open_project", "save"), ("undo", "redo"),
-                  ("tool_prompt", "tool_brush", "tool_eraser"))
+                  ("tool_prompt", "tool_brush", "tool_eraser", "tool_outline"))
         for group in groups:
             for name in group:
                 bar.addAction(self.actions[name])
@@ -180,7 +182,7 @@ class MainWindow(QMainWindow):
         if engine_button is not None:
             engine_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tools = QActionGroup(self)
-        for name in ("tool_prompt", "tool_brush", "tool_eraser"):
+        for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_outline"):
             tools.addAction(self.actions[name])
         self.actions["tool_prompt"].setChecked(True)
 
@@ -201,6 +203,7 @@ class MainWindow(QMainWindow):
             "tool_prompt": lambda: self.canvas.set_tool(Tool.PROMPT),
             "tool_brush": lambda: self.canvas.set_tool(Tool.BRUSH),
             "tool_eraser": lambda: self.canvas.set_tool(Tool.ERASER),
+            "tool_outline": lambda: self.canvas.set_tool(Tool.OUTLINE),
             "brush_bigger": lambda: self.brush_size.setValue(int(self.brush_size.value() * 1.25) + 1),
             "brush_smaller": lambda: self.brush_size.setValue(int(self.brush_size.value() / 1.25)),
             "zoom_fit": self.canvas.fit, "zoom_100": self.canvas.zoom_100,
@@ -257,6 +260,7 @@ class MainWindow(QMainWindow):
         self.canvas.box_drawn.connect(lambda x0, y0, x1, y1: s.set_box(v.frame, (x0, y0, x1, y1)))
         self.canvas.stroke_finished.connect(lambda pts, r, erase: s.paint(v.frame, pts, r, erase=erase))
         self.canvas.play_toggle_requested.connect(a["play"].toggle)
+        v.frame_shown.connect(lambda _frame: self.outline_editor.refresh())
         self.canvas.cursor_moved.connect(
             lambda x, y: self.statusBar().showMessage(f"x {x:.0f}  y {y:.0f}  frame {v.frame}", 2000))
         p = self.objects_panel

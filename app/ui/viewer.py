@@ -28,6 +28,9 @@ class FrameViewController(QObject):
     # The video's exact frame count, emitted from its indexing thread once the index is built; the
     # queued connection brings it to the GUI thread. Until then the timeline uses the container's estimate.
     count_known = Signal(object, int)
+    # The canvas now shows session.current_frame as it is stored (after a seek or an edit): overlays that
+    # read the stored masks themselves (the outline tool) follow it.
+    frame_shown = Signal(int)
 
     def __init__(self, session: SessionController, canvas: Canvas, timeline: Timeline,
                  objects_panel: ObjectsPanel, parent: QObject | None = None) -> None:
@@ -98,12 +101,14 @@ class FrameViewController(QObject):
             placeholder = np.full((2, 2, 3), 48, np.uint8)
             self.canvas.set_image(placeholder, (project.video.width, project.video.height))
             self.canvas.set_markers([])
+            self.frame_shown.emit(self.frame)
             return
         self.render_count += 1
         self._rendered_scale = scale
         self.canvas.set_image(image, (project.video.width, project.video.height))
         self.canvas.brush_color = self._active_color()
         self.refresh_markers()
+        self.frame_shown.emit(self.frame)
 
     def refresh_markers(self) -> None:
         markers = []
