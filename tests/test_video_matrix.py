@@ -94,6 +94,22 @@ def test_every_frame_is_the_right_frame(matrix, name: str) -> None:
                 assert got[i] is not None and np.array_equal(got[i], reference[i]), f"{name}: frame {i}"
 
 
+@pytest.mark.parametrize(("name", "top_first"), [("h264_mbaff_tff", True),
+                                                  ("h264_mbaff_bff_mkv", False)])
+def test_interlaced_h264_files_really_are_interlaced(matrix, name: str, top_first: bool) -> None:
+    """The MBAFF entries test field coding only if the encoder coded fields: FFmpeg's decoder flags
+    every frame interlaced and the stream has the field order asked for (AV_FIELD_TT 2, AV_FIELD_BB 3).
+    A progressive file would pass the frame-exactness test as well and prove nothing."""
+    import av
+
+    _spec, path = matrix(name)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        assert stream.codec_context.field_order == (2 if top_first else 3)
+    assert len(frames) == SPECS[name].frames and all(f.interlaced_frame for f in frames)
+
+
 def test_damaged_frame_is_reported_and_nothing_moves(matrix) -> None:
     spec, path = matrix("h264_corrupt")
     with VideoSource(path, cache_frames=2) as video:

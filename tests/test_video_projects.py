@@ -227,3 +227,29 @@ def test_overlay_of_a_video_with_a_damaged_frame_keeps_every_frame(clips, tmp_pa
         assert shown.num_frames == spec.frames
         assert read_code(shown[spec.corrupt + 1]) == spec.corrupt + 1
         assert abs(float(shown[spec.corrupt].mean()) - 64) < 3
+
+
+def test_old_project_check_reports_progress_and_a_raise_from_it_changes_nothing(
+        clips, tmp_path: Path) -> None:
+    video = _copy(clips("mjpeg_corrupt"), tmp_path)
+    path = tmp_path / "old.masklet"
+    _make_legacy(path, video, {40: _square(96, 128, 40)})
+
+    class StopError(Exception):
+        pass
+
+    def stop_halfway(done: int, total: int) -> None:
+        if done > total // 2:
+            raise StopError
+
+    with pytest.raises(StopError):
+        Project.open(path, progress=stop_halfway)
+    assert not path.with_name(path.name + ".before-reader-update").exists()
+    with Project.open(path, read_only=True) as untouched:  # the lock was released, nothing written
+        assert untouched.frames_with_masks(1) == [40] and untouched._meta("video_reader") is None
+    calls: list[tuple[int, int]] = []
+    with Project.open(path, progress=lambda done, total: calls.append((done, total))) as project:
+        assert project.frames_with_masks(1) == [41]
+    totals = {total for _, total in calls}
+    assert len(totals) == 1 and calls[-1][0] == calls[-1][1] == totals.pop() > 40
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)

@@ -171,6 +171,13 @@ MATRIX: tuple[Spec, ...] = (
     Spec("h264_edit_list", ".mp4", "libx264", b_frames=2, gop=12, frames=45, cut=5,
          options={"preset": "veryfast"}),
     Spec("mpeg2_program_stream", ".mpg", "mpeg2video", b_frames=2, gop=12, frames=50, container_format="vob"),
+    # Interlaced H.264 as x264 codes it: MBAFF (frame pictures, each macroblock pair frame- or
+    # field-coded), top and bottom field first. x264 cannot code PAFF (separate field pictures); see
+    # docs/video.md for that limit.
+    Spec("h264_mbaff_tff", ".mp4", "libx264", b_frames=3, gop=12,
+         options={"preset": "veryfast", "x264-params": "interlaced=1:tff=1"}),
+    Spec("h264_mbaff_bff_mkv", ".mkv", "libx264", b_frames=3, gop=12,
+         options={"preset": "veryfast", "x264-params": "interlaced=1:bff=1"}),
 )
 
 

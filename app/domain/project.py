@@ -38,7 +38,7 @@ from app.domain.store import (
     migrate,
     read_only_reason,
 )
-from app.domain.video_compat import VideoCheck, apply_remap, check_video
+from app.domain.video_compat import Progress, VideoCheck, apply_remap, check_video
 from sam3core.errors import FrameIndexError
 from sam3core.validate import check_mask, check_prompt
 from sam3core.video import VideoError, VideoSource
@@ -152,14 +152,14 @@ class Project:
 
     @classmethod
     def open(cls, path: str | Path, *, video_path: str | Path | None = None,
-             read_only: bool | str = False) -> Project:
+             read_only: bool | str = False, progress: Progress | None = None) -> Project:
         """Open a project. The file is checked read-only first: a foreign or newer file is never modified.
 
         Opened for writing unless ``read_only`` (True, or the reason to show) or the file or its folder
         is not writable (then it opens read-only and :attr:`read_only_reason` says why). Raises
         :class:`ProjectLockedError` when another program writes it, :class:`VideoMissingError` when the
         video is not where it was (pass ``video_path``), :class:`ProjectError` when ``video_path`` is a
-        different video or the file is no project.
+        different video or the file is no project. ``progress``: see :mod:`app.domain.video_compat`.
         """
         path = Path(path).resolve()
         check_project_file(path)
@@ -174,7 +174,7 @@ class Project:
             except ProjectError as exc:  # no lock file can be made there: nobody can write it safely
                 reason = str(exc)
         try:
-            return cls._open_checked(path, video_path, reason, lock)
+            return cls._open_checked(path, video_path, reason, lock, progress)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -182,14 +182,14 @@ class Project:
 
     @classmethod
     def _open_checked(cls, path: Path, video_path: str | Path | None, reason: str | None,
-                      lock: WriterLock | None) -> Project:
+                      lock: WriterLock | None, progress: Progress | None = None) -> Project:
         check_project_file(path)
         meta = project_io.read_meta(path)
         candidate = project_io.locate_video(path, meta, video_path)
         video = project_io.open_video(candidate)
         try:
             # Confirms it is this project's video and maps masks numbered by an older frame reader.
-            check = check_video(path, meta, video)
+            check = check_video(path, meta, video, progress=progress)
             had_side_files = any(f.exists() for f in project_io.side_files(path)[:2])
             conn = connect(path) if lock is not None else connect_readonly(path)
             try:

@@ -11,22 +11,40 @@ front-to-back frame of that number and with the new reader's frames around it.
   backup copy of the project file is written, and the user is told which frames moved.
 - No match (the old reader's frame cannot be found nearby): the masks stay where they were and the
   user is told to check those frames. Nothing is ever paired silently with another picture.
+
+The comparison decodes both readers up to the last annotated frame: minutes for a long video. It takes
+an optional ``progress(done, total)`` callback, called often from the calling thread; raising from it
+(a cancel) stops both decoders and leaves everything as it was, so a window can run it in a worker.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from app.domain import project_io
 from app.domain.store import ProjectError, connect_readonly
 from sam3core.video import READER, VideoError, VideoSource
 from sam3core.video.legacy import LegacyReader, same_picture, thumbnail
 
 SEARCH = 8  # how far (frames) a picture may have moved between the readers
+Progress = Callable[[int, int], None]  # (done, total); may raise to cancel
+
+
+def needs_reader_check(path: Path) -> bool:
+    """Whether opening ``path`` compares its frames with the older reader's (an old project: slow).
+    False when it cannot tell; opening then reports what is wrong with the file."""
+    try:
+        meta = project_io.read_meta(path)
+    except (ProjectError, OSError):
+        return False
+    return meta.get("video_reader") != READER
 
 
 @dataclass
@@ -72,10 +90,11 @@ def not_this_video(project: Path, meta: dict[str, str], video: VideoSource) -> P
         "differs)")
 
 
-def check_video(project: Path, meta: dict[str, str], video: VideoSource) -> VideoCheck:
+def check_video(project: Path, meta: dict[str, str], video: VideoSource, *,
+                progress: Progress | None = None) -> VideoCheck:
     """Confirm ``video`` is the project's video and say how its masks map onto the reader's frames.
 
-    Raises :class:`ProjectError` when it is another video.
+    Raises :class:`ProjectError` when it is another video, and whatever ``progress`` raises.
     """
     stored_size = (meta.get("height"), meta.get("width"))
     if stored_size != (str(video.height), str(video.width)) and None not in stored_size:
@@ -98,17 +117,21 @@ def check_video(project: Path, meta: dict[str, str], video: VideoSource) -> Vide
         check.notes.append(
             f"{video.path.name}: has {video.num_frames} frames; the older Masklet reader counted "
             f"{old_count} from the container's estimate.")
-    used = used_frames(project)
-    if used:
-        _match(legacy, video, used, check)
-    legacy.close()
+    try:
+        used = used_frames(project)
+        if used:
+            _match(legacy, video, used, check, progress or (lambda done, total: None))
+    finally:
+        legacy.close()
     return check
 
 
-def _new_thumbnails(video: VideoSource, stop: int) -> dict[int, np.ndarray | None]:
+def _new_thumbnails(video: VideoSource, stop: int,
+                    step: Callable[[int], None]) -> dict[int, np.ndarray | None]:
     """Thumbnails of frames 0..stop-1 in one pass in order (no seeks); None for a damaged frame."""
     out: dict[int, np.ndarray | None] = {}
     for j in range(stop):
+        step(j)
         try:
             out[j] = thumbnail(video.frame(j))
         except (VideoError, IndexError):
@@ -116,14 +139,38 @@ def _new_thumbnails(video: VideoSource, stop: int) -> dict[int, np.ndarray | Non
     return out
 
 
-def _match(legacy: LegacyReader, video: VideoSource, used: list[int], check: VideoCheck) -> None:
+def _old_thumbnails(legacy: LegacyReader, stop: int, done: list[int],
+                    halt: threading.Event) -> list[np.ndarray | None]:
+    """The old reader's front-to-back thumbnails of frames 0..stop-1; ``done[0]`` counts them (read by
+    the progress report), ``halt`` ends the pass early when the check was cancelled."""
+    out: list[np.ndarray | None] = []
+    for rgb in legacy.sequential(stop):
+        if halt.is_set():
+            break
+        out.append(None if rgb is None else thumbnail(rgb))
+        done[0] += 1
+    return out
+
+
+def _match(legacy: LegacyReader, video: VideoSource, used: list[int], check: VideoCheck,
+           progress: Progress) -> None:
     last = used[-1]
+    stop = min(video.num_frames, last + SEARCH + 1)
+    total = stop + min(last + 1, legacy.num_frames)
+    old_done, halt = [0], threading.Event()
     # The two readers decode in parallel (both release the GIL while decoding): half the wait.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        old_job = pool.submit(lambda: [None if rgb is None else thumbnail(rgb)
-                                       for rgb in legacy.sequential(last + 1)])
-        new = _new_thumbnails(video, min(video.num_frames, last + SEARCH + 1))
-        old = old_job.result()
+        old_job = pool.submit(_old_thumbnails, legacy, last + 1, old_done, halt)
+        try:
+            new = _new_thumbnails(video, stop, lambda j: progress(j + old_done[0], total))
+            # The old reader may still be decoding: keep reporting (and hearing a cancel).
+            while not wait([old_job], timeout=0.1).done:
+                progress(stop + old_done[0], total)
+            old = old_job.result()
+        except BaseException:
+            halt.set()  # so leaving the pool does not wait for the old reader's whole pass
+            raise
+    progress(total, total)
 
     def new_thumb(j: int) -> np.ndarray | None:
         return new.get(j)

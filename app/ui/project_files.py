@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from app.domain.project import Project, ProjectError, ProjectLockedError
+from app.domain.video_compat import Progress
 from sam3core.video import VideoError, VideoSource
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ def candidate_paths(video_path: Path) -> list[Path]:
     return beside + fallback
 
 
-def open_or_create_for_video(video_path: Path) -> tuple[Project, str]:
-    """The project of ``video_path`` (existing one reopened, else a new file) and a status line."""
+def open_or_create_for_video(video_path: Path, *, progress: Progress | None = None) -> tuple[Project, str]:
+    """The project of ``video_path`` (existing one reopened, else a new file) and a status line.
+    ``progress``: an old project's frame check (app/domain/video_compat.py)."""
     if not video_path.exists():
         raise ProjectError(f"{video_path}: no such file or folder")
     # Fail early, with the decoder's message, before any project file is written for a bad video.
@@ -56,7 +58,7 @@ def open_or_create_for_video(video_path: Path) -> tuple[Project, str]:
     for candidate in candidate_paths(video_path):
         if candidate.exists():
             try:
-                project = Project.open(candidate, video_path=video_path)
+                project = Project.open(candidate, video_path=video_path, progress=progress)
             except ProjectLockedError:
                 raise  # this video's project, open elsewhere: never start a second one beside it
             except ProjectError as exc:  # another video's project, or not ours: try the next name

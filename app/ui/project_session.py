@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QWidget
 
 from app.domain.commands import AddObject, DeleteObject, UpdateObject
 from app.domain.commands import Command as DomainCmd
@@ -23,7 +26,9 @@ from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import Project, ProjectError, ProjectLockedError, VideoMissingError
 from app.domain.prompt_edits import engine_prompt
 from app.domain.tracking import PromptKey, PromptSet
-from app.ui.project_files import open_or_create_for_video
+from app.domain.video_compat import needs_reader_check
+from app.ui.project_files import candidate_paths, open_or_create_for_video
+from app.ui.tasks import BackgroundTask
 from app.ui.tracking import TrackingController
 from app.ui.undo import DomainCommand
 from app.ui.worker import EngineSpec
@@ -98,6 +103,7 @@ class ProjectSession(QObject):
         self.autosave_note = ""
         self.in_flight = InFlightFrames()
         self.clicking: set[PromptKey] = set()  # prompts whose click the engine is answering (PromptEditor)
+        self.opening: BackgroundTask | None = None  # an old project's frame check, running
         self._events = _ProjectEvents()
         self._events.changed.connect(self._on_project_event)
         tracking.engine_ready.connect(self._on_engine_ready)
@@ -105,39 +111,110 @@ class ProjectSession(QObject):
     # -- project lifecycle --------------------------------------------------------------------
     def open_video(self, path: str | Path) -> bool:
         """Open a video or frame folder; its project file is found or created next to it."""
-        if not self.idle("open another file"):
+        if not self._may_open():
             return False
-        try:
-            project, note = open_or_create_for_video(Path(path))
-        except ProjectLockedError as exc:
-            return self._locked(exc)
-        except (ProjectError, OSError, sqlite3.Error) as exc:
-            self.error.emit("Cannot open video", str(exc))
-            return False
-        self._set_project(project)
-        self.autosave_note = note
-        self.status.emit(note)
-        return True
+        video = Path(path)
+
+        def opened(result: tuple[Project, str]) -> None:
+            project, note = result
+            self._set_project(project)
+            self.autosave_note = note
+            self.status.emit(note)
+
+        slow = any(c.exists() and needs_reader_check(c) for c in candidate_paths(video)) \
+            if video.exists() else False
+        return self._open(lambda progress=None: open_or_create_for_video(video, progress=progress),
+                          opened, "Cannot open video", slow=slow)
 
     def open_project(self, path: str | Path, video_path: str | Path | None = None, *,
                      read_only: bool | str = False) -> bool:
-        if not self.idle("open another file"):
+        """Open a project file. An old one (made by the older frame reader) is checked in a worker
+        thread first; then True means the opening started, and it shows once the check has decided."""
+        if not self._may_open():
             return False
-        try:
-            project = Project.open(path, video_path=video_path, read_only=read_only)
-        except ProjectLockedError as exc:
-            return self._locked(exc)
-        except VideoMissingError as exc:
-            self.video_missing.emit(str(path), str(exc.expected_path))
+
+        def opened(project: Project) -> None:
+            self._set_project(project)
+            self.autosave_note = f"Read-only: {project.read_only_reason}" if project.read_only else \
+                f"Every change is saved in {project.path}"
+            self.status.emit(self.autosave_note)
+
+        return self._open(lambda progress=None: Project.open(path, video_path=video_path, read_only=read_only,
+                                                             progress=progress),
+                          opened, "Cannot open project", path=str(path), slow=needs_reader_check(Path(path)))
+
+    # -- opening: at once, or (an old project's frame check) in a worker thread ------------------
+    def _may_open(self) -> bool:
+        if self.opening is not None:
+            self.status.emit("Still checking the frames of an older project: wait, or cancel it")
             return False
-        except (ProjectError, OSError, sqlite3.Error) as exc:
-            self.error.emit("Cannot open project", str(exc))
-            return False
-        self._set_project(project)
-        self.autosave_note = f"Read-only: {project.read_only_reason}" if project.read_only else \
-            f"Every change is saved in {project.path}"
-        self.status.emit(self.autosave_note)
+        return self.idle("open another file")
+
+    def _open(self, open_: Callable[..., object], opened: Callable[[Any], None], title: str, *,
+              path: str | None = None, slow: bool) -> bool:
+        """Run ``open_`` here, or when ``slow`` in a BackgroundTask with a cancellable progress dialog
+        (the frame check decodes the video up to its last mask: minutes on a long one). Until it ends the
+        project is neither shown nor editable; then ``opened`` gets it, or the failure is reported as a
+        synchronous open reports it."""
+        if not slow:
+            try:
+                return self._opened(open_(), opened, title, path)
+            except (ProjectError, OSError, sqlite3.Error) as exc:
+                return self._opened(exc, opened, title, path)
+
+        def work(progress: Callable[[int, int], None]) -> object:
+            try:
+                return open_(progress)
+            except (ProjectError, OSError, sqlite3.Error) as exc:  # reported below, as when synchronous
+                return exc
+
+        parent = self.parent()
+        task = BackgroundTask("Checking video frames", work, parent if isinstance(parent, QWidget) else None)
+        if task.dialog is not None:
+            task.dialog.setLabelText("This project was made with an older Masklet: checking that its masks "
+                                     "sit on the same pictures with the exact frame reader…")
+        self.opening = task
+
+        def done(result: object) -> None:
+            if self.opening is not task:  # given up (window closed): nobody wants it any more
+                if isinstance(result, Project):
+                    result.close()
+                return
+            self.opening = None
+            self._opened(result, opened, title, path)
+
+        def failed(message: str) -> None:
+            if self.opening is task:
+                self.opening = None
+                if message == "cancelled":
+                    self.status.emit("Opening cancelled: the project was left as it was")
+                else:
+                    self.error.emit(title, message)
+
+        task.done.connect(done)
+        task.failed.connect(failed)
+        task.start()
+        self.status.emit("Checking the video frames of an older project…")
         return True
+
+    def _opened(self, result: object, opened: Callable[[Any], None], title: str, path: str | None) -> bool:
+        if isinstance(result, ProjectLockedError):
+            return self._locked(result)
+        if isinstance(result, VideoMissingError) and path is not None:
+            self.video_missing.emit(path, str(result.expected_path))
+            return False
+        if isinstance(result, (ProjectError, OSError, sqlite3.Error)):
+            self.error.emit(title, str(result))
+            return False
+        opened(result)
+        return True
+
+    def cancel_opening(self) -> None:
+        """Stop an opening in progress and wait for its thread (the window closes): nothing is changed,
+        or, if the check had just ended, the project it opened is closed again when it arrives."""
+        task, self.opening = self.opening, None
+        if task is not None:
+            task.abandon()
 
     def _locked(self, exc: ProjectLockedError) -> bool:
         """Another writer holds the project: this window's own project is simply kept; else the user is
@@ -176,6 +253,7 @@ class ProjectSession(QObject):
         return True
 
     def close_project(self) -> None:
+        self.cancel_opening()
         if self.project is None:
             return
         self.tracking.set_video(None)

@@ -91,6 +91,16 @@ class BackgroundTask(QObject):
         """For tests and shutdown only: block until the thread ends."""
         return self._thread.wait(timeout_ms)
 
+    def abandon(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel and wait for the thread to end, without waiting for ``done``/``failed`` (window closing:
+        they may still arrive). Whether the thread ended in time."""
+        self.cancel_event.set()
+        self._thread.quit()  # the thread's event loop ends once the function has returned
+        ended = self._thread.wait(timeout_ms)
+        if self.dialog is not None:
+            self.dialog.close()
+        return ended
+
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
         if self.dialog is not None:
