@@ -68,3 +68,14 @@ class Prompt:
     def with_point(self, x: float, y: float, label: int) -> Prompt:
         return replace(self, points=(*self.points, (float(x), float(y))), labels=(*self.labels, int(label)),
                        mask=None)
+
+
+@dataclass(frozen=True)
+class ObjectSnapshot:
+    """Everything stored for one object, still encoded; lets an undo restore a deleted object exactly."""
+
+    info: ObjectInfo
+    prompt_rows: tuple[tuple, ...]
+    mask_rows: tuple[tuple, ...]
+    info_rows: tuple[tuple, ...] = ()     # provenance / confidence (app/domain/quality.py)
+    review_rows: tuple[tuple, ...] = ()

@@ -16,14 +16,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from app.domain import project_io, quality, rle
 from app.domain.lock import ProjectLockedError, WriterLock
-from app.domain.model import MAX_OBJECT_ID, ObjectInfo, Prompt, default_color
+from app.domain.model import MAX_OBJECT_ID, ObjectInfo, ObjectSnapshot, Prompt, default_color
 from app.domain.project_file import ProjectFile
 from app.domain.quality import MaskInfo
 from app.domain.rle import MaskRecord
@@ -49,17 +48,6 @@ __all__ = ["ObjectSnapshot", "Project", "ProjectError", "ProjectLockedError", "P
 log = logging.getLogger(__name__)
 Listener = Callable[[str, "int | None", "int | None"], None]
 _OBJECT_FIELDS = ("name", "category", "color", "hidden")
-
-
-@dataclass(frozen=True)
-class ObjectSnapshot:
-    """Everything stored for one object, still encoded; lets an undo restore a deleted object exactly."""
-
-    info: ObjectInfo
-    prompt_rows: tuple[tuple, ...]
-    mask_rows: tuple[tuple, ...]
-    info_rows: tuple[tuple, ...] = ()     # provenance / confidence (app/domain/quality.py)
-    review_rows: tuple[tuple, ...] = ()
 
 
 class Project:
