@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--reviewed-only", action="store_true",
                         help="only masks a person reviewed (davis: only frames whose masks are all reviewed)")
 
-    imp = sub.add_parser("import", help="add masks from a DAVIS folder or a COCO JSON to a project",
+    imp = sub.add_parser("import", help="add masks from DAVIS, COCO, MOTS or YOLO annotations to a project",
                          formatter_class=_formatter, description=(
                              "Imported masks become the stored masks of their objects, and each object's "
                              "first imported\nmask becomes a mask prompt. Objects are matched by id (DAVIS "

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from test_export import H, N, W, build_project
 
-from app.domain.evaluate import evaluate_project
+from app.domain.evaluate import evaluate_project, looks_binary
 from app.domain.export_common import DAVIS_PALETTE
 from app.domain.importers import ImportFormatError
 from app.domain.project import Project
@@ -126,6 +126,9 @@ def test_davis_2016_binary_masks_are_void_unless_asked(project: Project, tmp_pat
         Image.fromarray(mask.astype(np.uint8) * 255, mode="L").save(folder / f"{frame:05d}.png")
     with pytest.raises(ImportFormatError, match="DAVIS 2016 masks.*--binary-gt"):
         evaluate_project(project, folder)
+    assert looks_binary(folder, project)  # what the window's dialog asks before scoring
+    assert not looks_binary(write_official(ground_truth(project), tmp_path / "DAVIS"), project)
+    assert not looks_binary(tmp_path / "nowhere", project)
     got = scores_of(evaluate_project(project, folder, binary_gt=True, overlap=None))
     assert got == {1: (1.0, 1.0)}
 

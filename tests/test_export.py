@@ -209,3 +209,38 @@ def test_davis_raw_ids_refuse_ids_beyond_one_byte(project: Project, tmp_path: Pa
 def test_unknown_format(project: Project, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown export format"):
         export_project(project, "pascal", tmp_path / "x")
+
+
+def test_coco_file_names_of_a_frame_folder_are_its_real_files(tmp_path: Path) -> None:
+    """A project on an image-frame folder: each COCO image (and YouTube-VIS file_names entry) names the
+    frame's own file under the folder, not the ``<video>/00000.jpg`` names given to a video's frames."""
+    from app.domain.export_common import frame_file_name
+
+    folder = tmp_path / "images" / "shots"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    # Natural order (shot-2 before shot-10), mixed suffixes, and a file that is not a frame.
+    names = [f"shot-{k}.png" for k in (1, 2, 3, 9)] + ["shot-10.jpeg", "shot-11.png"]
+    for name in names:
+        pixels = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / name, quality=95)
+    (folder / "notes.txt").write_text("not a frame")
+    with Project.create(tmp_path / "shots.masklet", folder) as project:
+        assert project.num_frames == len(names)
+        project.add_object("thing")
+        for frame in range(len(names)):
+            project.set_frame_masks(frame, {1: ring(20, 20 + frame, 9, 0)})
+        coco = COCO(str(export_project(project, "coco", tmp_path / "coco.json")))
+        ytvis = json.loads(export_project(project, "ytvis", tmp_path / "ytvis.json").read_text())
+        for frame, name in enumerate(names):
+            image = coco.imgs[frame + 1]
+            assert image["frame_id"] == frame
+            assert image["file_name"] == f"shots/{name}"
+            assert image["file_name"] != frame_file_name("shots", frame)  # the video-file naming
+            file = folder.parent / image["file_name"]  # the folder's parent is the image root
+            assert file.is_file()
+            if file.suffix == ".png":  # lossless: the named file holds the very frame annotated
+                assert np.array_equal(np.asarray(Image.open(file).convert("RGB")), project.video.frame(frame))
+            (ann,) = coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]]))
+            assert np.array_equal(coco.annToMask(ann).astype(bool), project.mask(frame, 1))
+        assert ytvis["videos"][0]["file_names"] == [f"shots/{name}" for name in names]

@@ -39,6 +39,8 @@ from sam3core.eval.metrics import ObjectScores, SequenceScores, boundary_f_measu
 VOID = 255
 VOID_MODES = ("background", "ignore", "object")
 OBJECT_SETS = ("first-frame", "all-frames")
+# How overlapping predicted masks are scored: as the DAVIS export paints them, or None (each on its own).
+EVAL_OVERLAPS = ("higher-id", "lower-id", "smaller-on-top", None)
 
 
 @dataclass
@@ -75,6 +77,21 @@ def _gt_files(folder: Path, project: Project) -> list[tuple[int, Path]]:
     if not files:
         raise ImportFormatError(f"{folder}: holds no numbered ground-truth PNGs")
     return files
+
+
+def looks_binary(gt_dir: str | Path, project: Project, *, max_files: int = 20) -> bool:
+    """True when the ground truth looks like DAVIS 2016 masks: the first non-empty PNG holds only 0 and
+    255. Cheap (a few PNGs, no full pass) so a dialog can ask before scoring; False where the folder
+    cannot be read at all (evaluating it then says why)."""
+    try:
+        files = _gt_files(davis_sequence_folder(Path(gt_dir), project), project)
+        for _, file in files[:max_files]:
+            values = set(np.unique(read_gt_labels(file)).tolist())
+            if values - {0}:
+                return values == {0, VOID}
+    except (ImportFormatError, OSError):
+        return False
+    return False
 
 
 def evaluate_project(project: Project, gt_dir: str | Path, *, progress: Progress = None,

@@ -1,14 +1,16 @@
 """Tools ▸ Evaluate against ground truth…: J, F and J&F per object, and the per-frame J on the timeline.
 
-The numbers are those of ``masklet eval``: both call :func:`app.domain.evaluate.evaluate_project` with
-the same options, in a background thread here. Showing the result puts each object's per-frame J into
-its timeline lane's bottom band (red below 0.5), so a researcher sees where the masks depart from the
-reference; "Clear" goes back to the engine's confidence.
+The numbers are those of ``masklet eval``: both call :func:`app.domain.evaluate.evaluate_project`, here in
+a background thread, and the dialog offers the same options as the command with the same defaults (the
+official DAVIS 2017 protocol). A folder of DAVIS 2016 masks (only 0 and 255) would be all void under that
+protocol; the dialog notices when the folder is chosen, says so and ticks "Binary masks" rather than
+failing. Showing the result puts each object's per-frame J into its timeline lane's bottom band (red
+below 0.5), so a researcher sees where the masks depart from the reference; "Clear" goes back to the
+engine's confidence.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from pathlib import Path
@@ -17,9 +19,12 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -32,41 +37,45 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.evaluate import evaluate_project
-from app.domain.importers import davis_sequence_folder, frame_number
+from app.domain.evaluate import EVAL_OVERLAPS, OBJECT_SETS, VOID_MODES, evaluate_project, looks_binary
+from app.domain.importers import ImportFormatError
 from app.domain.project import Project
 from app.ui.tasks import BackgroundTask
 
 log = logging.getLogger(__name__)
 LAST_GT_KEY = "evaluate/last_gt"
-_PARAMS = inspect.signature(evaluate_project).parameters
+
+KEEP_LABEL = "Also score the first and last ground-truth frame"
+BINARY_LABEL = "Binary masks (DAVIS 2016)"
+VOID_LABELS = {"background": "void, scored as background (official)", "ignore": "void, left out of J and F",
+               "object": "an object (id 255)"}
+OBJECT_LABELS = {"first-frame": "those on the first ground-truth frame (official)",
+                 "all-frames": "those on any ground-truth frame"}
+OVERLAP_LABELS = {"higher-id": "as the DAVIS export paints them: higher id on top (official)",
+                  "lower-id": "as painted with the lower id on top",
+                  "smaller-on-top": "as painted with the smaller mask on top",
+                  None: "none: each object's own mask"}
+# The domain's messages name the command's options; the dialog names its own widgets instead.
+CLI_WORDS = {"--binary-gt": f"“{BINARY_LABEL}”", "--keep-first-last": f"“{KEEP_LABEL}”",
+             "--objects all-frames": "“Objects scored: those on any ground-truth frame”",
+             "--overlap ": "overlap rule "}
 
 
-def protocol_kwargs(official: bool) -> dict[str, bool]:
-    """evaluate_project's keyword for "skip the first and last ground-truth frame" (as masklet eval)."""
-    if "keep_first_last" in _PARAMS:
-        return {"keep_first_last": not official}
-    return {"exclude_first_last": official}
-
-
-def official_by_default() -> bool:
-    """Whatever ``masklet eval`` does without options."""
-    return "keep_first_last" in _PARAMS
-
-
-def scored_frames(result: object, project: Project, gt_dir: Path, official: bool) -> list[int]:
-    """The frames the result's per-frame lists refer to, in order."""
-    frames = getattr(result, "frames", None)
-    if frames:
-        return list(frames)
-    folder = davis_sequence_folder(gt_dir, project)  # the same listing evaluate_project scores
-    listed = sorted(f for f in (frame_number(p.name) for p in folder.iterdir() if p.suffix.lower() == ".png")
-                    if f is not None)
-    return listed[1:-1] if official else listed
+def in_dialog_terms(message: str) -> str:
+    for cli, words in CLI_WORDS.items():
+        message = message.replace(cli, words)
+    return message
 
 
 def _fmt(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.3f}"
+
+
+def _combo(parent: QWidget, labels: dict, choices: tuple) -> QComboBox:
+    combo = QComboBox(parent)
+    for choice in choices:
+        combo.addItem(labels[choice], choice)
+    return combo
 
 
 class EvaluationDialog(QDialog):
@@ -87,8 +96,22 @@ class EvaluationDialog(QDialog):
         self.folder.setPlaceholderText("DAVIS annotation folder (PNGs named by frame) or dataset root")
         browse = QPushButton("Browse…", self)
         browse.clicked.connect(self._browse)
-        self.official = QCheckBox("Official DAVIS protocol: skip the first and last annotated frame", self)
-        self.official.setChecked(official_by_default())
+        self.folder.editingFinished.connect(self._folder_chosen)
+        # The options of masklet eval, with its defaults (the official protocol: nothing ticked).
+        self.keep_first_last = QCheckBox(KEEP_LABEL, self)
+        self.binary = QCheckBox(f"{BINARY_LABEL}: any non-zero pixel is object 1", self)
+        self.void = _combo(self, VOID_LABELS, VOID_MODES)
+        self.objects = _combo(self, OBJECT_LABELS, OBJECT_SETS)
+        self.overlap = _combo(self, OVERLAP_LABELS, EVAL_OVERLAPS)
+        protocol = QGroupBox("Protocol (default: official DAVIS 2017 semi-supervised)", self)
+        form = QFormLayout(protocol)
+        form.addRow(self.keep_first_last)
+        form.addRow("Pixels of value 255:", self.void)
+        form.addRow("Objects scored:", self.objects)
+        form.addRow("Overlapping masks:", self.overlap)
+        form.addRow(self.binary)
+        self.hinted: Path | None = None  # the folder the binary-mask hint was given for
+        self.hint = ""
         self.run_button = QPushButton("Evaluate", self)
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(lambda: self.run(self.folder.text()))
@@ -112,19 +135,44 @@ class EvaluationDialog(QDialog):
         top.addWidget(browse)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.official)
+        layout.addWidget(protocol)
         layout.addWidget(self.run_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.on_timeline)
         layout.addWidget(buttons)
-        self.resize(560, 420)
+        self.resize(600, 520)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Ground-truth annotation folder", self.folder.text())
         if folder:
             self.folder.setText(folder)
+            self._folder_chosen()
+
+    def options(self) -> dict[str, object]:
+        """evaluate_project's keyword arguments as the widgets set them (as masklet eval's options)."""
+        return {"keep_first_last": self.keep_first_last.isChecked(), "void": self.void.currentData(),
+                "objects": self.objects.currentData(), "binary_gt": self.binary.isChecked(),
+                "overlap": self.overlap.currentData()}
+
+    def _folder_chosen(self) -> None:
+        text = self.folder.text().strip()
+        if text:
+            self._offer_binary(Path(text))
+
+    def _offer_binary(self, gt: Path) -> None:
+        """Once per folder: DAVIS 2016 masks would be all void under the 2017 protocol, so tick
+        "Binary masks" and say why; unticking it again afterwards is the user's choice."""
+        if gt == self.hinted or self.binary.isChecked() or self.void.currentData() == "object":
+            return
+        if not gt.is_dir() or not looks_binary(gt, self.project):
+            return
+        self.hinted = gt
+        self.binary.setChecked(True)
+        self.hint = (f"{gt.name} holds only 0 and 255 (DAVIS 2016 masks), which the DAVIS 2017 protocol "
+                     f"reads as void; “{BINARY_LABEL}” is now ticked: any non-zero pixel is object 1.")
+        self.status.setText(self.hint)
 
     def run(self, folder: str | Path) -> BackgroundTask | None:
         gt = Path(str(folder).strip())
@@ -133,18 +181,22 @@ class EvaluationDialog(QDialog):
             return None
         QSettings().setValue(LAST_GT_KEY, str(gt))
         self.folder.setText(str(gt))
+        if gt != self.hinted:
+            self.hint = ""
+        self._offer_binary(gt)
         self.gt = gt
-        official = self.official.isChecked()
         project = self.project
-        kwargs = protocol_kwargs(official)
+        kwargs = self.options()
         self.run_button.setEnabled(False)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.status.setText(f"Evaluating against {gt} …")
 
         def work(progress):  # noqa: ANN001, ANN202  (runs in the task's thread)
-            result = evaluate_project(project, gt, progress=progress, **kwargs)
-            return result, scored_frames(result, project, gt, official)
+            try:
+                return evaluate_project(project, gt, progress=progress, **kwargs)
+            except ImportFormatError as exc:  # the ground truth's fault, not ours: a message, no traceback
+                return exc
 
         self.task = BackgroundTask("Evaluating", work, self, dialog=False)
         self.task.progress.connect(self._on_progress)
@@ -160,12 +212,15 @@ class EvaluationDialog(QDialog):
     def _on_failed(self, message: str) -> None:
         self.run_button.setEnabled(True)
         self.progress.setVisible(False)
-        self.status.setText(f"Cannot evaluate: {message}")
+        self.status.setText(f"Cannot evaluate: {in_dialog_terms(message)}")
 
-    def _on_done(self, out: tuple, gt: Path) -> None:
+    def _on_done(self, out: object, gt: Path) -> None:
+        if isinstance(out, ImportFormatError):
+            self._on_failed(str(out))
+            return
         self.run_button.setEnabled(True)
         self.progress.setVisible(False)
-        self.result, self.frames = out
+        self.result, self.frames = out, list(out.frames)
         names = {o.id: o.name for o in self.project.objects()}
         objects = list(self.result.objects)
         self.table.setRowCount(len(objects) + 1)
@@ -182,7 +237,7 @@ class EvaluationDialog(QDialog):
             font.setBold(True)
             item.setFont(font)
             self.table.setItem(last, c, item)
-        notes = list(getattr(self.result, "notes", []) or [])
+        notes = [in_dialog_terms(n) for n in self.result.notes] + ([self.hint] if self.hint else [])
         self.status.setText(f"J&F {_fmt(self.result.jf_mean)} against {gt} over {len(self.frames)} frames"
                             + ("".join(f"\n• {n}" for n in notes)))
         self._timeline_toggled(self.on_timeline.isChecked())

@@ -20,7 +20,6 @@ from app.domain.project import Project
 from app.domain.quality import FrameScore, MaskInfo, Origin
 from app.domain.tracking import Direction
 from app.ui import review as review_ui
-from app.ui.evaluation import protocol_kwargs
 from app.ui.main_window import MainWindow
 from app.ui.strip_render import BAND_HEAT, BAND_PROVENANCE, BAND_REVIEW
 from app.ui.timeline import ROW_GAP, ROW_HEIGHT
@@ -241,7 +240,7 @@ def test_evaluation_dialog_numbers_equal_masklet_eval(qtbot: QtBot, window: Main
     shown = dialog.cell_texts()
     assert [row[2:5] for row in shown[:2]] == [row[2:5] for row in cli[:2]]  # J, F, J&F per object
     assert shown[2][2:5] == cli[2][-3:]  # the overall row
-    direct = evaluate_project(window.session.project, gt, **protocol_kwargs(dialog.official.isChecked()))
+    direct = evaluate_project(window.session.project, gt, **dialog.options())
     assert [o.j_per_frame for o in direct.objects] == [o.j_per_frame for o in dialog.result.objects]
     window.quality.flush()
     qtbot.wait(100)
