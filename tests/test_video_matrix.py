@@ -95,7 +95,8 @@ def test_every_frame_is_the_right_frame(matrix, name: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "top_first"), [("h264_mbaff_tff", True),
-                                                  ("h264_mbaff_bff_mkv", False)])
+                                                  ("h264_mbaff_bff_mkv", False),
+                                                  ("h264_avchd_mbaff_mts", True)])
 def test_interlaced_h264_files_really_are_interlaced(matrix, name: str, top_first: bool) -> None:
     """The MBAFF entries test field coding only if the encoder coded fields: FFmpeg's decoder flags
     every frame interlaced and the stream has the field order asked for (AV_FIELD_TT 2, AV_FIELD_BB 3).

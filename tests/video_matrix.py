@@ -178,6 +178,14 @@ MATRIX: tuple[Spec, ...] = (
          options={"preset": "veryfast", "x264-params": "interlaced=1:tff=1"}),
     Spec("h264_mbaff_bff_mkv", ".mkv", "libx264", b_frames=3, gop=12,
          options={"preset": "veryfast", "x264-params": "interlaced=1:bff=1"}),
+    # Broadcast and camcorder files: MPEG-TS (.ts; AVCHD's .mts/.m2ts), here with B-frames and with
+    # interlaced MBAFF as camcorders record 1080i; a phone's 3GP (the MP4 family).
+    Spec("h264_mpegts_bframes", ".ts", "libx264", b_frames=3, gop=24, options={"preset": "veryfast"}),
+    Spec("h264_avchd_mbaff_mts", ".mts", "libx264", b_frames=2, gop=12, container_format="mpegts",
+         options={"preset": "veryfast", "x264-params": "interlaced=1:tff=1"}),
+    Spec("h264_m2ts", ".m2ts", "libx264", b_frames=2, gop=15, container_format="mpegts",
+         options={"preset": "veryfast"}),
+    Spec("h264_3gp", ".3gp", "libx264", b_frames=0, gop=15, options={"preset": "veryfast", "profile": "baseline"}),
 )
 
 

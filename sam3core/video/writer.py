@@ -16,7 +16,8 @@ from sam3core.video.errors import VideoError
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts", ".mts",
+                  ".m2ts", ".3gp")
 TIME_BASE = Fraction(1, 90000)
 # MPEG-4 Part 2 refuses a time-base denominator above 65535 (avcodec_open2 fails with EINVAL at 1/90000);
 # 1/60000 still holds 24, 25, 30, 50, 60 and 30000/1001 frames/s exactly.
