@@ -185,7 +185,8 @@ MATRIX: tuple[Spec, ...] = (
          options={"preset": "veryfast", "x264-params": "interlaced=1:tff=1"}),
     Spec("h264_m2ts", ".m2ts", "libx264", b_frames=2, gop=15, container_format="mpegts",
          options={"preset": "veryfast"}),
-    Spec("h264_3gp", ".3gp", "libx264", b_frames=0, gop=15, options={"preset": "veryfast", "profile": "baseline"}),
+    Spec("h264_3gp", ".3gp", "libx264", b_frames=0, gop=15,
+         options={"preset": "veryfast", "profile": "baseline"}),
 )
 
 
