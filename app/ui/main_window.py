@@ -251,8 +251,7 @@ class MainWindow(QMainWindow):
         self.canvas.box_drawn.connect(lambda x0, y0, x1, y1: s.set_box(v.frame, (x0, y0, x1, y1)))
         self.canvas.stroke_finished.connect(lambda pts, r, erase: s.paint(v.frame, pts, r, erase=erase))
         self.canvas.play_toggle_requested.connect(a["play"].toggle)
-        self.canvas.cursor_moved.connect(
-            lambda x, y: self.statusBar().showMessage(f"x {x:.0f}  y {y:.0f}  frame {v.frame}", 2000))
+        self.canvas.cursor_moved.connect(lambda x, y: self.status.set_cursor(x, y, v.frame))
         p = self.objects_panel
         p.add_requested.connect(s.add_object)
         p.selected.connect(s.select_object)
