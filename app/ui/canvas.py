@@ -161,7 +161,7 @@ class Canvas(QGraphicsView):
         self.scene().addItem(self._cursor_ring)
         self.tool = Tool.PROMPT
         self.brush_radius = 12.0
-        self.brush_color = "#e69f00"
+        self.brush_color = "#ffffff"  # the viewer sets the active object's colour
         self.interactive = True
         self._press: QPointF | None = None       # scene position of a left/right press
         self._press_view = None
