@@ -9,8 +9,10 @@ choice of message is unit-tested (tests/test_display_check.py).
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 # The libraries Qt's xcb plugin needs that the PySide6 wheels do not bring (soname -> Debian package).
 XCB_LIBRARIES = {
@@ -30,7 +32,7 @@ NO_DISPLAY = (
 MISSING_LIBRARIES = (
     "Masklet cannot open its window: the display is {display}, but Qt's \"xcb\" platform plugin needs "
     "system libraries that are missing: {libraries}. Install them with\n"
-    "    sudo apt-get install {packages}\n"
+    "    {install}\n"
     "(QT_DEBUG_PLUGINS=1 masklet shows what Qt itself fails to load.)"
 )
 
@@ -43,6 +45,37 @@ def _loadable(soname: str) -> bool:
     return True
 
 
+def _xcb_plugin() -> Path | None:
+    """PySide6's xcb platform plugin, found without importing Qt."""
+    spec = importlib.util.find_spec("PySide6")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        plugin = Path(folder) / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+        if plugin.is_file():
+            return plugin
+    return None
+
+
+def missing_xcb_libraries() -> list[str]:
+    """Sonames the xcb plugin cannot load here; [] when it loads.
+
+    Loading the plugin itself resolves its dependencies exactly as Qt will (the wheel's own library
+    folder included), so a library found only there is not reported missing. dlopen names only the
+    first library it misses, so the known ones are each tried as well.
+    """
+    plugin = _xcb_plugin()
+    first = None
+    if plugin is not None:
+        try:
+            ctypes.CDLL(str(plugin))
+            return []
+        except OSError as exc:
+            first = str(exc).split(":")[0].strip()
+    missing = [soname for soname in XCB_LIBRARIES if not _loadable(soname)]
+    if first and first.startswith("lib") and ".so" in first and first not in missing:
+        missing.append(first)
+    return missing
+
+
 def _platform_name(environ: Mapping[str, str]) -> str:
     """The first platform QT_QPA_PLATFORM asks for ("xcb", "wayland", "offscreen", ...; "" = Qt picks)."""
     value = environ.get("QT_QPA_PLATFORM", "").strip()
@@ -50,7 +83,7 @@ def _platform_name(environ: Mapping[str, str]) -> str:
 
 
 def display_problem(environ: Mapping[str, str], platform: str = sys.platform,
-                    loadable: Callable[[str], bool] = _loadable) -> str | None:
+                    missing_libraries: Callable[[], list[str]] = missing_xcb_libraries) -> str | None:
     """What stops the window from starting, as advice for the user; None if nothing is known to."""
     if not platform.startswith("linux"):
         return None
@@ -68,8 +101,13 @@ def display_problem(environ: Mapping[str, str], platform: str = sys.platform,
     uses_xcb = wanted == "xcb" or (not wanted and not wayland)
     if not uses_xcb:
         return None
-    missing = [soname for soname in XCB_LIBRARIES if not loadable(soname)]
+    missing = missing_libraries()
     if not missing:
         return None
-    return MISSING_LIBRARIES.format(display=repr(x11), libraries=", ".join(missing),
-                                    packages=" ".join(XCB_LIBRARIES[soname] for soname in missing))
+    known = [XCB_LIBRARIES[soname] for soname in missing if soname in XCB_LIBRARIES]
+    unknown = [soname for soname in missing if soname not in XCB_LIBRARIES]
+    steps = [f"sudo apt-get install {' '.join(known)}"] if known else []
+    if unknown:  # a library this list does not know: the system can tell its package
+        steps.append(f"the package of {', '.join(unknown)} (`apt-file search {unknown[0]}` names it)")
+    install = "\n    ".join(steps)
+    return MISSING_LIBRARIES.format(display=repr(x11), libraries=", ".join(missing), install=install)
