@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from app.domain.export import export_project
-from app.domain.export_common import DAVIS_PALETTE
+from app.domain.export_common import DAVIS_PALETTE, hex_to_rgb
 from app.domain.project import Project
 from sam3core.video import VideoSource, write_video
 
@@ -188,7 +188,7 @@ def test_overlay_video_tints_masks(project: Project, tmp_path: Path) -> None:
         assert (video.num_frames, video.height, video.width) == (N, H, W)
         tinted = video.frame(0).astype(int)
     original = np.asarray(project.video.frame(0), int)
-    colour = np.array([0x00, 0x9E, 0x73])  # object 5 (dog) default colour #009e73
+    colour = np.array(hex_to_rgb(project.object(5).color))  # object 5 (dog): its default colour
     inside = ring(30, 40, 5, 0)
     # Blending moves the pixels towards the object's colour (mp4 compression blurs, so compare means).
     assert np.abs(tinted[inside] - colour).mean() < np.abs(original[inside] - colour).mean() - 20

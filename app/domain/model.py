@@ -9,10 +9,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-# Distinct, colour-blind friendly defaults (Okabe-Ito first, then tab10 leftovers), as "#rrggbb".
+# Default object colours, from the colour-blind-safe schemes of Okabe & Ito and of Paul Tol (bright,
+# vibrant, muted, light, medium-contrast), ordered so that ids 1-6 (usually on screen together) and any
+# two ids up to 2 apart stay distinguishable as blended over the video, also under protanopia,
+# deuteranopia and tritanopia; tests/test_palette.py measures it (CIEDE2000). The old order put orange
+# (1) next to yellow (4) and repeated near-copies from tab10 further on.
 DEFAULT_COLORS = (
-    "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#ffaabb", "#56b4e9", "#f0e442", "#aa4499", "#cc3311", "#009e73", "#4477aa", "#997700",
 )
 
 
@@ -32,7 +35,7 @@ class ObjectInfo:
     id: int
     name: str
     category: str = "object"
-    color: str = "#e69f00"
+    color: str = DEFAULT_COLORS[0]
     hidden: bool = False
 
     def with_changes(self, **changes: object) -> ObjectInfo:

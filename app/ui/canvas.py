@@ -13,7 +13,7 @@ from typing import Protocol
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -24,6 +24,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -149,7 +150,9 @@ class Canvas(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setBackgroundBrush(QColor("#2b2b2b"))
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        # Zoom anchors itself (zoom_by): Qt's AnchorUnderMouse uses the last mouse position the base
+        # class saw and QCursor::pos(), neither of which is reliable here, and keys zoom about the centre.
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setMouseTracking(True)
@@ -174,7 +177,7 @@ class Canvas(QGraphicsView):
         self.tool = Tool.PROMPT
         self.tool_delegate: ToolDelegate | None = None  # gets the events while tool is Tool.OUTLINE
         self.brush_radius = 12.0
-        self.brush_color = "#e69f00"
+        self.brush_color = "#ffffff"  # the viewer sets the active object's colour
         self.interactive = True
         self._press: QPointF | None = None       # scene position of a left/right press
         self._press_view = None
@@ -276,14 +279,30 @@ class Canvas(QGraphicsView):
         self.zoom_changed.emit(self.zoom())
 
     def zoom_100(self) -> None:
-        self._fitted = False
-        self.resetTransform()
-        self.zoom_changed.emit(1.0)
+        self.zoom_by(1.0 / self.zoom())
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Scale by ``factor`` keeping the scene point under ``anchor`` (viewport pixels) where it is.
+
+        ``anchor`` defaults to the view's centre (keyboard zoom); the wheel passes the cursor. Where the
+        frame is smaller than the view Qt centres it, so the point can only stay put along the axes
+        where the frame overflows.
+        """
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
         self._fitted = False
-        self.scale(target / self.zoom(), target / self.zoom())
+        if anchor is None:
+            rect = self.viewport().rect()
+            anchor = QPointF(rect.width() / 2.0, rect.height() / 2.0)
+        inverse, _ok = self.viewportTransform().inverted()
+        fixed = inverse.map(anchor)
+        self.setTransform(QTransform.fromScale(target, target))  # exact: 100 % is 1.0, not 0.9999
+        # Scroll bars that the zoom makes appear (or go) are shown through a queued call; lay them out
+        # now, or the viewport shrinks after the correction below and the point drifts by their width.
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        # Scroll so that ``fixed`` is back under the anchor (the scroll bars clamp at the edges).
+        drift = self.viewportTransform().map(fixed) - anchor
+        for bar, delta in ((self.horizontalScrollBar(), drift.x()), (self.verticalScrollBar(), drift.y())):
+            bar.setValue(bar.value() + round(delta))
         self.zoom_changed.emit(self.zoom())
 
     def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt override)
@@ -294,7 +313,7 @@ class Canvas(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom_by(1.2 ** steps)
+            self.zoom_by(1.2 ** steps, event.position())
         event.accept()
 
     # -- tools --------------------------------------------------------------------------------

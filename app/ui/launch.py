@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from app.display_check import display_problem
 from app.ui.worker import EngineSpec
 
 ORGANIZATION = "Masklet"
@@ -50,7 +52,15 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
         setup_logging()
     except Exception:  # logging to a file is best-effort (read-only home, ...)
         logging.basicConfig(level=logging.INFO)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        # Qt would end the process with the same "xcb" words for no display and for missing
+        # libraries: say which it is, and exit normally.
+        problem = display_problem(os.environ)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 1
+        app = QApplication(sys.argv[:1])
     configure_settings()
     icon = _app_icon()
     if icon is not None:

@@ -261,8 +261,7 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(lambda pts, r, erase: s.paint(v.frame, pts, r, erase=erase))
         self.canvas.play_toggle_requested.connect(a["play"].toggle)
         v.frame_shown.connect(lambda _frame: self.outline_editor.refresh())
-        self.canvas.cursor_moved.connect(
-            lambda x, y: self.statusBar().showMessage(f"x {x:.0f}  y {y:.0f}  frame {v.frame}", 2000))
+        self.canvas.cursor_moved.connect(lambda x, y: self.status.set_cursor(x, y, v.frame))
         p = self.objects_panel
         p.add_requested.connect(s.add_object)
         p.selected.connect(s.select_object)

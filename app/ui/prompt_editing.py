@@ -26,6 +26,8 @@ from app.ui.undo import DomainCommand
 from sam3core.errors import PromptError
 from sam3core.validate import check_prompt
 
+NOTHING_IN_BOX = "Nothing found in the box — try a click inside the object"
+
 
 class PromptEditor(QObject):
     def __init__(self, session: ProjectSession, tracking: TrackingController,
@@ -166,6 +168,9 @@ class PromptEditor(QObject):
                 return
             command.set_result(project, mask, prompt_origin(command.prompt, self.tracking.engine_name,
                                                             self.tracking.model))
+            if command.prompt.box is not None and not mask.any():
+                # An empty answer looks like nothing happened: say why, and what usually works instead.
+                self.session.status.emit(NOTHING_IN_BOX)
         else:
             command.result = mask  # undone meanwhile: redo will restore this answer
         # A later edit of the same prompt captured the mask before this answer: keep its undo exact.

@@ -40,6 +40,10 @@ class StatusPanel:
             widget.hide()
         for widget in (self.progress, self.rate, self.cancel):
             bar.addPermanentWidget(widget)
+        # The pixel under the cursor has its own label: in the message slot it would replace every note
+        # (an empty box, a refused prompt) the moment the mouse moved.
+        self.cursor = QLabel("", parent)
+        bar.addPermanentWidget(self.cursor)
         for widget in (self.engine, self.device, self.memory):
             bar.addPermanentWidget(widget)
         self._process = psutil.Process(os.getpid())
@@ -54,6 +58,9 @@ class StatusPanel:
         except psutil.Error:
             return
         self.memory.setText(f"RAM {rss / 2**20:,.0f} MB")
+
+    def set_cursor(self, x: float, y: float, frame: int) -> None:
+        self.cursor.setText(f"x {x:.0f}  y {y:.0f}  frame {frame}")
 
     def set_engine(self, name: str, device: str, *, note: str = "") -> None:
         if name == "classical":
