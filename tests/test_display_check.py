@@ -105,6 +105,6 @@ def test_the_window_without_a_display_exits_with_the_advice_not_a_qt_abort(tmp_p
     environ["MASKLET_HOME"] = str(tmp_path / "home")
     result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, env=environ)
-    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
     assert is_no_display(result.stderr), result.stderr[-2000:]
     assert "could not load the Qt platform plugin" not in result.stderr

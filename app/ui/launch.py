@@ -59,7 +59,7 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
         problem = display_problem(os.environ)
         if problem is not None:
             print(problem, file=sys.stderr)
-            return 1
+            return 2  # a user-facing problem, not an internal error: exit 2 as the CLI does
         app = QApplication(sys.argv[:1])
     configure_settings()
     icon = _app_icon()
