@@ -93,8 +93,11 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 900)
-        self.engine_spec = engine or self._remembered_engine()
-        self.session.load_engine(self.engine_spec)
+        # Specs asked for and not yet answered (in order), and the one the engine in use was built from:
+        # the engine dialog shows that one, not a request that failed or is still loading.
+        self._engine_requests: list[EngineSpec] = []
+        self.engine_in_use: EngineSpec | None = None
+        self.load_engine(engine or self._remembered_engine())
 
     # -- composition --------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -293,6 +296,7 @@ class MainWindow(QMainWindow):
 
     def load_engine(self, spec: EngineSpec) -> None:
         self.engine_spec = spec
+        self._engine_requests.append(spec)
         self.status.set_engine_problem("loading…")
         self.session.load_engine(spec)
 
@@ -336,17 +340,23 @@ class MainWindow(QMainWindow):
         action.setIcon(qta.icon("mdi6.pause" if playing else "mdi6.play"))
 
     def _on_engine_ready(self, name: str, device: str) -> None:
-        self.status.set_engine(name, device, note=self.engine_spec.checkpoint or "")
+        spec = self._engine_requests.pop(0) if self._engine_requests else self.engine_spec
+        self.engine_in_use = spec
+        self.status.set_engine(name, device, note=spec.checkpoint or "")
         settings = QSettings()
-        settings.setValue("engine/checkpoint", self.engine_spec.checkpoint or "")
-        settings.setValue("engine/device", self.engine_spec.device or "")
-        if self.engine_spec.checkpoint and name != "classical":
-            dialogs.remember_checkpoint(name, self.engine_spec.checkpoint)
+        settings.setValue("engine/checkpoint", spec.checkpoint or "")
+        settings.setValue("engine/device", spec.device or "")
+        if spec.checkpoint and name != "classical":
+            dialogs.remember_checkpoint(name, spec.checkpoint)
         self.statusBar().showMessage(f"Engine ready: {name} on {device}", 5000)
 
     def _on_engine_failed(self, message: str) -> None:
+        failed = self._engine_requests.pop(0) if self._engine_requests else self.engine_spec
         self.show_error("Cannot load the engine", message)
-        if not self.tracking.engine_name and self.engine_spec.checkpoint:
+        if self.engine_in_use is not None and not self._engine_requests:
+            self.engine_spec = self.engine_in_use  # the previous engine stays in use
+        if not self.tracking.engine_name and (failed.checkpoint or failed.name not in (None, "classical")
+                                              or failed.remote is not None):
             self.load_engine(EngineSpec(None, None, "cpu"))  # nothing loaded yet: fall back to classical
         elif self.tracking.engine_name:
             self.status.set_engine(self.tracking.engine_name, self.tracking.device)
@@ -363,7 +373,8 @@ class MainWindow(QMainWindow):
         return EngineSpec(None, checkpoint, device if checkpoint else "cpu")
 
     def _engine_dialog(self) -> None:
-        dialog = dialogs.EngineDialog(self.engine_spec, self)
+        dialog = dialogs.EngineDialog(self.engine_in_use or self.engine_spec, self,
+                                      in_use=(self.tracking.engine_name, self.tracking.device))
         if dialog.exec():
             self.load_engine(dialog.spec())
 
