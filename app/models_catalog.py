@@ -88,7 +88,7 @@ def local_checkpoint_path(name: str, folder: Path | None = None) -> Path:
 
 def _manual_hint(spec: ModelSpec, folder: Path) -> str:
     return (f"On a machine with internet, download {spec.file_url} and put {spec.filename} into "
-            f"{folder} (the app scans that folder), or choose the file with {ENGINE_MENU_PATH} ▸ Browse….")
+            f"{folder} (the app scans that folder), or choose the file with {ENGINE_MENU_PATH} (Browse…).")
 
 
 class _CallbackError(Exception):

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.tracking import Direction
 from app.ui import dialogs
+from app.ui import first_run as first_run_offer
 from app.ui.actions import ACTIONS, MENUS, ShortcutsDialog, X, build_actions
 from app.ui.canvas import Canvas, Tool
 from app.ui.evaluation import EvaluationDialog
@@ -56,7 +57,7 @@ PROJECT_ACTIONS = ("save", "save_as", "save_copy", "import", "export_coco", "exp
 EDIT_ACTIONS = ("undo", "redo", "clear_prompt", "delete_object", "import", "open_video", "open_folder",
                 "open_project", "open_sample", "save_as", "propagate_forward", "propagate_backward",
                 "propagate_both", "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame",
-                "engine", "review_accept", "review_accept_object", "review_clear", "evaluate")
+                "engine", "get_model", "review_accept", "review_accept_object", "review_clear", "evaluate")
 
 
 class MainWindow(QMainWindow):
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel(self.actions, self)
         self.review.attach_views(self.timeline, self.review_panel)
         self.evaluation: EvaluationDialog | None = None
+        self.model_offer: first_run_offer.ModelOfferDialog | None = None
         self._build_layout()
         self._build_menus()
         self._build_toolbar()
@@ -213,7 +215,8 @@ class MainWindow(QMainWindow):
             "propagate_next_prompt": lambda: s.propagate(Direction.FORWARD, until_prompt=True),
             "propagate_prev_prompt": lambda: s.propagate(Direction.BACKWARD, until_prompt=True),
             "propagate_to_frame": self._propagate_to_frame, "cancel": self.tracking.cancel,
-            "engine": self._engine_dialog, "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "engine": self._engine_dialog, "get_model": self.offer_model,
+            "shortcuts": lambda: ShortcutsDialog(self).exec(),
             "review_accept": self.review.accept,
             "review_accept_object": lambda: self.review.accept(active_only=True),
             "review_clear": self.review.clear, "review_next": lambda: self.review.skip(1),
@@ -299,6 +302,16 @@ class MainWindow(QMainWindow):
         self._engine_requests.append(spec)
         self.status.set_engine_problem("loading…")
         self.session.load_engine(spec)
+
+    def offer_model(self, *, first_run: bool = False) -> first_run_offer.ModelOfferDialog | None:
+        """Tracking ▸ Get a model…; with ``first_run`` only when no model was ever there or offered."""
+        if first_run and not first_run_offer.should_offer():
+            return None
+        dialog = first_run_offer.ModelOfferDialog(self)
+        dialog.model_ready.connect(lambda path: self.load_engine(EngineSpec(None, path, None)))
+        self.model_offer = dialog
+        dialog.open()
+        return dialog
 
     # -- handlers -----------------------------------------------------------------------------
     def _update_title(self) -> None:
