@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,7 @@ class FakeHub:
         self.files = files          # "repo_id/filename" -> content
         self.ranges: list[str | None] = []  # the Range header of each GET, in order
         self.etag_override: dict[str, str] = {}
+        self.seconds_per_mb = 0.0   # > 0: a slow line, so a test can cancel half-way
         self.url = ""
 
     def etag(self, key: str) -> str:
@@ -69,6 +71,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 view = memoryview(data)[start:]
                 for i in range(0, len(view), 1 << 20):
                     self.wfile.write(view[i:i + (1 << 20)])
+                    if hub.seconds_per_mb:
+                        time.sleep(hub.seconds_per_mb)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped (a cancel)
 

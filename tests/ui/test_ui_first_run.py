@@ -175,3 +175,40 @@ def test_download_shows_progress_can_be_cancelled_and_then_loads_the_model(
     assert "sam2.1" in window.status.engine.text()
     assert QSettings().value(first_run.CHOICE_KEY) == "download"
     close_window(qtbot, window)
+
+
+def test_the_real_download_cancelled_in_the_dialog_resumes_from_the_kept_bytes(
+        qtbot: QtBot, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No replaced boundary: the dialog drives app.models_catalog.download_model against a local Hub
+    stand-in (tests/hub_server.py) on a slow line, is cancelled half-way, and resumes."""
+    import os
+
+    import huggingface_hub.constants
+
+    from app import models_catalog
+    from tests.hub_server import fake_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    key = "facebook/sam2.1-hiera-tiny/sam2.1_hiera_tiny.pt"
+    with fake_hub({key: os.urandom(40 * 2**20)}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.seconds_per_mb = 0.05  # 2 s for the file; the client reports every 10 MB
+        window = _launch(qtbot, clip)
+        offer = window.model_offer
+        _click(offer.download_button)
+        qtbot.waitUntil(lambda: offer.progress.value() >= 10 * 1024, timeout=20_000)
+        _click(offer.cancel_button)
+        qtbot.waitUntil(lambda: "cancelled" in offer.status.text(), timeout=20_000)
+        kept = models_catalog.partial_download_bytes("sam2.1_hiera_tiny")
+        assert 0 < kept < 40 * 2**20
+        assert f"{kept / 2**20:.0f} MB of 156 MB are kept" in offer.status.text()
+        assert offer.download_button.text().startswith("Resume download")
+        assert not (models_dir() / "sam2.1_hiera_tiny.pt").exists()
+        hub.seconds_per_mb = 0.0
+        _click(offer.download_button)
+        qtbot.waitUntil(lambda: not offer.isVisible(), timeout=20_000)
+        assert hub.ranges[-1] == f"bytes={kept}-", "only the missing bytes were asked for"
+        assert (models_dir() / "sam2.1_hiera_tiny.pt").read_bytes() == hub.files[key]
+        qtbot.waitUntil(lambda: window.tracking.engine_name.startswith("sam2.1"), timeout=60_000)
+        close_window(qtbot, window)
