@@ -272,7 +272,8 @@ class EngineDialog(QDialog):
     def _download_failed(self, message: str) -> None:
         self.download_button.setEnabled(True)
         self.download_label.setStyleSheet("color: #c0392b")
-        self.download_label.setText("Download cancelled" if message == "cancelled" else message)
+        self.download_label.setText("Download cancelled; Download again resumes where it stopped"
+                                    if message == "cancelled" else message)
 
     def spec(self) -> EngineSpec:
         device = self.device.currentText()

@@ -68,7 +68,7 @@ class ModelOfferDialog(QDialog):
             "needs no weights, but its masks follow colours and edges only.<br><br>"
             f"<b>SAM 2.1-tiny</b> (about {self.spec.approx_mb} MB from the Hugging Face Hub) gives far "
             "better masks and runs on a CPU. The download can be cancelled and resumed later.<br><br>"
-            f"You can come back to this choice at any time: {GET_MODEL_MENU_PATH}.")
+            f"You can come back to this choice at any time: {GET_MODEL_MENU_PATH}")
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
         self.download_button = QPushButton(f"Download SAM 2.1-tiny ({self.spec.approx_mb} MB)")
