@@ -95,7 +95,7 @@ class ModelOfferDialog(QDialog):
         self.download_button.clicked.connect(self._download)
         self.cancel_button.clicked.connect(self._cancel)
         self.classical_button.clicked.connect(self._classical)
-        self.resize(520, 320)
+        self.setMinimumWidth(520)  # height: what the text needs (grows when the progress shows)
         # No network probe here (the UI thread never waits on the network): offline, Download fails
         # within milliseconds with what to do instead.
         kept = models_catalog.partial_download_bytes(OFFERED_MODEL) // 1024
