@@ -7,10 +7,13 @@ repository and file. SAM 3 is gated: the licence must be accepted on the Hub and
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import os
+import re
 import socket
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt")
 HUB_URL = "https://huggingface.co"
+# Where the window lets a user pick a checkpoint file: named in messages (a test checks the menu exists).
+ENGINE_MENU_PATH = "Tracking ▸ Engine and model…"
+PARTIAL_DIR = ".partial"  # interrupted downloads, resumed by the next download_model call
 
 # (KiB done, KiB total; total 0 when unknown). KiB, not bytes: SAM 3's 3.5 GB would overflow the
 # 32-bit ints of Qt signals and progress bars.
@@ -82,7 +88,7 @@ def local_checkpoint_path(name: str, folder: Path | None = None) -> Path:
 
 def _manual_hint(spec: ModelSpec, folder: Path) -> str:
     return (f"On a machine with internet, download {spec.file_url} and put {spec.filename} into "
-            f"{folder} (the app scans that folder), or choose the file with Engine ▸ Load checkpoint.")
+            f"{folder} (the app scans that folder), or choose the file with {ENGINE_MENU_PATH} (Browse…).")
 
 
 class _CallbackError(Exception):
@@ -124,7 +130,7 @@ class _NullFile:
         return None
 
 
-def _offline_reason() -> str | None:
+def hub_unreachable_reason() -> str | None:
     """Why the Hub certainly cannot be reached, found in milliseconds; None when it may be reachable.
 
     Without this the Hub client retries for ~20 s before giving up, which reads as a hung dialog.
@@ -141,16 +147,27 @@ def _offline_reason() -> str | None:
     return None
 
 
+def partial_download_bytes(name: str, folder: Path | None = None) -> int:
+    """Bytes of an interrupted download of ``name`` kept for resuming (0 when there is none)."""
+    spec = model_spec(name)
+    parts = (folder or models_dir()) / PARTIAL_DIR
+    if not parts.is_dir():
+        return 0
+    return max((p.stat().st_size for p in parts.glob(f"{spec.filename}.*.part")), default=0)
+
+
 def download_model(name: str, progress: Progress | None = None, *, folder: Path | None = None,
                    token: str | bool | None = None) -> Path:
     """Download the official checkpoint of ``name`` into the models folder and return its path.
 
     ``progress(done_kib, total_kib)`` is called as data arrives; an exception it raises (a cancel)
-    stops the download and reaches the caller unchanged.
+    stops the download between two chunks and reaches the caller unchanged. The bytes received so far
+    stay in ``<models>/.partial/`` and the next call resumes from there (an HTTP Range request), as
+    long as the file on the Hub is the same one (same ETag); a changed file starts over.
 
     An existing complete file is returned without a network access. Offline, gated-without-access and
     missing-file failures raise :class:`ModelDownloadError` with a message a user can act on; a partial
-    file never takes the final name (the Hub client downloads to a temporary file first).
+    file never takes the final name.
     """
     spec = model_spec(name)
     folder = folder or models_dir()
@@ -164,18 +181,17 @@ def download_model(name: str, progress: Progress | None = None, *, folder: Path 
         raise ModelDownloadError(
             f"huggingface_hub is not installed ({exc}). {_manual_hint(spec, folder)}") from exc
 
-    offline_reason = _offline_reason()
+    offline_reason = hub_unreachable_reason()
     if offline_reason:
         raise ModelDownloadError(
             f"cannot download {spec.name}: {offline_reason}. " + _manual_hint(spec, folder))
-    kwargs: dict[str, object] = {"local_dir": folder, "token": token}
-    if progress is not None and "tqdm_class" in inspect.signature(huggingface_hub.hf_hub_download).parameters:
-        kwargs["tqdm_class"] = _progress_tqdm(progress)  # older clients download without progress
     log.info("downloading %s from %s into %s", spec.filename, spec.repo_id, folder)
     try:
-        path = Path(huggingface_hub.hf_hub_download(spec.repo_id, spec.filename, **kwargs))
+        path = _fetch(huggingface_hub, spec, folder, token, progress)
     except _CallbackError as exc:
         raise exc.original from None  # the caller's own exception (a cancelled dialog), unchanged
+    except ModelDownloadError:
+        raise
     except hub_errors.LocalEntryNotFoundError as exc:
         # Raised when the Hub cannot be reached and nothing is cached; it subclasses EntryNotFoundError,
         # so it must be caught first.
@@ -205,6 +221,57 @@ def download_model(name: str, progress: Progress | None = None, *, folder: Path 
             + _manual_hint(spec, folder)) from exc
     log.info("downloaded %s (%d bytes)", path, path.stat().st_size)
     return path
+
+
+def _fetch(hub: types.ModuleType, spec: ModelSpec, folder: Path, token: str | bool | None,
+           progress: Progress | None) -> Path:
+    """Metadata, then the bytes into ``.partial/<file>.<etag>.part`` from where an earlier attempt
+    stopped, then a size (and, for LFS files, SHA-256) check and the rename to the final name.
+
+    ``hf_hub_download`` is not used: recent clients delete their partial file on any failure, a cancel
+    included, so a 3.5 GB download interrupted at 90 % would start over."""
+    from huggingface_hub.file_download import http_get
+
+    endpoint = os.environ.get("HF_ENDPOINT", HUB_URL).rstrip("/")
+    url = hub.hf_hub_url(spec.repo_id, spec.filename, endpoint=endpoint)
+    meta = hub.get_hf_file_metadata(url, token=token)
+    etag = re.sub(r"[^A-Za-z0-9]", "", meta.etag or "") or "noetag"
+    parts = folder / PARTIAL_DIR
+    parts.mkdir(parents=True, exist_ok=True)
+    part = parts / f"{spec.filename}.{etag[:64]}.part"
+    for stale in parts.glob(f"{spec.filename}.*.part"):
+        if stale != part:  # an older version of the file on the Hub: its bytes cannot be resumed
+            stale.unlink(missing_ok=True)
+    resume = part.stat().st_size if part.is_file() else 0
+    if meta.size is not None and resume > meta.size:
+        part.unlink()
+        resume = 0
+    if resume:
+        log.info("resuming %s at %d of %s bytes", spec.filename, resume, meta.size)
+    kwargs: dict[str, object] = {"resume_size": resume, "headers": hub.utils.build_hf_headers(token=token),
+                                 "expected_size": meta.size, "displayed_filename": spec.filename}
+    if progress is not None and "tqdm_class" in inspect.signature(http_get).parameters:
+        kwargs["tqdm_class"] = _progress_tqdm(progress)  # older clients download without progress
+    with part.open("ab") as out:
+        http_get(meta.location or url, out, **kwargs)
+    if meta.size is not None and part.stat().st_size != meta.size:
+        raise ModelDownloadError(f"{spec.filename}: got {part.stat().st_size} of {meta.size} bytes; "
+                                 "try again (the download resumes)")
+    if re.fullmatch(r"[0-9a-f]{64}", etag) and _sha256(part) != etag:
+        part.unlink()  # corrupted bytes cannot be resumed into a good file
+        raise ModelDownloadError(f"{spec.filename} arrived damaged (SHA-256 differs from the Hub's); "
+                                 "try again")
+    target = folder / spec.filename
+    os.replace(part, target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _candidate_files(folder: Path) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def hub_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend the Hub's name resolves, so the call reaches the (mocked) Hub client."""
-    monkeypatch.setattr(mc, "_offline_reason", lambda: None)
+    monkeypatch.setattr(mc, "hub_unreachable_reason", lambda: None)
 
 
 def _fail_if_called(*args: object, **kwargs: object) -> None:
@@ -51,7 +52,7 @@ def test_unknown_name_is_a_clear_error(models: Path) -> None:
 def test_hf_hub_offline_fails_at_once_with_instructions(models: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fail_if_called)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", _fail_if_called)
     with pytest.raises(mc.ModelDownloadError) as info:
         mc.download_model("sam2.1_hiera_small")
     message = str(info.value)
@@ -68,7 +69,7 @@ def test_unresolvable_hub_fails_fast_without_retries(models: Path, monkeypatch: 
     for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(mc.socket, "getaddrinfo", no_dns)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fail_if_called)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", _fail_if_called)
     with pytest.raises(mc.ModelDownloadError, match="no network.*huggingface.co"):
         mc.download_model("sam2.1_hiera_tiny")
 
@@ -78,7 +79,7 @@ def test_client_offline_error_is_translated(models: Path, hub_resolves: None,
     def offline(*args: object, **kwargs: object) -> None:
         raise hub_errors.LocalEntryNotFoundError("cannot find the requested files in the local cache")
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", offline)
     with pytest.raises(mc.ModelDownloadError, match="cannot reach the Hugging Face Hub") as info:
         mc.download_model("sam2.1_hiera_large")
     assert isinstance(info.value.__cause__, hub_errors.LocalEntryNotFoundError)
@@ -93,7 +94,7 @@ def test_gated_sam3_says_how_to_get_access(models: Path, hub_resolves: None,
         raise hub_errors.GatedRepoError("403 Client Error: access to model facebook/sam3 is restricted",
                                         response=response)
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", gated)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", gated)
     with pytest.raises(mc.ModelDownloadError) as info:
         mc.download_model("sam3")
     message = str(info.value)
@@ -106,60 +107,96 @@ def test_connection_error_is_translated(models: Path, hub_resolves: None,
     def refused(*args: object, **kwargs: object) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", refused)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", refused)
     with pytest.raises(mc.ModelDownloadError, match="Connection refused"):
         mc.download_model("sam2.1_hiera_tiny")
 
 
-def test_successful_download_lands_in_models_dir_and_reports_progress(
-        models: Path, hub_resolves: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: dict[str, object] = {}
-    size = 3_500_000_000  # SAM 3's size: byte counts beyond 32-bit ints must not reach the callback
+TINY = "facebook/sam2.1-hiera-tiny/sam2.1_hiera_tiny.pt"
 
-    def fake_download(repo_id: str, filename: str, *, local_dir: Path, tqdm_class: type | None = None,
-                      **kwargs: object) -> str:
-        # Behaves like the client: a progress bar over the bytes, then the file in local_dir.
-        calls.update(repo_id=repo_id, filename=filename)
-        assert tqdm_class is not None
-        bar = tqdm_class(total=size, unit="B", unit_scale=True, desc=filename)
-        for _ in range(4):
-            bar.update(size // 4)
-        bar.close()
-        target = Path(local_dir) / filename
-        target.write_bytes(b"\0" * 1000)
-        return str(target)
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - FakeHub
+    """The real download code against a local Hub stand-in serving a 25 MB "checkpoint"."""
+    from tests.hub_server import fake_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # The client reads HF_HUB_OFFLINE once, when first imported (maybe inside an offline test).
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    with fake_hub({TINY: os.urandom(25 * 2**20)}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+def test_successful_download_lands_in_models_dir_and_reports_progress(models: Path, hub) -> None:  # noqa: ANN001
     seen: list[tuple[int, int]] = []
-    path = mc.download_model("sam3", progress=lambda done, total: seen.append((done, total)))
-    assert path == models / "sam3.pt" and path.stat().st_size == 1000
-    assert calls == {"repo_id": "facebook/sam3", "filename": "sam3.pt"}
-    kib = (size + 1023) // 1024
-    assert seen == [(k * (size // 4) // 1024, kib) for k in range(1, 5)]
-    assert all(v < 2**31 for pair in seen for v in pair)
+    path = mc.download_model("sam2.1_hiera_tiny", progress=lambda done, total: seen.append((done, total)))
+    assert path == models / "sam2.1_hiera_tiny.pt"
+    assert path.read_bytes() == hub.files[TINY]
+    kib = 25 * 1024
+    assert seen and seen[-1] == (kib, kib) and all(total == kib for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert mc.partial_download_bytes("sam2.1_hiera_tiny") == 0
     # Present now: a second call needs no network at all.
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fail_if_called)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert mc.download_model("sam3") == path
+    requests = len(hub.ranges)
+    assert mc.download_model("sam2.1_hiera_tiny") == path
+    assert len(hub.ranges) == requests
 
 
-def test_an_exception_from_the_progress_callback_reaches_the_caller_unchanged(
-        models: Path, hub_resolves: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cancelled_download_keeps_its_bytes_and_the_next_one_resumes(models: Path, hub) -> None:  # noqa: ANN001
     class CancelledError(Exception):
         pass
 
-    def fake_download(repo_id: str, filename: str, *, tqdm_class: type, **kwargs: object) -> str:
-        bar = tqdm_class(total=10_000_000)
-        bar.update(1_000_000)
-        raise AssertionError("the download must stop at the callback's exception")
+    def cancel(done: int, total: int) -> None:
+        if done > 15 * 1024:  # the second 10 MB chunk (the client counts a chunk before writing it)
+            raise CancelledError()
+
+    with pytest.raises(CancelledError):
+        mc.download_model("sam2.1_hiera_tiny", progress=cancel)
+    assert not (models / "sam2.1_hiera_tiny.pt").exists(), "a partial file never takes the final name"
+    kept = mc.partial_download_bytes("sam2.1_hiera_tiny")
+    assert 0 < kept < len(hub.files[TINY])
+    seen: list[int] = []
+    path = mc.download_model("sam2.1_hiera_tiny", progress=lambda done, total: seen.append(done))
+    assert hub.ranges[-1] == f"bytes={kept}-", "the second download asks only for the missing bytes"
+    assert path.read_bytes() == hub.files[TINY]
+    assert seen[0] > kept // 1024, "progress counts the resumed bytes as done"
+    assert mc.partial_download_bytes("sam2.1_hiera_tiny") == 0
+
+
+def test_a_changed_file_on_the_hub_starts_over_and_damage_is_caught(models: Path, hub) -> None:  # noqa: ANN001
+    with pytest.raises(RuntimeError):
+        mc.download_model("sam2.1_hiera_tiny", progress=lambda done, total: (_ for _ in ()).throw(
+            RuntimeError("stop")) if done > 15 * 1024 else None)
+    assert mc.partial_download_bytes("sam2.1_hiera_tiny") > 0
+    hub.files[TINY] = os.urandom(3 * 2**20)  # a new upload: new ETag, the old bytes are useless
+    path = mc.download_model("sam2.1_hiera_tiny")
+    assert hub.ranges[-1] is None and path.read_bytes() == hub.files[TINY]
+    path.unlink()
+    hub.etag_override[TINY] = "f" * 64  # the Hub's SHA-256 does not match what arrives
+    with pytest.raises(mc.ModelDownloadError, match="damaged"):
+        mc.download_model("sam2.1_hiera_tiny")
+    assert not path.exists() and mc.partial_download_bytes("sam2.1_hiera_tiny") == 0
+
+
+def test_an_exception_from_the_progress_callback_reaches_the_caller_unchanged(models: Path, hub) -> None:  # noqa: ANN001
+    class CancelledError(Exception):
+        pass
 
     def cancel(done: int, total: int) -> None:
         raise CancelledError()
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     with pytest.raises(CancelledError):
         mc.download_model("sam2.1_hiera_tiny", progress=cancel)
     assert not (models / "sam2.1_hiera_tiny.pt").exists()
+
+
+def test_offline_message_names_the_real_menu_path(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(mc.ModelDownloadError) as info:
+        mc.download_model("sam2.1_hiera_tiny")
+    assert "Engine ▸ Load checkpoint" not in str(info.value)  # a menu that never existed
+    assert mc.ENGINE_MENU_PATH in str(info.value)  # tests/ui/test_ui_first_run.py: it is in the menu bar
 
 
 def _official_layout_checkpoint(path: Path, name: str) -> Path:

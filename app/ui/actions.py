@@ -115,6 +115,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cancel", "&Cancel propagation", "Esc", "mdi6.stop", "Stops after the current frame", T),
     ActionSpec("engine", "&Engine and model…", "Ctrl+M", "mdi6.chip", "Checkpoint, device, model download",
                T),
+    ActionSpec("get_model", "&Get a model…", "", "mdi6.download",
+               "Download SAM 2.1-tiny (resumable), or go on with the no-weights classical engine", T),
     ActionSpec("review_mode", "&Review mode", "Ctrl+R", "mdi6.clipboard-check-outline",
                "Step through the frames to review: accept each (Y) or fix it first", RV, True),
     ActionSpec("review_accept", "&Accept frame", "Y", "mdi6.check-all",

@@ -88,6 +88,10 @@ def detect_checkpoint(path: str) -> tuple[str | None, str]:
 LAST_CHECKPOINT_GROUP = "engine/last_checkpoint"
 
 
+def _is_sam_name(name: str | None) -> bool:
+    return bool(name) and name != "classical"
+
+
 def about_text() -> str:
     """Help ▸ About: version plus where the log, the models and the settings live (for bug reports)."""
     from app.logs import app_version, log_file_path
@@ -117,10 +121,17 @@ def remembered_checkpoints() -> dict[str, str]:
 class EngineDialog(QDialog):
     """Choose the classical engine or a checkpoint (type detected), the device, or download a model."""
 
-    def __init__(self, current: EngineSpec, parent: QWidget | None = None) -> None:
+    def __init__(self, current: EngineSpec, parent: QWidget | None = None, *,
+                 in_use: tuple[str, str] | None = None) -> None:
+        """``current``: the spec the engine in use was built from; ``in_use``: its (name, device) as the
+        worker reported them (the dialog opens on that engine, so OK without changes keeps it)."""
         super().__init__(parent)
         self.setWindowTitle("Engine and model")
+        self._current = current
         self._detected: str | None = None
+        name, device = in_use or ("", "")
+        self.in_use_label = QLabel(f"In use now: <b>{name}</b> on {device}" if name else
+                                   "In use now: <i>none loaded yet</i>")
         self.task: BackgroundTask | None = None
         self.classical = QRadioButton("Classical engine (no model weights; works everywhere)")
         self.sam = QRadioButton("SAM 2.1 / SAM 3 checkpoint")
@@ -172,6 +183,7 @@ class EngineDialog(QDialog):
         form.addRow("Device", self.device)
         self.remote = RemoteEngineBox(current.remote, self)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.in_use_label)
         layout.addWidget(self.classical)
         layout.addWidget(self.sam)
         layout.addWidget(sam_box)
@@ -182,7 +194,8 @@ class EngineDialog(QDialog):
         self.remote.toggled.connect(lambda on: self.device.setEnabled(not on))
         self.device.setEnabled(not self.remote.isChecked())
         self.sam.toggled.connect(sam_box.setEnabled)
-        (self.sam if current.checkpoint else self.classical).setChecked(True)
+        uses_sam = (name != "classical") if name else (bool(current.checkpoint) or _is_sam_name(current.name))
+        (self.sam if uses_sam else self.classical).setChecked(True)
         sam_box.setEnabled(self.sam.isChecked())
         self._scan()
         self._detect()
@@ -227,7 +240,12 @@ class EngineDialog(QDialog):
         self._use_path(path)
 
     def _detect(self) -> None:
-        self._detected, text = detect_checkpoint(self.path_edit.text().strip())
+        path = self.path_edit.text().strip()
+        self._detected, text = detect_checkpoint(path)
+        if not path and _is_sam_name(self._current.name):
+            weights = "random weights (tests and benchmarks only)" if self._current.random_weights else \
+                "no checkpoint file"
+            text = f"Model {self._current.name} with {weights}; choose a file to load real weights"
         self.detected_label.setText(text)
 
     def _download(self) -> None:
@@ -254,7 +272,8 @@ class EngineDialog(QDialog):
     def _download_failed(self, message: str) -> None:
         self.download_button.setEnabled(True)
         self.download_label.setStyleSheet("color: #c0392b")
-        self.download_label.setText("Download cancelled" if message == "cancelled" else message)
+        self.download_label.setText("Download cancelled; Download again resumes where it stopped"
+                                    if message == "cancelled" else message)
 
     def spec(self) -> EngineSpec:
         device = self.device.currentText()
@@ -262,6 +281,9 @@ class EngineDialog(QDialog):
         remote = self.remote.target()
         if remote is not None:
             device = "cuda" if remote.num_gpus else "cpu"
+        if self.sam.isChecked() and not self.path_edit.text().strip() and _is_sam_name(self._current.name):
+            # A model named without a file (masklet --model NAME --random-weights): OK keeps it.
+            return EngineSpec(self._current.name, None, device, self._current.random_weights, remote=remote)
         if self.classical.isChecked() or not self.path_edit.text().strip():
             return EngineSpec(None, None, device, remote=remote)
         return EngineSpec(self._detected, self.path_edit.text().strip(), device, remote=remote)

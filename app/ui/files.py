@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from app.domain.export import export_with_report, import_annotations
 from app.ui import dialogs
+from app.ui.export_dialog import ExportDialog, default_output
 from app.ui.file_filters import PROJECT_FILTER, VIDEO_FILTER
 from app.ui.project_files import PROJECT_SUFFIX
 from app.ui.session import SessionController
@@ -23,18 +24,6 @@ log = logging.getLogger(__name__)
 
 RECENT_KEY = "recent_files"
 MAX_RECENT = 10
-
-# fmt -> (dialog title, "file" or "folder", file filter, default suffix)
-EXPORTS = {
-    "coco": ("Export COCO JSON", "file", "COCO JSON (*.json)", "_coco.json"),
-    "davis": ("Export DAVIS PNG folder", "folder", "", "_davis"),
-    "ytvis": ("Export YouTube-VIS JSON", "file", "YouTube-VIS JSON (*.json)", "_ytvis.json"),
-    "mots": ("Export MOTS folder", "folder", "", "_mots"),
-    "yolo": ("Export YOLO segmentation dataset", "folder", "", "_yolo"),
-    "sav": ("Export SA-V masklet folder", "folder", "", "_sav"),
-    "video": ("Export overlay video", "file", "MP4 video (*.mp4)", "_overlay.mp4"),
-}
-
 
 def is_project_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == PROJECT_SUFFIX
@@ -55,6 +44,7 @@ class FileController(QObject):
         self.window = window
         self.session = session
         self.task: BackgroundTask | None = None
+        self.export_form: ExportDialog | None = None
         session.video_missing.connect(self._locate_video)
         session.locked.connect(self._offer_read_only)
 
@@ -188,27 +178,40 @@ class FileController(QObject):
                 lambda: (QSettings().setValue(RECENT_KEY, []), self.recent_changed.emit()))
 
     # -- export / import ----------------------------------------------------------------------
-    def export_dialog(self, fmt: str) -> None:
+    def export_dialog(self, fmt: str) -> ExportDialog | None:
+        """The export's form (output and options, as ``masklet export`` has them); it exports on OK."""
         project = self.session.project
         if project is None:
-            return
-        title, kind, file_filter, suffix = EXPORTS[fmt]
-        stem = project.video_path.stem if project.video_path.is_file() else project.video_path.name
-        default = str(project.video_path.parent / f"{stem}{suffix}")
-        if kind == "folder":
-            out = QFileDialog.getExistingDirectory(self.window, title, str(project.video_path.parent))
-        else:
-            out, _ = QFileDialog.getSaveFileName(self.window, title, default, file_filter)
-        if out:
-            self.export(fmt, out)
+            return None
+        dialog = ExportDialog(fmt, default_output(fmt, project.video_path), self.window)
+        dialog.accepted.connect(lambda: self._export_from(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        self.export_form = dialog
+        dialog.open()
+        return dialog
 
-    def export(self, fmt: str, out: str | Path) -> BackgroundTask | None:
+    def _export_from(self, dialog: ExportDialog) -> None:
+        out = dialog.output()
+        if dialog.kind == "file" and Path(out).exists() and not dialogs.confirm(
+                self.window, "Replace file", f"{out} exists. Replace it?"):
+            return
+        self.export(dialog.fmt, out, **dialog.options())
+
+    def export(self, fmt: str, out: str | Path, **options: object) -> BackgroundTask | None:
+        """``options``: keywords of export_with_report (app/domain/export_options.py lists them)."""
         project = self.session.project
         if project is None or not self._no_task():
             return None
-        return self._run(f"Exporting {fmt.upper()}",
-                         lambda progress: export_with_report(project, fmt, out, progress=progress),
-                         lambda report: f"Exported {fmt.upper()}: {report.describe()}")
+        notes: list[str] = []
+
+        def describe(report) -> str:  # noqa: ANN001 - WriteReport
+            return f"Exported {fmt.upper()}: {report.describe()}" + "".join(f"; note: {n}" for n in notes)
+
+        def run(progress) -> object:  # noqa: ANN001 - the task's progress callback
+            return export_with_report(project, fmt, out, progress=progress, notes=notes,
+                                      **options)  # type: ignore[arg-type]
+
+        return self._run(f"Exporting {fmt.upper()}", run, describe)
 
     def import_dialog(self) -> None:
         if self.session.project is None:

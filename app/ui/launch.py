@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtGui import QIcon
@@ -13,6 +14,9 @@ from PySide6.QtWidgets import QApplication
 
 from app.display_check import display_problem
 from app.ui.worker import EngineSpec
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
 
 ORGANIZATION = "Masklet"
 APPLICATION = "Masklet"
@@ -66,13 +70,20 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
     if icon is not None:
         app.setWindowIcon(icon)
     from app.domain.lock import set_program_name
-    from app.ui.main_window import MainWindow
 
     set_program_name("the Masklet window")  # what a second writer is told holds the project
 
     engine = EngineSpec(model, checkpoint, device or "cpu", random_weights) \
         if (checkpoint or model or device) else None
-    window = MainWindow(engine=engine)
+    start_window(path, engine)
+    return int(app.exec())
+
+
+def start_window(path: str | None, engine: EngineSpec | None, **window_options: object) -> MainWindow:
+    """Show the main window and queue what follows a launch (the path or the sample, the model offer)."""
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(engine=engine, **window_options)  # type: ignore[arg-type]
     window.show()
     if not path and not window.files.recent_files():
         # First launch: show the bundled sample rather than an empty window, so the first click works.
@@ -80,4 +91,6 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
     elif path:
         # After the event loop starts, so the window is visible while a long video is opened.
         QTimer.singleShot(0, lambda: window.open_path(path))
-    return int(app.exec())
+    if engine is None:  # an engine named on the command line is a choice already made
+        QTimer.singleShot(0, lambda: window.offer_model(first_run=True))
+    return window

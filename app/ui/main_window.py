@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.tracking import Direction
 from app.ui import dialogs
+from app.ui import first_run as first_run_offer
 from app.ui.actions import ACTIONS, MENUS, ShortcutsDialog, X, build_actions
 from app.ui.canvas import Canvas, Tool
 from app.ui.evaluation import EvaluationDialog
@@ -59,7 +60,7 @@ PROJECT_ACTIONS = ("save", "save_as", "save_copy", "import", "export_coco", "exp
 EDIT_ACTIONS = ("undo", "redo", "clear_prompt", "delete_object", "import", "open_video", "open_folder",
                 "open_project", "open_sample", "save_as", "propagate_forward", "propagate_backward",
                 "propagate_both", "propagate_next_prompt", "propagate_prev_prompt", "propagate_to_frame",
-                "engine", "review_accept", "review_accept_object", "review_clear", "evaluate")
+                "engine", "get_model", "review_accept", "review_accept_object", "review_clear", "evaluate")
 
 
 class MainWindow(QMainWindow):
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel(self.actions, self)
         self.review.attach_views(self.timeline, self.review_panel)
         self.evaluation: EvaluationDialog | None = None
+        self.model_offer: first_run_offer.ModelOfferDialog | None = None
         self._build_layout()
         self._build_menus()
         self._build_toolbar()
@@ -101,8 +103,11 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 900)
-        self.engine_spec = engine or self._remembered_engine()
-        self.session.load_engine(self.engine_spec)
+        # Specs asked for and not yet answered (in order), and the one the engine in use was built from:
+        # the engine dialog shows that one, not a request that failed or is still loading.
+        self._engine_requests: list[EngineSpec] = []
+        self.engine_in_use: EngineSpec | None = None
+        self.load_engine(engine or self._remembered_engine())
 
     # -- composition --------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -219,7 +224,8 @@ class MainWindow(QMainWindow):
             "propagate_next_prompt": lambda: s.propagate(Direction.FORWARD, until_prompt=True),
             "propagate_prev_prompt": lambda: s.propagate(Direction.BACKWARD, until_prompt=True),
             "propagate_to_frame": self._propagate_to_frame, "cancel": self.tracking.cancel,
-            "engine": self._engine_dialog, "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "engine": self._engine_dialog, "get_model": self.offer_model,
+            "shortcuts": lambda: ShortcutsDialog(self).exec(),
             "review_accept": self.review.accept,
             "review_accept_object": lambda: self.review.accept(active_only=True),
             "review_clear": self.review.clear, "review_next": lambda: self.review.skip(1),
@@ -302,8 +308,19 @@ class MainWindow(QMainWindow):
 
     def load_engine(self, spec: EngineSpec) -> None:
         self.engine_spec = spec
+        self._engine_requests.append(spec)
         self.status.set_engine_problem("loading…")
         self.session.load_engine(spec)
+
+    def offer_model(self, *, first_run: bool = False) -> first_run_offer.ModelOfferDialog | None:
+        """Tracking ▸ Get a model…; with ``first_run`` only when no model was ever there or offered."""
+        if first_run and not first_run_offer.should_offer():
+            return None
+        dialog = first_run_offer.ModelOfferDialog(self)
+        dialog.model_ready.connect(lambda path: self.load_engine(EngineSpec(None, path, None)))
+        self.model_offer = dialog
+        dialog.open()
+        return dialog
 
     # -- handlers -----------------------------------------------------------------------------
     def _update_title(self) -> None:
@@ -345,17 +362,23 @@ class MainWindow(QMainWindow):
         action.setIcon(qta.icon("mdi6.pause" if playing else "mdi6.play"))
 
     def _on_engine_ready(self, name: str, device: str) -> None:
-        self.status.set_engine(name, device, note=self.engine_spec.checkpoint or "")
+        spec = self._engine_requests.pop(0) if self._engine_requests else self.engine_spec
+        self.engine_in_use = spec
+        self.status.set_engine(name, device, note=spec.checkpoint or "")
         settings = QSettings()
-        settings.setValue("engine/checkpoint", self.engine_spec.checkpoint or "")
-        settings.setValue("engine/device", self.engine_spec.device or "")
-        if self.engine_spec.checkpoint and name != "classical":
-            dialogs.remember_checkpoint(name, self.engine_spec.checkpoint)
+        settings.setValue("engine/checkpoint", spec.checkpoint or "")
+        settings.setValue("engine/device", spec.device or "")
+        if spec.checkpoint and name != "classical":
+            dialogs.remember_checkpoint(name, spec.checkpoint)
         self.statusBar().showMessage(f"Engine ready: {name} on {device}", 5000)
 
     def _on_engine_failed(self, message: str) -> None:
+        failed = self._engine_requests.pop(0) if self._engine_requests else self.engine_spec
         self.show_error("Cannot load the engine", message)
-        if not self.tracking.engine_name and self.engine_spec.checkpoint:
+        if self.engine_in_use is not None and not self._engine_requests:
+            self.engine_spec = self.engine_in_use  # the previous engine stays in use
+        if not self.tracking.engine_name and (failed.checkpoint or failed.name not in (None, "classical")
+                                              or failed.remote is not None):
             self.load_engine(EngineSpec(None, None, "cpu"))  # nothing loaded yet: fall back to classical
         elif self.tracking.engine_name:
             self.status.set_engine(self.tracking.engine_name, self.tracking.device)
@@ -372,7 +395,8 @@ class MainWindow(QMainWindow):
         return EngineSpec(None, checkpoint, device if checkpoint else "cpu")
 
     def _engine_dialog(self) -> None:
-        dialog = dialogs.EngineDialog(self.engine_spec, self)
+        dialog = dialogs.EngineDialog(self.engine_in_use or self.engine_spec, self,
+                                      in_use=(self.tracking.engine_name, self.tracking.device))
         if dialog.exec():
             self.load_engine(dialog.spec())
 
