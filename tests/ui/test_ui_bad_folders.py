@@ -24,10 +24,12 @@ def test_a_mixed_size_frame_folder_is_refused_with_the_file_named(qtbot: QtBot, 
     folder = tmp_path / "mixed"
     write_video(folder, [_frame(i) for i in range(3)])
     Image.fromarray(_frame(3, 80, 100)).save(folder / "00003.jpg")
-    before = digest(tmp_path)
+    before = digest(folder)
+    projects_before = sorted(tmp_path.rglob("*.masklet*"))
     assert not window.open_path(folder)
     title, text = window.errors[-1]
     assert "00003.jpg" in text and "differ in size" in text and "Traceback" not in text
     assert window.session.project is None
-    assert digest(tmp_path) == before  # no project file beside the folder or in it
+    assert digest(folder) == before
+    assert sorted(tmp_path.rglob("*.masklet*")) == projects_before  # no project beside the folder or in it
     assert window.open_path(clip)  # the app stays usable
