@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -64,10 +64,11 @@ def run_gui(path: str | None, *, checkpoint: str | None = None, device: str | No
         if (checkpoint or model or device) else None
     window = MainWindow(engine=engine)
     window.show()
+    # Opened before the event loop starts, so its first paint shows the first frame: opening reads one
+    # frame (the frame index is built in a thread) and the engine loads only once the loop runs.
     if not path and not window.files.recent_files():
         # First launch: show the bundled sample rather than an empty window, so the first click works.
-        QTimer.singleShot(0, window.open_sample)
+        window.open_sample()
     elif path:
-        # After the event loop starts, so the window is visible while a long video is opened.
-        QTimer.singleShot(0, lambda: window.open_path(path))
+        window.open_path(path)
     return int(app.exec())

@@ -22,6 +22,7 @@ from app.domain.commands import Command as DomainCmd
 from app.domain.model import ObjectInfo, Prompt
 from app.domain.project import Project, ProjectError, ProjectLockedError, VideoMissingError
 from app.domain.tracking import PromptSet
+from app.ui.last_frame import remember_frame, remembered_frame
 from app.ui.project_files import open_or_create_for_video
 from app.ui.tracking import TrackingController
 from app.ui.undo import DomainCommand
@@ -176,6 +177,7 @@ class ProjectSession(QObject):
     def close_project(self) -> None:
         if self.project is None:
             return
+        remember_frame(self._place(self.project), self._current_frame)
         self.tracking.set_video(None)
         self.project.unsubscribe(self._events)
         self.project.close()
@@ -205,11 +207,18 @@ class ProjectSession(QObject):
         self._reload()
         self.active_id = self.objects[0].id if self.objects else 0
         self.tracking.set_video(project.video)
-        self.current_frame = 0  # after the video: the worker encodes frame 0 ahead of a first click
+        # Where the user left it; after the video: the worker encodes that frame ahead of a first click.
+        count, _exact = project.video.frame_count_hint()  # never waits for the frame index
+        self.current_frame = min(max(0, remembered_frame(self._place(project)) or 0), max(0, count - 1))
         self.project_changed.emit()
         self.active_object_changed.emit(self.active_id)
         if project.notes:  # e.g. masks of an older project moved to the exact frame numbers
             self.error.emit("Video frames checked", "\n\n".join(project.notes))
+
+    @staticmethod
+    def _place(project: Project) -> Path:
+        """What the last frame is remembered by: the project file, or the video of one in memory."""
+        return project.path or project.video_path
 
     @property
     def current_frame(self) -> int:
