@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.ui import main_window
+from app.ui.canvas import Canvas
 from app.ui.main_window import MainWindow
 from app.ui.testing import SlowFakeEngine
 from tests.ui.conftest import N, close_window, make_window
@@ -54,14 +55,21 @@ def test_the_first_frame_is_drawn_before_the_engine_is_built(qtbot: QtBot, clip:
     seen: dict[str, object] = {}
 
     def window() -> MainWindow | None:
-        found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
         return found[0] if found else None
 
+    drawn: list[int] = []  # appended on the UI thread each time the canvas is given a frame
+    real_set_image = Canvas.set_image
+
+    def set_image(self: Canvas, *args: object, **kwargs: object) -> None:
+        drawn.append(1)
+        real_set_image(self, *args, **kwargs)
+
     def factory(spec: object) -> SlowFakeEngine:  # runs in the worker thread
-        w = window()
-        seen["frames drawn when the engine was built"] = w.viewer.render_count if w is not None else 0
+        seen["frames drawn when the engine was built"] = len(drawn)
         return SlowFakeEngine(delay_s=0.0)
 
+    monkeypatch.setattr(Canvas, "set_image", set_image)
     monkeypatch.setattr(main_window, "default_engine_factory", factory)
 
     def close_when_ready() -> None:
@@ -72,6 +80,7 @@ def test_the_first_frame_is_drawn_before_the_engine_is_built(qtbot: QtBot, clip:
         w.close()
 
     QTimer.singleShot(20, close_when_ready)
+    QTimer.singleShot(30_000, QApplication.closeAllWindows)  # never hang the suite
     assert launch.run_gui(str(clip)) == 0
     assert seen["frames drawn when the engine was built"] >= 1
 
