@@ -304,10 +304,10 @@ def test_sam_stops_inside_a_frame_as_if_it_had_stopped_before_it(
         def stop_inside_frame_1() -> bool:  # frame 0 is prompted (no network runs); frame 1's blocks ask
             if got:
                 asked.append(len(asked))
-            return len(asked) >= 14  # past object 1's step, inside object 2's
+            return len(asked) >= 45  # past object 1's step (and the encoder), inside object 2's
         for out in engine.propagate_in_video(state, start_frame_idx=0, should_stop=stop_inside_frame_1):
             got.append(int(out[0]))
-        assert got == [0] and len(asked) == 14  # stopped between blocks, not at the end of the frame
+        assert got == [0] and len(asked) == 45  # stopped between blocks, not at the end of the frame
         assert torch.equal(click(engine, state, frame=1)[3] > 0, expected_click > 0)
         rerun = {int(f): m for f, _, _, m, _ in engine.propagate_in_video(state, start_frame_idx=0)}
         engine.close(state)

@@ -30,8 +30,9 @@ def stop_between_blocks(encoder: nn.Module, should_stop: Callable[[], bool] | No
                         stacks: tuple[str, ...] = ("blocks",)) -> Iterator[None]:
     """While active, every block of ``encoder``'s block stacks (``nn.ModuleList``s named as in
     ``stacks``; default ``blocks``: the Hiera and ViT trunks) first asks ``should_stop()``, and raises
-    :class:`EncodingStoppedError` when it answers True. The ``Linear`` layers of an MLP are no blocks:
-    they take microseconds, and a check before each would only add overhead."""
+    :class:`EncodingStoppedError` when it answers True; so does each composite part of a block (an
+    attention, an MLP). The ``Linear`` layers of an MLP are no blocks: they take microseconds, and a
+    check before each would only add overhead."""
     if should_stop is None:
         yield
         return
@@ -40,10 +41,13 @@ def stop_between_blocks(encoder: nn.Module, should_stop: Callable[[], bool] | No
         if should_stop():
             raise EncodingStoppedError
 
-    handles = [block.register_forward_pre_hook(check)
-               for name, stack in encoder.named_modules()
-               if name.split(".")[-1] in stacks and isinstance(stack, nn.ModuleList)
-               for block in stack if not isinstance(block, nn.Linear)]
+    blocks = [block for name, stack in encoder.named_modules()
+              if name.split(".")[-1] in stacks and isinstance(stack, nn.ModuleList)
+              for block in stack if not isinstance(block, nn.Linear)]
+    # Also before each composite part of a block (its attentions, its MLP): a memory-attention layer
+    # takes seconds on a CPU, most of it in its cross-attention, so its self-attention is cut off.
+    parts = [part for block in blocks for part in block.children() if next(part.children(), None) is not None]
+    handles = [module.register_forward_pre_hook(check) for module in (*blocks, *parts)]
     try:
         yield
     finally:
