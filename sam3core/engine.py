@@ -3,7 +3,8 @@ test fake) offers and how it refuses bad input. Engines are built by name in :mo
 
 Every engine exposes the seed notebook's predictor API (:class:`Engine`): ``init_state``,
 ``add_new_points_or_box`` / ``add_new_points`` / ``add_new_mask`` returning a :data:`MaskResult`,
-``propagate_in_video`` yielding :data:`PropagationResult` tuples, ``clear_all_points_in_video``,
+``propagate_in_video`` yielding :data:`PropagationResult` tuples (and taking ``should_stop``, see below),
+``clear_all_points_in_video``,
 ``reset_state``, ``remove_object``; and the capabilities every engine declares, so no caller has to
 probe for them: ``device``, ``prefetch_features`` (False where there is nothing to encode ahead),
 ``frame_scores`` (per-object confidence beyond the yielded ``obj_scores``; empty where an engine has none)
@@ -19,7 +20,11 @@ Shared rules (every engine follows them; the contract suite ``tests/test_engine_
   almost always the wrong mask, and resizing it would silently misplace the annotation.
 - ``remove_object`` is lenient by default (``strict=False``, as ``sam2``): an unknown id changes nothing.
 - ``propagate_in_video`` starts by default at the earliest prompted frame, in both directions (as
-  ``sam2``/``sam3``), and visits :func:`frame_order`'s frames.
+  ``sam2``/``sam3``), and visits :func:`frame_order`'s frames. Its ``should_stop`` (keyword, optional)
+  is asked at least before each frame and, where an engine can, between the blocks of a frame's work
+  (SAM: image encoder, memory attention, memory encoder, decoder), since one SAM frame takes seconds on
+  a CPU: True ends the generator without yielding the frame under way, whose partial results are
+  dropped (a later run computes it again); frames already yielded stay stored.
 - Masks are float logits, ``video_res_masks`` (N_obj, 1, H, W) at the video's size, positive = object;
   ``obj_scores`` (N_obj, 1) logits, > 0 = the object is present.
 """
@@ -28,19 +33,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 
 from sam3core.errors import EngineInputError, FrameIndexError, ObjectIdError, PromptError
 
+if TYPE_CHECKING:  # torch only for the annotations: the window imports this before torch is loaded
+    import torch
+
 # (frame_idx, obj_ids, low_res_masks (N, 1, h, w), video_res_masks (N, 1, H, W)), masks as logits
-MaskResult = tuple[int, list[int], torch.Tensor, torch.Tensor]
+MaskResult = tuple[int, list[int], "torch.Tensor", "torch.Tensor"]
 # (frame_idx, obj_ids, low_res_masks, video_res_masks, obj_scores (N, 1))
-PropagationResult = tuple[int, list[int], torch.Tensor, torch.Tensor, torch.Tensor]
+PropagationResult = tuple[int, list[int], "torch.Tensor", "torch.Tensor", "torch.Tensor"]
 # remove_object: (remaining obj_ids, [(prompted frame, its re-rendered video_res_masks)])
-RemoveResult = tuple[list[int], list[tuple[int, torch.Tensor]]]
+RemoveResult = tuple[list[int], list[tuple[int, "torch.Tensor"]]]
 # frame_scores: {obj_id: {"iou" | "memory_score" | "engine_confidence": value or None}}
 FrameScores = dict[int, dict[str, float | None]]
 # should_stop() asked between pieces of work: True abandons it
@@ -81,9 +88,10 @@ class Engine(Protocol):
 
     def propagate_in_video(self, inference_state: Any, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
-                           propagate_preflight: bool = False) -> Iterator[PropagationResult]:
+                           propagate_preflight: bool = False, *,
+                           should_stop: StopCheck | None = None) -> Iterator[PropagationResult]:
         """A generator over :func:`frame_order`'s frames; stop iterating to cancel (yielded frames are
-        kept)."""
+        kept), or answer True from ``should_stop`` to cancel inside a frame's work (see the rules)."""
         ...
 
     def clear_all_points_in_video(self, inference_state: Any) -> None: ...

@@ -263,6 +263,59 @@ def test_stopping_a_propagation_keeps_the_frames_done(engine: Engine, state: Any
     assert visited(engine, state, start_frame_idx=0) == list(range(FRAMES))
 
 
+def test_should_stop_ends_a_propagation_and_drops_the_frame_under_way(engine: Engine, state: Any) -> None:
+    click(engine, state)
+    assert visited(engine, state, start_frame_idx=0, should_stop=lambda: True) == []
+    got: list[int] = []
+
+    def stop_after_two() -> bool:  # asked inside frame 2 (or before it): frames 0 and 1 are kept
+        return len(got) >= 2
+
+    for out in engine.propagate_in_video(state, start_frame_idx=0, should_stop=stop_after_two):
+        got.append(int(out[0]))
+    assert got == [0, 1]
+    assert visited(engine, state, start_frame_idx=0) == list(range(FRAMES))  # the session goes on
+
+
+@pytest.mark.parametrize("engine_name", ["sam2.1_tiny", "sam3_tiny"])
+def test_sam_stops_inside_a_frame_as_if_it_had_stopped_before_it(
+        engine_name: str, engines: dict[str, Engine], video_path: Path) -> None:
+    """Stopped inside frame 1 after object 1's step there, the session is as after a stop before frame
+    1: a click on frame 1 gives the same mask (no unannounced result is taken as its previous one), and
+    a later run the same frames as an uninterrupted one."""
+    engine = engines.setdefault(engine_name, BUILDERS[engine_name]())
+    second = {"frame": 0, "obj_id": 2, "points": np.array([[60.0, 50.0]], np.float32)}
+    with VideoSource(video_path) as video:
+        reference = engine.init_state(video=video)
+        click(engine, reference)
+        click(engine, reference, **second)
+        frames = engine.propagate_in_video(reference, start_frame_idx=0)
+        assert int(next(frames)[0]) == 0
+        frames.close()  # type: ignore[attr-defined]
+        expected_click = click(engine, reference, frame=1)[3]
+        expected = {int(f): m for f, _, _, m, _ in engine.propagate_in_video(reference, start_frame_idx=0)}
+        engine.close(reference)
+        state = engine.init_state(video=video)
+        click(engine, state)
+        click(engine, state, **second)
+        asked: list[int] = []
+        got: list[int] = []
+
+        def stop_inside_frame_1() -> bool:  # frame 0 is prompted (no network runs); frame 1's blocks ask
+            if got:
+                asked.append(len(asked))
+            return len(asked) >= 45  # past object 1's step (and the encoder), inside object 2's
+        for out in engine.propagate_in_video(state, start_frame_idx=0, should_stop=stop_inside_frame_1):
+            got.append(int(out[0]))
+        assert got == [0] and len(asked) == 45  # stopped between blocks, not at the end of the frame
+        assert torch.equal(click(engine, state, frame=1)[3] > 0, expected_click > 0)
+        rerun = {int(f): m for f, _, _, m, _ in engine.propagate_in_video(state, start_frame_idx=0)}
+        engine.close(state)
+    assert sorted(rerun) == sorted(expected)
+    for frame, mask in expected.items():
+        assert torch.equal(rerun[frame] > 0, mask > 0), frame
+
+
 def test_frame_order_matches_the_reference_rule() -> None:
     assert list(frame_order(10, 3, None, True)) == [3, 2, 1, 0]
     assert list(frame_order(10, 0, None, True)) == []

@@ -273,14 +273,17 @@ class RemoteEngine:
 
     def propagate_in_video(self, inference_state: RemoteSession, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
-                           propagate_preflight: bool = False) -> Iterator[tuple]:
-        """Frames as the worker computes them; closing the generator ends the remote run there."""
+                           propagate_preflight: bool = False, *,
+                           should_stop: Callable[[], bool] | None = None) -> Iterator[tuple]:
+        """Frames as the worker computes them; closing the generator ends the remote run there.
+        ``should_stop`` is asked before each frame is handed on (the remote step itself cannot be
+        interrupted; the run ends there)."""
         del propagate_preflight  # the engines merge prompts first anyway
         sid = self._check(inference_state)
         rid = self._call("start_run", sid, start_frame_idx, max_frame_num_to_track, reverse)
-        return self._frames(sid, rid)
+        return self._frames(sid, rid, should_stop)
 
-    def _frames(self, sid: int, rid: int) -> Iterator[tuple]:
+    def _frames(self, sid: int, rid: int, should_stop: Callable[[], bool] | None = None) -> Iterator[tuple]:
         finished = False
         pending = None
         try:
@@ -294,6 +297,8 @@ class RemoteEngine:
                     pending = self._actor.step.remote(rid, self.step_frames, self.step_budget_s)
                 self._remember_scores(sid, [payload for payload, _ in payloads])
                 for payload, seconds in payloads:
+                    if should_stop is not None and should_stop():
+                        return
                     self.stats.frames += 1
                     self.stats.compute_seconds += seconds
                     self.stats.mask_bytes += payload.nbytes

@@ -290,7 +290,9 @@ class TrackingSession:
         """Sync, then run the requests one after the other, yielding (request, frame, masks, scores).
 
         Stop iterating (close the generator) to cancel after a frame; ``should_stop`` is also asked
-        before each request. The engine's generator is always closed (it leaves its inference context).
+        before each request and handed to the engine, which asks it within its frames (the frame
+        under way is then not yielded). The engine's generator is always closed (it leaves its
+        inference context).
         ``follow(frame, masks)`` (e.g. :meth:`ReviewGuard.to_follow`) may name masks the engine must
         take as its answer on that frame: they are fed as mask prompts and the run goes on from there
         (the frame is not yielded twice), so the frames after it follow them.
@@ -305,9 +307,11 @@ class TrackingSession:
                 end = list(request.frames(self.video.num_frames))[-1:]
                 start, limit, skip = request.start, request.max_frames, None
                 while start is not None:
+                    # Asked inside the engine's frames too: a SAM frame on a CPU takes seconds.
+                    stop = {} if should_stop is None else {"should_stop": should_stop}
                     frames = self.engine.propagate_in_video(state, start_frame_idx=start,
                                                             max_frame_num_to_track=limit,
-                                                            reverse=request.reverse)
+                                                            reverse=request.reverse, **stop)
                     start = None
                     with contextlib.closing(frames):  # type: ignore[type-var]
                         for frame_idx, obj_ids, _, video_res, obj_scores in frames:

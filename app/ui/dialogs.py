@@ -33,7 +33,6 @@ from app.ui.file_filters import CHECKPOINT_FILTER, VIDEO_FILTER
 from app.ui.remote_box import RemoteEngineBox
 from app.ui.tasks import BackgroundTask
 from app.ui.worker import EngineSpec
-from sam3core.factory import available_devices
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
@@ -150,6 +149,8 @@ class EngineDialog(QDialog):
         self.found.itemActivated.connect(lambda item: self._use_path(item.toolTip()))
         self.found.itemClicked.connect(lambda item: self._use_path(item.toolTip()))
         self.device = QComboBox()
+        from sam3core.factory import available_devices  # torch: loaded by now, or loaded when asked
+
         self.device.addItems(["auto", *available_devices()])
         if current.device and self.device.findText(current.device) >= 0:
             self.device.setCurrentText(current.device)

@@ -85,12 +85,13 @@ def start_window(path: str | None, engine: EngineSpec | None, **window_options: 
 
     window = MainWindow(engine=engine, **window_options)  # type: ignore[arg-type]
     window.show()
+    # Opened before the event loop starts, so its first paint shows the first frame: opening reads one
+    # frame (the frame index is built in a thread) and the engine loads only once the loop runs.
     if not path and not window.files.recent_files():
         # First launch: show the bundled sample rather than an empty window, so the first click works.
-        QTimer.singleShot(0, window.open_sample)
+        window.open_sample()
     elif path:
-        # After the event loop starts, so the window is visible while a long video is opened.
-        QTimer.singleShot(0, lambda: window.open_path(path))
+        window.open_path(path)
     if engine is None:  # an engine named on the command line is a choice already made
         QTimer.singleShot(0, lambda: window.offer_model(first_run=True))
     return window

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import qtawesome as qta
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -30,6 +30,7 @@ from app.domain.tracking import Direction
 from app.ui import dialogs
 from app.ui import first_run as first_run_offer
 from app.ui.actions import ACTIONS, MENUS, ShortcutsDialog, X, build_actions
+from app.ui.busy import BusyIndicator
 from app.ui.canvas import Canvas, Tool
 from app.ui.evaluation import EvaluationDialog
 from app.ui.files import FileController, is_openable
@@ -47,6 +48,8 @@ from app.ui.viewer import FrameViewController
 from app.ui.worker import EngineFactory, EngineSpec, default_engine_factory
 
 log = logging.getLogger(__name__)
+
+ENGINE_FALLBACK_MS = 1000  # the first engine loads after the first paint, or after this
 
 # Actions that need an open project.
 PROJECT_ACTIONS = ("save", "save_as", "save_copy", "import", "export_coco", "export_davis", "export_ytvis",
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
         # Ctrl+Z undoes the annotation also while the frame number (or brush size) box has focus.
         self.undo_keys = UndoKeys((self.actions["undo"], self.actions["redo"]), self)
         self.undo_keys.watch(self.findChildren(QAbstractSpinBox))
+        self.busy = BusyIndicator(self.canvas, self.status, self)
         self._connect()
         self._set_running(False)
         self._update_title()
@@ -107,7 +111,12 @@ class MainWindow(QMainWindow):
         # the engine dialog shows that one, not a request that failed or is still loading.
         self._engine_requests: list[EngineSpec] = []
         self.engine_in_use: EngineSpec | None = None
-        self.load_engine(engine or self._remembered_engine())
+        self.engine_spec = engine or self._remembered_engine()
+        # After the canvas's first paint: building an engine imports torch in the worker thread, whose
+        # C part holds the GIL for about a second and would freeze this thread before the first frame
+        # is on screen. (A window never shown loads it after ENGINE_FALLBACK_MS.)
+        self.canvas.viewport().installEventFilter(self)
+        QTimer.singleShot(ENGINE_FALLBACK_MS, self._load_first_engine)
 
     # -- composition --------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -285,6 +294,8 @@ class MainWindow(QMainWindow):
         self.tracking.engine_failed.connect(self._on_engine_failed)
         self.tracking.failed.connect(lambda msg: self.show_error("Tracking failed", msg))
         self.tracking.progress.connect(self.status.set_progress)
+        self.tracking.cancelling.connect(self.status.set_cancelling)
+        s.editing.waiting_changed.connect(self.busy.set_waiting)
         self.tracking.running_changed.connect(self._set_running)
         self.tracking.finished.connect(self._on_finished)
 
@@ -384,6 +395,16 @@ class MainWindow(QMainWindow):
             self.status.set_engine(self.tracking.engine_name, self.tracking.device)
         else:
             self.status.set_engine_problem("none (see the error)")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Paint and watched is self.canvas.viewport():
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._load_first_engine)  # once this paint is done
+        return super().eventFilter(watched, event)
+
+    def _load_first_engine(self) -> None:
+        if not self.tracking.engine_name and not self.tracking.engine_loading:  # none asked for meanwhile
+            self.load_engine(self.engine_spec)
 
     def _remembered_engine(self) -> EngineSpec:
         settings = QSettings()

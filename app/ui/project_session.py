@@ -27,6 +27,7 @@ from app.domain.project import Project, ProjectError, ProjectLockedError, VideoM
 from app.domain.prompt_edits import engine_prompt
 from app.domain.tracking import PromptKey, PromptSet
 from app.domain.video_compat import needs_reader_check
+from app.ui.last_frame import remember_frame, remembered_frame
 from app.ui.project_files import candidate_paths, open_or_create_for_video
 from app.ui.tasks import BackgroundTask
 from app.ui.tracking import TrackingController
@@ -256,6 +257,7 @@ class ProjectSession(QObject):
         self.cancel_opening()
         if self.project is None:
             return
+        remember_frame(self._place(self.project), self._current_frame)
         self.tracking.set_video(None)
         self.project.unsubscribe(self._events)
         self.project.close()
@@ -285,11 +287,18 @@ class ProjectSession(QObject):
         self._reload()
         self.active_id = self.objects[0].id if self.objects else 0
         self.tracking.set_video(project.video)
-        self.current_frame = 0  # after the video: the worker encodes frame 0 ahead of a first click
+        # Where the user left it; after the video: the worker encodes that frame ahead of a first click.
+        count, _exact = project.video.frame_count_hint()  # never waits for the frame index
+        self.current_frame = min(max(0, remembered_frame(self._place(project)) or 0), max(0, count - 1))
         self.project_changed.emit()
         self.active_object_changed.emit(self.active_id)
         if project.notes:  # e.g. masks of an older project moved to the exact frame numbers
             self.error.emit("Video frames checked", "\n\n".join(project.notes))
+
+    @staticmethod
+    def _place(project: Project) -> Path:
+        """What the last frame is remembered by: the project file, or the video of one in memory."""
+        return project.path or project.video_path
 
     @property
     def current_frame(self) -> int:

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 import numpy as np
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.domain.commands import SetMask, SetPrompt
 from app.domain.model import Prompt
@@ -30,6 +30,10 @@ NOTHING_IN_BOX = "Nothing found in the box — try a click inside the object"
 
 
 class PromptEditor(QObject):
+    # True as soon as a prompt waits for its mask (the first click on a frame encodes it: seconds on a
+    # CPU), False once every answer (or failure) is in: the window shows it is busy meanwhile.
+    waiting_changed = Signal(bool)
+
     def __init__(self, session: ProjectSession, tracking: TrackingController,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,16 +42,32 @@ class PromptEditor(QObject):
         self._pending: dict[int, DomainCommand] = {}  # token -> the SetPrompt waiting for its mask
         self._token = 0
         tracking.prompt_result.connect(self._on_prompt_result)
+        tracking.prompt_done.connect(self._on_prompt_done)
         session.project_changed.connect(self._forget_pending)
-
-    def _forget_pending(self) -> None:
-        self._pending.clear()
-        self.session.clicking.clear()
 
     @property
     def waiting_for_engine(self) -> bool:
         """True while a prompt's mask is still being computed (for scripted use: tests, self-check)."""
         return bool(self._pending)
+
+    def _forget_pending(self) -> None:
+        self.session.clicking.clear()
+        if self._pending:
+            self._pending.clear()
+            self.waiting_changed.emit(False)
+
+    def _clicking_from_pending(self) -> None:
+        """The prompts whose click the engine is still answering (the session feeds their masks as is)."""
+        self.session.clicking = {(c.command.prompt.frame, c.command.prompt.obj_id)
+                                 for c in self._pending.values() if isinstance(c.command, SetPrompt)}
+
+    @Slot(int)
+    def _on_prompt_done(self, token: int) -> None:
+        """The worker is done with ``token``: without a result (an engine error) it waits no more."""
+        if self._pending.pop(token, None) is not None:
+            self._clicking_from_pending()
+            if not self._pending:
+                self.waiting_changed.emit(False)
 
     @contextlib.contextmanager
     def _target(self, text: str) -> Iterator[int]:
@@ -148,17 +168,21 @@ class PromptEditor(QObject):
         if wrapper is None:
             return
         self._token += 1
+        first = not self._pending
         self._pending[self._token] = wrapper
         key = (prompt.frame, prompt.obj_id)
         self.session.clicking.add(key)
         self.tracking.segment(self.session.engine_prompts(), key, self._token)
+        if first:
+            self.waiting_changed.emit(True)
 
     @Slot(int, int, object, int)
     def _on_prompt_result(self, frame: int, obj_id: int, mask: np.ndarray, token: int) -> None:
         project = self.session.project
         wrapper = self._pending.pop(token, None)
-        self.session.clicking = {(c.command.prompt.frame, c.command.prompt.obj_id)
-                                 for c in self._pending.values() if isinstance(c.command, SetPrompt)}
+        self._clicking_from_pending()
+        if wrapper is not None and not self._pending:
+            self.waiting_changed.emit(False)
         if wrapper is None or project is None or wrapper.project is not project:
             return
         command = wrapper.command

@@ -26,6 +26,12 @@ class StatusPanel:
 
     def __init__(self, bar: QStatusBar, cancel: QAction, parent: QWidget) -> None:
         self.bar = bar
+        # What the app is busy with right now ("computing the mask…"); stays until cleared, unlike
+        # the bar's temporary messages, which the cursor's position replaces as the mouse moves.
+        self.note = QLabel("", parent)
+        self.note.hide()
+        bar.addPermanentWidget(self.note)
+        self._cancelling = False
         self.engine = QLabel("Engine: loading…", parent)
         self.device = QLabel("", parent)
         self.memory = QLabel("", parent)
@@ -74,15 +80,30 @@ class StatusPanel:
     def set_engine_problem(self, text: str) -> None:
         self.engine.setText(f"Engine: {text}")
 
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
     def set_running(self, running: bool) -> None:
         for widget in (self.progress, self.rate, self.cancel):
             widget.setVisible(running)
+        self._cancelling = False
         if running:
             self.progress.setRange(0, 0)
             self.rate.setText("starting…")
+
+    def set_cancelling(self) -> None:
+        """Said at once on Esc; the run ends within a network block (a few tenths of a second)."""
+        self._cancelling = True
+        self.rate.setText("cancelling…")
 
     def set_progress(self, progress: Progress) -> None:
         if progress.total > 0:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-        self.rate.setText(f"{progress.fps:.1f} frames/s · ETA {format_eta(progress.eta_s)}")
+        if self._cancelling:
+            return  # a frame finished while cancelling: the label keeps saying what happens
+        if progress.fps <= 0:  # the first frames are not timed (app/ui/eta.py)
+            self.rate.setText("estimating time left…")
+        else:
+            self.rate.setText(f"{progress.fps:.1f} frames/s · ETA {format_eta(progress.eta_s)}")

@@ -3,7 +3,8 @@
 It implements the full engine API (sam3core/engine.py) without any model: a point prompt gives a
 disc around the points, a box gives the filled box, a mask prompt is kept as is, and propagation
 carries each object's nearest conditioning mask to every frame, sleeping ``delay_s`` per frame so
-the GUI's worker thread is busy the way a real tracker keeps it busy.
+the GUI's worker thread is busy the way a real tracker keeps it busy. The sleep comes in ``blocks``
+pieces with the run's ``should_stop`` asked between them, as a SAM frame asks it between network blocks.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class FakeState:
 class SlowFakeEngine:
     name = "fake"
 
-    def __init__(self, delay_s: float = 0.02, radius: int = 20) -> None:
+    def __init__(self, delay_s: float = 0.02, radius: int = 20, blocks: int = 1) -> None:
         self.delay_s = delay_s
         self.radius = radius
+        self.blocks = max(1, blocks)
         self.device = torch.device("cpu")
         self.frames_computed = 0
 
@@ -143,14 +145,18 @@ class SlowFakeEngine:
 
     def propagate_in_video(self, inference_state: FakeState, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
-                           propagate_preflight: bool = False) -> Iterator[PropagationResult]:
+                           propagate_preflight: bool = False, *,
+                           should_stop: StopCheck | None = None) -> Iterator[PropagationResult]:
         prompted = {f for frames in inference_state.cond.values() for f in frames}
         if not prompted:
             raise PromptError(NOTHING_TO_PROPAGATE)
         n = inference_state.video.num_frames
         start = default_start_frame(prompted) if start_frame_idx is None else start_frame_idx
         for frame in frame_order(n, start, max_frame_num_to_track, reverse):
-            time.sleep(self.delay_s)
+            for _ in range(self.blocks):
+                if should_stop is not None and should_stop():
+                    return  # the frame under way is dropped, as the contract says
+                time.sleep(self.delay_s / self.blocks)
             self.frames_computed += 1
             idx, ids, low, video_res = self._result(inference_state, frame)
             yield idx, ids, low, video_res, torch.full((len(ids), 1), 10.0)  # (N, 1) logits: present

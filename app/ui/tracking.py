@@ -1,7 +1,7 @@
 """The UI-thread side of tracking: owns the worker thread and turns requests into queued calls.
 
 It never blocks: requests are queued signals into the worker's thread, cancellation is a flag the
-worker checks between frames, and results come back as signals. Propagated frames are stored into
+engine asks within and between frames, and results come back as signals. Propagated frames are stored into
 the Project from the worker thread (the store is thread-safe and commits each frame), so a crash or a
 cancel never loses a frame that was computed.
 """
@@ -56,9 +56,11 @@ class TrackingController(QObject):
     engine_ready = Signal(str, str)
     engine_failed = Signal(str)
     prompt_result = Signal(int, int, object, int)  # frame, obj_id, mask, token
+    prompt_done = Signal(int)                      # token: answered (after its result, or it failed)
     mask_ready = Signal(int, object)
     progress = Signal(object)                      # Progress
     running_changed = Signal(bool)
+    cancelling = Signal()                          # a cancel was asked; ``finished`` follows
     finished = Signal(int, bool)                   # frames done, cancelled
     failed = Signal(str)
 
@@ -83,6 +85,7 @@ class TrackingController(QObject):
         self._worker.engine_ready.connect(self._on_engine_ready)
         self._worker.engine_failed.connect(self._on_engine_failed)
         self._worker.prompt_result.connect(self.prompt_result)
+        self._worker.prompt_done.connect(self.prompt_done)
         self._worker.mask_ready.connect(self.mask_ready)
         self._worker.progress.connect(self._on_progress)
         self._worker.finished.connect(self._on_finished)
@@ -167,9 +170,11 @@ class TrackingController(QObject):
         return True
 
     def cancel(self) -> None:
-        """Ask the worker to stop after the frame it is computing; returns at once."""
-        if self._running:
+        """Ask the worker to stop; returns at once. The engine asks the flag between the blocks of a
+        frame's work (sam3core/engine.py), so the run ends within a block, not a whole frame."""
+        if self._running and not self._worker.cancel_event.is_set():
             self._worker.cancel_event.set()
+            self.cancelling.emit()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop the thread (cancelling any propagation); used when the window closes."""

@@ -18,13 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.cluster.runtime import ClusterConnectionError, ClusterUnavailableError, RemoteTarget
 from app.domain.tracking import PromptKey, PromptSet, PropagationRequest, TrackingSession
+from app.ui.eta import RateEstimator
 from sam3core.engine import Engine
-from sam3core.factory import build_engine
 from sam3core.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,9 @@ def default_engine_factory(spec: EngineSpec) -> Engine:
 
         device = spec.device or ("cuda" if spec.remote.num_gpus else "cpu")
         return connect_remote_engine(spec.remote, model=spec.name, checkpoint=spec.checkpoint, device=device)
+    # Imported here, in the worker thread: torch and the models load behind the first frame on screen.
+    from sam3core.factory import build_engine
+
     return build_engine(spec.name, checkpoint=spec.checkpoint, device=spec.device,
                         random_weights=spec.random_weights)
 
@@ -59,6 +61,7 @@ def describe_error(exc: BaseException, device: str) -> str:
     """A message a user can act on; out-of-memory gets its own advice."""
     text = str(exc) or type(exc).__name__
     oom = isinstance(exc, MemoryError) or "out of memory" in text.lower()
+    torch = sys.modules.get("torch")  # an engine error from torch means torch is loaded
     if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or oom:
         return (f"The engine ran out of memory on {device}. Frames computed so far are kept.\n"
                 "Try a smaller model, the CPU device, or closing other programs.\n\nDetails: " + text)
@@ -79,14 +82,16 @@ class TrackingWorker(QObject):
     """Move to a QThread and drive it only through queued signals (see TrackingController).
 
     A thin thread shell around the domain's :class:`~app.domain.tracking.TrackingSession`: it builds the
-    engine, turns results into signals, checks the cancel flag between frames and yields the CPU.
+    engine, turns results into signals, hands the cancel flag to the engine (asked within frames) and
+    yields the CPU.
     """
 
     engine_ready = Signal(str, str)          # engine name, device
     engine_failed = Signal(str)              # message; the previous engine stays in use
     prompt_result = Signal(int, int, object, int)  # frame, obj_id, (H, W) bool mask, token
+    prompt_done = Signal(int)                # token: that request is answered (after its result or failure)
     mask_ready = Signal(int, object)         # frame, {obj_id: (H, W) bool}
-    progress = Signal(int, int, float)       # frames done, frames total, frames/s
+    progress = Signal(int, int, float)       # frames done, frames total, smoothed frames/s (0: not yet)
     finished = Signal(int, bool)             # frames done, cancelled
     failed = Signal(str)                     # engine error during a request; the app carries on
 
@@ -95,7 +100,8 @@ class TrackingWorker(QObject):
         self._factory = factory
         self.session = TrackingSession()
         self._device = "cpu"
-        # Set from the UI thread; checked between frames (the worker's event loop is busy then).
+        # Set from the UI thread; asked by the engine within and between frames (the worker's event
+        # loop is busy then).
         self.cancel_event = threading.Event()
         # Called in this thread with each propagated frame before it is announced; the owner sets it.
         # store(frame, masks, scores, request): scores {obj_id: FrameScore}, request the run it belongs to.
@@ -150,9 +156,10 @@ class TrackingWorker(QObject):
         except Exception as exc:
             log.exception("segment failed")
             self.failed.emit(describe_error(exc, self._device))
-            return
+            mask = None
         if mask is not None:
             self.prompt_result.emit(key[0], key[1], mask, token)
+        self.prompt_done.emit(token)  # the window stops showing that it waits, answer or not
 
     @Slot(int)
     def prefetch(self, frame: int) -> None:
@@ -169,19 +176,25 @@ class TrackingWorker(QObject):
     def propagate(self, prompts: PromptSet, requests: list[PropagationRequest]) -> None:
         done = 0
         cancelled = False
+        rate = RateEstimator()  # smoothed: a plain average jumps (app/ui/eta.py)
+        current: PropagationRequest | None = None
         try:
             total = self.session.total_frames(requests)
-            started = time.perf_counter()
+            rate.start(time.perf_counter())
             self.progress.emit(0, total, 0.0)
             frames = self.session.propagate(prompts, requests, should_stop=self.cancel_event.is_set,
                                             follow=self.follow)
             with contextlib.closing(frames):
                 for request, frame_idx, masks, scores in frames:
+                    if current is not None and request is not current:
+                        rate.new_run()
+                    current = request
+                    rate.frame_done(time.perf_counter())
                     if self.store is not None:  # masks with the engine's confidence (app/domain/provenance)
                         self.store(frame_idx, masks, scores, request)
                     self.mask_ready.emit(frame_idx, masks)
                     done += 1
-                    self.progress.emit(done, total, done / max(time.perf_counter() - started, 1e-6))
+                    self.progress.emit(done, total, rate.fps)
                     if self.cancel_event.is_set():
                         break
             cancelled = self.cancel_event.is_set()

@@ -23,6 +23,7 @@ from sam3core.engine import (
     MaskResult,
     PropagationResult,
     RemoveResult,
+    StopCheck,
     check_frame_index,
     check_object_id,
     default_start_frame,
@@ -30,7 +31,7 @@ from sam3core.engine import (
 )
 from sam3core.errors import EngineInputError, ObjectIdError, PromptError
 from sam3core.runtime.heap import off_heap, recycle_heap, trim_heap
-from sam3core.runtime.prefetch import EncodingStoppedError, stop_between_blocks
+from sam3core.runtime.prefetch import BLOCK_STACKS, EncodingStoppedError, stop_between_blocks
 from sam3core.sam.consolidation import clear_around, clearing_applies, consolidate_prompted_frames
 from sam3core.sam.inference_state import FrameFeatures, FrameMemory, ObjectState, PointPrompt, Session
 from sam3core.sam.memory import ObjectBank, memory_score
@@ -248,11 +249,14 @@ class SamPredictor:
     @torch.inference_mode()
     def propagate_in_video(self, inference_state: Session, start_frame_idx: int | None = None,
                            max_frame_num_to_track: int | None = None, reverse: bool = False,
-                           propagate_preflight: bool = True) -> Iterator[PropagationResult]:
+                           propagate_preflight: bool = True, *,
+                           should_stop: StopCheck | None = None) -> Iterator[PropagationResult]:
         """Track every object frame by frame; yields ``(frame_idx, obj_ids, low_res, video_res, obj_scores)``.
 
         Prompts are always merged first (``propagate_preflight`` is accepted for compatibility). Stop
-        iterating to cancel: every yielded frame's results are already stored.
+        iterating to cancel: every yielded frame's results are already stored. ``should_stop`` is asked
+        before each frame and between the blocks of its networks (a frame takes seconds on a CPU): True
+        ends the run, the frame under way not yielded and its partial results dropped.
         """
         del propagate_preflight
         session = inference_state
@@ -263,7 +267,14 @@ class SamPredictor:
         clear = clearing_applies(self.config, session)
         try:
             for frame_idx in order:
-                result = self._track_frame(session, frame_idx, reverse, clear)
+                if should_stop is not None and should_stop():
+                    return
+                try:
+                    # The hooks come off before the yield: a click between two frames runs unhooked.
+                    with stop_between_blocks(self.model, should_stop, BLOCK_STACKS):
+                        result = self._track_frame_or_nothing(session, frame_idx, reverse, clear)
+                except EncodingStoppedError:
+                    return
                 # Long-lived results land between the frame's temporaries and fragment the heap: without
                 # this the resident size creeps up ~1-2 MB per frame and sits ~350 MB above the live
                 # size (measured: 963 vs 590 MB after 20 frames, peak 978 vs 870, for ~4% more time).
@@ -271,6 +282,27 @@ class SamPredictor:
                 yield result
         finally:
             trim_heap()  # also on cancel: an idle app keeps only what it holds
+
+    def _track_frame_or_nothing(self, session: Session, frame_idx: int, reverse: bool,
+                                clear: bool) -> PropagationResult:
+        """:meth:`_track_frame`; stopped half-way, the objects already stepped on the frame get back the
+        result they had there (none, or an older run's), so no unannounced result is ever used."""
+        before = {obj_id: (obj.non_cond.get(frame_idx), obj.tracked.get(frame_idx))
+                  for obj_id, obj in session.objects.items()}
+        try:
+            return self._track_frame(session, frame_idx, reverse, clear)
+        except EncodingStoppedError:
+            for obj_id, (entry, tracked) in before.items():
+                obj = session.objects[obj_id]
+                if entry is None:
+                    obj.non_cond.pop(frame_idx, None)
+                else:
+                    obj.non_cond[frame_idx] = entry
+                if tracked is None:
+                    obj.tracked.pop(frame_idx, None)
+                else:
+                    obj.tracked[frame_idx] = tracked
+            raise
 
     def _track_frame(self, session: Session, frame_idx: int, reverse: bool, clear: bool) -> PropagationResult:
         """Every object's result on one frame: its prompt's or a tracking step's (stored before return)."""
