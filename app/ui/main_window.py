@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(lambda pts, r, erase: s.paint(v.frame, pts, r, erase=erase))
         self.canvas.play_toggle_requested.connect(a["play"].toggle)
         v.frame_shown.connect(lambda _frame: self.outline_editor.refresh())
+        v.frame_shown.connect(self.status.set_cursor_frame)
         self.canvas.cursor_moved.connect(lambda x, y: self.status.set_cursor(x, y, v.frame))
         p = self.objects_panel
         p.add_requested.connect(s.add_object)

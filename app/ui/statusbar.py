@@ -32,6 +32,7 @@ class StatusPanel:
         self.note.hide()
         bar.addPermanentWidget(self.note)
         self._cancelling = False
+        self._cursor_xy: tuple[float, float] | None = None  # where the pointer last was on the frame
         self.engine = QLabel("Engine: loading…", parent)
         self.device = QLabel("", parent)
         self.memory = QLabel("", parent)
@@ -66,7 +67,13 @@ class StatusPanel:
         self.memory.setText(f"RAM {rss / 2**20:,.0f} MB")
 
     def set_cursor(self, x: float, y: float, frame: int) -> None:
+        self._cursor_xy = (x, y)
         self.cursor.setText(f"x {x:.0f}  y {y:.0f}  frame {frame}")
+
+    def set_cursor_frame(self, frame: int) -> None:
+        """The frame shown changed under a resting pointer (playing, keys, the spin box): follow it."""
+        if self._cursor_xy is not None:
+            self.set_cursor(*self._cursor_xy, frame)
 
     def set_engine(self, name: str, device: str, *, note: str = "") -> None:
         if name == "classical":
