@@ -158,7 +158,8 @@ def test_a_brush_stroke_keeps_the_clicks_and_undo_restores_mask_and_clicks(
     settle(qtbot, window)
     clicked = session.prompts[(0, 1)]
     before = session.project.mask(0, 1)
-    assert window.canvas.marker_count() == 2
+    # The frame repaints at most ~25 times a second (viewer.MIN_REPAINT_S): wait for that repaint.
+    qtbot.waitUntil(lambda: window.canvas.marker_count() == 2, timeout=2_000)
     QTest.keyClick(window, Qt.Key.Key_B)  # the brush tool, by its key
     window.brush_size.setValue(6)
     drag(window, cx + 20, cy, cx + 50, cy)  # extend the object beyond the disc's right edge
@@ -168,7 +169,7 @@ def test_a_brush_stroke_keeps_the_clicks_and_undo_restores_mask_and_clicks(
     assert prompt.points == clicked.points and prompt.labels == clicked.labels
     assert prompt.mask is not None and np.array_equal(prompt.mask, painted)
     assert np.array_equal(session.project.prompt(0, 1).mask, painted)
-    assert window.canvas.marker_count() == 2  # the clicks are still drawn
+    qtbot.waitUntil(lambda: window.canvas.marker_count() == 2, timeout=2_000)  # the clicks still drawn
     # A propagation over the painted frame keeps the stroke there, and the next frame carries it.
     assert session.propagate(Direction.FORWARD)
     wait_idle(qtbot, window)
@@ -180,7 +181,7 @@ def test_a_brush_stroke_keeps_the_clicks_and_undo_restores_mask_and_clicks(
     restored = session.prompts[(0, 1)]
     assert restored == clicked and restored.mask is None
     assert session.project.prompt(0, 1) == clicked and session.project.prompt(0, 1).mask is None
-    assert window.canvas.marker_count() == 2
+    qtbot.waitUntil(lambda: window.canvas.marker_count() == 2, timeout=2_000)
     QTest.keyClick(window, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(session.project.mask(0, 1), painted)
     assert session.prompts[(0, 1)].points == clicked.points
