@@ -40,7 +40,7 @@ class ClassicalSettings:
     min_confidence: float = 0.0  # below this per-frame confidence a tracked object is dropped (lost)
     redetect: bool = True  # look for lost objects again by their colour model
     logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)
-    appearance_rate: float = 0.0  # how fast the fine colour model follows confident tracked frames
+    appearance_rate: float = 0.05  # how fast the fine colour model follows confident tracked frames
     fb_check: bool = True  # forward-backward flow check: unconfirmed flow weakens the carried prior
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
