@@ -21,7 +21,9 @@ from sam3core.classical import inputs
 from sam3core.classical.propagate import (
     FlowField,
     bounding_box,
+    colour_probability,
     exit_sides,
+    flow_trust,
     pixel_grid,
     redetect,
     update_colour_model,
@@ -36,7 +38,7 @@ from sam3core.classical.state import (
     ObjectTrack,
     PackedMask,
 )
-from sam3core.classical.track import learn_appearance, track_step
+from sam3core.classical.track import blend_appearance, learn_appearance, track_step
 from sam3core.engine import (
     NOTHING_TO_PROPAGATE,
     FrameScores,
@@ -58,6 +60,7 @@ _GONE_FRACTION = 0.04  # of the object's typical area: less than this left count
 _EDGE_GONE_FRACTION = 0.15  # the same for a remnant at the frame edge
 _SPECK_FRACTION = 0.08  # of the typical area: smaller fragments of a tracked mask are dropped
 _COLOUR_EVERY = 5  # frames between colour-model updates while tracking
+_ADAPT_CONFIDENCE = 0.6  # a tracked frame at least this sure may teach the fine colour model
 _REDETECT_CONFIDENCE = 0.5  # re-found by colour alone: present, but the timeline should say "check"
 
 
@@ -274,9 +277,12 @@ class ClassicalEngine:
                 return
             ids = state.obj_ids
             image = state.frames.rgb(t)
-            backward = None
+            backward = trust = None
             if prev_t is not None and any(soft.get(o) is not None for o in ids):
                 backward = flow.backward(state.frames.grey(t), state.frames.grey(prev_t))
+                if it.fb_check:
+                    forward = flow.backward(state.frames.grey(prev_t), state.frames.grey(t))
+                    trust = flow_trust(backward, forward, grid)
             masks: dict[int, np.ndarray] = {}
             softs: dict[int, np.ndarray] = {}
             confidence: dict[int, float] = {}
@@ -293,8 +299,15 @@ class ClassicalEngine:
                     res = track_step(old, backward, grid, image, track.appearance,
                                      colour_weight=it.colour_weight, reach_px=reach,
                                      prior_blur=it.prior_blur, ref_area=ref,
-                                     shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty)
-                    mask = self._drop_specks(track, res.mask)
+                                     shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty,
+                                     trust=trust)
+                    mask = res.mask
+                    if it.band_refine and track.colour is not None:
+                        # Video SnapCut's local re-decision along the outline: GrabCut on a narrow
+                        # band learns this frame's colours where the flow-carried edge is unsure.
+                        mask = refine_band(image, mask, 0.12, 1, colour_probability(track.colour, image),
+                                           track.colour.ref_area)
+                    mask = self._drop_specks(track, mask)
                     if self._vanished(track, mask) or res.confidence < it.min_confidence:
                         # Unsure or gone: claim nothing rather than drift onto a neighbour.
                         masks[o] = np.zeros_like(mask)
@@ -326,6 +339,12 @@ class ClassicalEngine:
                     track.appearance = learn_appearance(image, final, reach) or track.appearance
                 elif step % _COLOUR_EVERY == 0:
                     track.colour = update_colour_model(track.colour, image, final)
+                    if (it.appearance_rate > 0 and track.appearance is not None
+                            and confidence.get(o, 0.0) >= _ADAPT_CONFIDENCE):
+                        # The object turns and the light changes: the fine model follows slowly, and
+                        # only from frames the engine is sure of, so a drift is not learnt as object.
+                        track.appearance = blend_appearance(track.appearance, image, final,
+                                                            it.appearance_rate, reach)
             state.frames_tracked.add(t)
             prev_t = t
             frame_idx, obj_ids, low, video = self._frame_output(state, t)

@@ -32,6 +32,22 @@ class FlowField:
         return self._dis.calc(new_grey, old_grey, None)
 
 
+def flow_trust(backward: np.ndarray, forward: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(h, w) float32 in [0.2, 1]: how far each new pixel's backward flow is confirmed by the forward flow.
+
+    A new pixel x came from x + b(x) on the old frame; the forward flow there should lead back to x.
+    Where it does not (occlusions, disocclusions, flow failing on fast or thin parts) the carried
+    mask is unreliable and the colour evidence should decide (forward-backward consistency, as in
+    Sundaram et al. 2010 and the occlusion handling of ObjectFlow).
+    """
+    coords = grid + backward
+    fwd = cv2.remap(forward, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    err = np.linalg.norm(backward + fwd, axis=2)
+    tol = 1.0 + 0.1 * np.linalg.norm(backward, axis=2)
+    return np.maximum(1.0 / (1.0 + (err / tol) ** 2), 0.2).astype(np.float32)
+
+
 def pixel_grid(h: int, w: int) -> np.ndarray:
     """(h, w, 2) float32 pixel coordinates (x, y)."""
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

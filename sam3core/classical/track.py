@@ -125,8 +125,13 @@ def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarra
 
 def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image: np.ndarray,
                model: Appearance | None, *, colour_weight: float, reach_px: int, prior_blur: float,
-               ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0) -> StepResult:
-    """Carry one object's soft map to ``image`` (see the module docstring)."""
+               ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0,
+               trust: np.ndarray | None = None) -> StepResult:
+    """Carry one object's soft map to ``image`` (see the module docstring).
+
+    ``trust`` (h, w) in [0, 1] scales the carried prior's logit per pixel (forward-backward flow
+    consistency): where the flow is not confirmed the colour evidence decides.
+    """
     warped = warp_soft(prev_soft, flow, grid)
     if prior_blur > 0:
         warped = cv2.GaussianBlur(warped, (0, 0), prior_blur)
@@ -135,6 +140,8 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
         empty = np.zeros(prior.shape, bool)
         return StepResult(empty, np.minimum(warped, 0.49).astype(np.float32), 0.0, prior)
     z = _logit(warped)
+    if trust is not None:
+        z *= trust
     weight = colour_weight * (model.reliability if model is not None else 0.0)
     colour = None
     if weight > 0 and model is not None:
