@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
@@ -15,6 +14,7 @@ from app.ui.main_window import MainWindow
 from app.ui.prompt_editing import NOTHING_IN_BOX
 from sam3core.video import write_video
 from tests.ui.conftest import classical_available
+from tests.ui.test_ui_window import drag, view_point
 
 H, W = 240, 320
 
@@ -28,19 +28,6 @@ def blank_clip(tmp_path: Path) -> Path:
         cv2.circle(frame, (70, 120), 28, (225, 40, 40), -1)
         frames.append(frame)
     return write_video(tmp_path / "blank" / "blank.mp4", frames, fps=12)
-
-
-def view_point(window: MainWindow, x: float, y: float):  # noqa: ANN201 (QPoint)
-    return window.canvas.mapFromScene(QPointF(x, y))
-
-
-def drag(window: MainWindow, x0: float, y0: float, x1: float, y1: float) -> None:
-    viewport = window.canvas.viewport()
-    start, end = view_point(window, x0, y0), view_point(window, x1, y1)
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(viewport, (start + end) / 2)
-    QTest.mouseMove(viewport, end)
-    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
 
 
 @pytest.mark.skipif(not classical_available(), reason="needs the classical engine (a real empty answer)")
