@@ -24,6 +24,15 @@ def settle(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: not window.session.waiting_for_engine, timeout=20_000)
 
 
+def first_mask(qtbot: QtBot, window: MainWindow, clip: Path):  # noqa: ANN201 (the window's session)
+    """Open ``clip``, click the disc on frame 0 and wait until its mask is stored and nothing is pending."""
+    assert window.open_path(clip)
+    click(window, *disc_center(0))
+    wait_mask(qtbot, window, 0, 1)
+    settle(qtbot, window)
+    return window.session
+
+
 def focus_spin(qtbot: QtBot, window: MainWindow):  # noqa: ANN201 (the frame number QSpinBox)
     window.activateWindow()
     spin = window.timeline.spin
@@ -46,11 +55,7 @@ def snapshot(window: MainWindow) -> dict:
 def test_ctrl_z_in_the_frame_number_box_undoes_and_ctrl_shift_z_redoes(qtbot: QtBot, slow_window: MainWindow,
                                                                        clip: Path) -> None:
     window = slow_window
-    assert window.open_path(clip)
-    session = window.session
-    click(window, *disc_center(0))
-    wait_mask(qtbot, window, 0, 1)
-    settle(qtbot, window)
+    session = first_mask(qtbot, window, clip)
     spin = focus_spin(qtbot, window)
     QTest.keyClicks(spin, "3")  # the box's own text changes: its undo must still not take Ctrl+Z
     assert session.undo_stack.index() == 1
@@ -106,11 +111,7 @@ def test_undo_of_an_edit_on_frame_5_from_frame_0_goes_to_frame_5_and_outlines_it
 def test_a_propagation_is_one_undo_step_that_restores_the_masks_it_replaced(
         qtbot: QtBot, slow_window: MainWindow, clip: Path) -> None:
     window = slow_window
-    assert window.open_path(clip)
-    session = window.session
-    click(window, *disc_center(0))
-    wait_mask(qtbot, window, 0, 1)
-    settle(qtbot, window)
+    session = first_mask(qtbot, window, clip)
     clicked = snapshot(window)
     assert session.propagate(Direction.FORWARD)
     wait_idle(qtbot, window)
