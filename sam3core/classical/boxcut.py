@@ -20,13 +20,23 @@ from __future__ import annotations
 import threading
 import zlib
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from sam3core.classical.grabcut import Box, Crop, Models, Point, clip_rect, keep_components, run_grabcut
+from sam3core.classical.grabcut import (
+    Box,
+    Crop,
+    Models,
+    Point,
+    clip_rect,
+    first_models,
+    grabcut_pool,
+    keep_components,
+    run_grabcut,
+)
 
 TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
 BOX_CUT_SIDE = 300  # pixels of the long side at which a box's window is cut (see cut_box_resampled)
@@ -120,10 +130,13 @@ def _iterated_chain(lab: np.ndarray, start: np.ndarray, crop: Crop, iters: int,
 
 
 def _core_cut(lab: np.ndarray, labels: np.ndarray, crop: Crop, box: Box,
-              kept: tuple[_Steps, np.ndarray] | None) -> tuple[Models, np.ndarray, Models]:
+              kept: tuple[_Steps, np.ndarray] | None,
+              unwanted: threading.Event) -> tuple[Models, np.ndarray, Models] | None:
     """The cut with colour models learnt from the box's core against the rest, then frozen.
 
-    ``lab`` is the CIE Lab image; ``labels`` is only read. Returns (learnt models, labels, models).
+    ``lab`` is the CIE Lab image; ``labels`` is only read. Returns (learnt models, labels, models), or
+    None when ``unwanted`` was set before the cut (the caller has a result that fits the box: a cut
+    left running would only slow down the user's next click).
     """
     h, w = labels.shape
     bx0, by0, bx1, by1 = clip_rect(*box, w, h)
@@ -143,8 +156,12 @@ def _core_cut(lab: np.ndarray, labels: np.ndarray, crop: Crop, box: Box,
             learnt = old_learnt
             if _is_fg(old_labels[pinned]).all():
                 return learnt, _with_pins(old_labels, pinned), old_models
+    if unwanted.is_set():
+        return None
     if learnt is None:
-        learnt = run_grabcut(lab, train, crop, 1, None, lab=True)
+        learnt = first_models(lab, train, crop)
+    if unwanted.is_set():
+        return None
     work = labels.copy()
     models = run_grabcut(lab, work, crop, 1, learnt, freeze=True, lab=True)
     return learnt, work, models
@@ -157,25 +174,28 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
     GrabCut's iterations can let the background model swallow an object whose colours also occur
     around it (a white dog on pale concrete, a flamingo among flamingos); a single iteration, or
     colour models learnt from the box's core against its surroundings and then frozen, often keep
-    it. Returns (mask, labels, models). ``labels`` holds the painted box labels and seeds.
+    it. The first cut that fits the box tightly (``TIGHT_ENOUGH``) is taken, in the order iterated,
+    single iteration, core; else the best fit of the three. Returns (mask, labels, models). ``labels``
+    holds the painted box labels and seeds.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)  # once for all the cuts
     key = (zlib.crc32(lab), lab.shape, crop, box)
     kept = _resume(key, labels)
-    core_job: Future = _pool().submit(_core_cut, lab, labels, crop, box, kept)
-    chain = _iterated_chain(lab, labels, crop, max(iters, 1), kept)
-    steps = _Steps(key, labels.copy(), chain)
+    unwanted = threading.Event()  # set when the core cut turns out not to be needed
+    core_job: Future = grabcut_pool().submit(_core_cut, lab, labels, crop, box, kept, unwanted)
+    steps = _Steps(key, labels.copy(), _iterated_chain(lab, labels, crop, max(iters, 1), kept))
     candidates = []
-    for cut, cut_models in (chain[-1], chain[0]):
+    for cut, cut_models in (steps.iterated[-1], steps.iterated[0]):
         mask = keep_components(_is_fg(cut), points, box)
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
         if candidates[-1][0] >= TIGHT_ENOUGH:
-            # It already fits the box: the other cuts cannot fit it better by much (the core cut's
-            # result is not needed; one that has not started yet is not run).
-            core_job.cancel()
+            # It already fits the box: the other cuts cannot fit it better by much (a core cut not
+            # yet done is not finished).
+            unwanted.set()
             break
     else:
         steps.core = core_job.result()
+        assert steps.core is not None  # only this function sets ``unwanted``
         _learnt, cut, cut_models = steps.core
         mask = keep_components(_is_fg(cut), points, box)
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
@@ -184,16 +204,6 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
     # max() keeps the first of equals: the iterated cut wins ties.
     _score, mask, work, models = max(candidates, key=lambda c: c[0])
     return mask, work, models
-
-
-# Two worker threads (started on first use) for GrabCut runs that do not depend on each other: the
-# target is 2 cores. Only a caller outside the pool ever waits on a job, never a job on another, so
-# the small pool cannot deadlock.
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grabcut")
-
-
-def _pool() -> ThreadPoolExecutor:
-    return _POOL
 
 
 def cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points: list[Point],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -11,6 +12,16 @@ Point = tuple[float, float, int]  # x, y in work pixels, label 1 = positive, 0 =
 Box = tuple[float, float, float, float]
 Crop = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1/y1 exclusive
 Models = tuple[np.ndarray, np.ndarray]  # GrabCut's (bgd, fgd) GMMs, (1, 65) float64 each
+
+
+# Two worker threads (started on first use) for GrabCut runs that do not depend on each other: the
+# target machine has 2 cores, and OpenCV releases the GIL inside grabCut. Only a caller outside the
+# pool ever waits on a job, never a job on another, so the small pool cannot deadlock.
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grabcut")
+
+
+def grabcut_pool() -> ThreadPoolExecutor:
+    return _POOL
 
 
 def clip_rect(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Crop:
@@ -93,3 +104,110 @@ def fill_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:
     return mask | small[comp]
 
 
+
+
+_COMPONENTS = 5  # GMM components per model in OpenCV's GrabCut; a model is (coefs 5, means 5x3, covs 5x9)
+
+
+def first_models(lab: np.ndarray, labels: np.ndarray, crop: Crop) -> Models:
+    """The colour models :func:`run_grabcut` with one iteration from ``labels`` would return, without
+    its graph cut (whose labels the core cut of a box throws away).
+
+    OpenCV's own k-means start (a 0-iteration call), then its first iteration's two model steps done
+    here: each pixel to its most likely component, then each component's weight, mean and covariance
+    -- the same double operations in the same order on integer colours, so the models come out
+    bit-identical (checked on every DAVIS frame-0 box, tests/test_classical_box.py). Anything unusual
+    (one class, a degenerate covariance) takes the plain call instead.
+    """
+    x0, y0, x1, y1 = crop
+    sub_lab = np.ascontiguousarray(lab[y0:y1, x0:x1])
+    sub = np.ascontiguousarray(labels[y0:y1, x0:x1])
+    fg = ((sub == cv2.GC_FGD) | (sub == cv2.GC_PR_FGD)).reshape(-1)
+    if fg.all() or not fg.any() or min(int(fg.sum()), int((~fg).sum())) < _COMPONENTS:
+        return run_grabcut(lab, labels.copy(), crop, 1, None, lab=True)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # as run_grabcut: the k-means start draws from OpenCV's (per-thread) RNG
+    try:
+        cv2.grabCut(sub_lab, sub.copy(), None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return run_grabcut(lab, labels.copy(), crop, 1, None, lab=True)
+    colours = sub_lab.reshape(-1, 3).astype(np.float64)
+    learnt = []
+    for model, part in ((bgd, colours[~fg]), (fgd, colours[fg])):
+        new = _learn(part, _which_component(model, part))
+        if new is None:
+            return run_grabcut(lab, labels.copy(), crop, 1, None, lab=True)
+        learnt.append(new)
+    return learnt[0], learnt[1]
+
+
+def _split(model: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = model.reshape(-1)
+    k = _COMPONENTS
+    return m[:k], m[k:4 * k].reshape(k, 3), m[4 * k:].reshape(k, 9)
+
+
+def _determinant(c: np.ndarray) -> np.ndarray:
+    """Determinants of row-major 3x3 covariances ``c`` (..., 9), in OpenCV's order of operations."""
+    c = [c[..., i] for i in range(9)]
+    return (c[0] * (c[4] * c[8] - c[5] * c[7]) - c[1] * (c[3] * c[8] - c[5] * c[6])
+            + c[2] * (c[3] * c[7] - c[4] * c[6]))
+
+
+def _which_component(model: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(N,) index of the component of ``model`` most likely to hold each colour of ``x`` (N, 3), as
+    OpenCV's ``GMM::whichComponent`` (unweighted densities; the first of equals; 0 when all are 0)."""
+    coefs, mean, cov = _split(model)
+    c = [cov[:, i] for i in range(9)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = 1.0 / _determinant(cov)
+        # inv[i][j] as OpenCV's inverseCovs[ci][i][j]
+        inv = np.stack([
+            (c[4] * c[8] - c[5] * c[7]) * d, -(c[1] * c[8] - c[2] * c[7]) * d,
+            (c[1] * c[5] - c[2] * c[4]) * d, -(c[3] * c[8] - c[5] * c[6]) * d,
+            (c[0] * c[8] - c[2] * c[6]) * d, -(c[0] * c[5] - c[2] * c[3]) * d,
+            (c[3] * c[7] - c[4] * c[6]) * d, -(c[0] * c[7] - c[1] * c[6]) * d,
+            (c[0] * c[4] - c[1] * c[3]) * d,
+        ], axis=1).reshape(-1, 3, 3)
+    determ = _determinant(cov)
+    best = np.zeros(len(x), np.int64)
+    top = np.zeros(len(x))
+    for k in range(_COMPONENTS):
+        if coefs[k] <= 0:
+            continue
+        d0, d1, d2 = x[:, 0] - mean[k, 0], x[:, 1] - mean[k, 1], x[:, 2] - mean[k, 2]
+        ic = inv[k]
+        mult = (d0 * (d0 * ic[0, 0] + d1 * ic[1, 0] + d2 * ic[2, 0])
+                + d1 * (d0 * ic[0, 1] + d1 * ic[1, 1] + d2 * ic[2, 1])
+                + d2 * (d0 * ic[0, 2] + d1 * ic[1, 2] + d2 * ic[2, 2]))
+        p = 1.0 / np.sqrt(determ[k]) * np.exp(-0.5 * mult)
+        better = p > top
+        best[better] = k
+        top[better] = p[better]
+    return best
+
+
+def _learn(x: np.ndarray, comp: np.ndarray) -> np.ndarray | None:
+    """(1, 65) model learnt from colours ``x`` (N, 3) in components ``comp`` (N,), as OpenCV's
+    ``GMM::endLearning`` (a covariance with determinant <= 1e-6 gets 0.01 added on its diagonal);
+    None where OpenCV would refuse the covariance."""
+    out = np.zeros(65)
+    coefs, mean, cov = _split(out)
+    for k in range(_COMPONENTS):
+        s = x[comp == k]
+        n = len(s)
+        if n == 0:
+            continue
+        inv_n = 1.0 / n
+        coefs[k] = n / len(x)
+        m = s.sum(axis=0) * inv_n  # integer colours: the sums are exact, whatever their order
+        mean[k] = m
+        c = ((s.T @ s) * inv_n - np.outer(m, m)).reshape(9)
+        if _determinant(c) <= 1e-6:
+            c[0] += 0.01
+            c[4] += 0.01
+            c[8] += 0.01
+        if not _determinant(c) > np.finfo(np.float64).eps:
+            return None
+        cov[k] = c
+    return out.reshape(1, 65)

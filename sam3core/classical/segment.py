@@ -23,6 +23,7 @@ from sam3core.classical.grabcut import (
     click_radius,
     clip_rect,
     fill_holes,
+    grabcut_pool,
     keep_components,
     run_grabcut,
 )
@@ -259,15 +260,22 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
             x0, y0 = min(x0, int(x) - pad), min(y0, int(y) - pad)
             x1, y1 = max(x1, int(x) + pad), max(y1, int(y) + pad)
     crop = clip_rect(x0, y0, x1, y1, w, h)
-    models = run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
-    mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
-    result = mask, GrabCutMemory(labels, models[0], models[1], crop)
-    if box is not None and any(label == 1 for _x, _y, label in new_points):
-        # A positive click in a box says "this is object": when the box's colour models had lost
-        # the object, a fresh cut seeded by every click fits the box better than continuing.
-        fresh = segment_prompt(image, all_points, box, max(iters, 3))
-        if box_tightness(fresh[0], box) > box_tightness(mask, box):
-            return fresh
+
+    def continued() -> tuple[np.ndarray, GrabCutMemory]:
+        models = run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
+        mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
+        return mask, GrabCutMemory(labels, models[0], models[1], crop)
+
+    if box is None or not any(label == 1 for _x, _y, label in new_points):
+        return continued()
+    # A positive click in a box says "this is object": when the box's colour models had lost the
+    # object, a fresh cut seeded by every click fits the box better than continuing. The two cuts are
+    # independent: the continued one runs in a worker thread meanwhile.
+    job = grabcut_pool().submit(continued)
+    fresh = segment_prompt(image, all_points, box, max(iters, 3))
+    result = job.result()
+    if box_tightness(fresh[0], box) > box_tightness(result[0], box):
+        return fresh
     return result
 
 
