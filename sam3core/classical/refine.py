@@ -22,7 +22,7 @@ import math
 import cv2
 import numpy as np
 
-from sam3core.classical.segment import fill_holes
+from sam3core.classical.grabcut import fill_holes
 
 LOGIT_LIMIT = 10.0
 

@@ -13,26 +13,25 @@ it) are kept, and small holes are filled.
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
+from sam3core.classical.boxcut import box_tightness, cut_box_resampled
+from sam3core.classical.grabcut import (
+    Box,
+    Point,
+    click_radius,
+    clip_rect,
+    fill_holes,
+    grabcut_pool,
+    keep_components,
+    run_grabcut,
+)
 from sam3core.classical.propagate import BINS, colour_index
 from sam3core.classical.state import GrabCutMemory
 
-Point = tuple[float, float, int]  # x, y in work pixels, label 1 = positive, 0 = negative
-Box = tuple[float, float, float, float]
-
-
-def _clip_rect(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
-    return (max(0, int(math.floor(x0))), max(0, int(math.floor(y0))),
-            min(w, int(math.ceil(x1))), min(h, int(math.ceil(y1))))
-
-
-def click_radius(h: int, w: int) -> int:
-    """Radius of the sure-label disk painted under a click, work pixels."""
-    return max(2, round(0.008 * math.hypot(h, w)))
+__all__ = ["Box", "Point", "box_tightness", "click_radius", "fill_holes", "keep_components",
+           "memory_from_mask", "paint_seeds", "refine_prompt", "segment_prompt"]
 
 
 def _flood_patch(image: np.ndarray, x: int, y: int, allowed: np.ndarray, tolerance: int,
@@ -95,134 +94,12 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
             cv2.circle(labels, (cx, cy), radius, cv2.GC_FGD, -1)
 
 
-def _run_grabcut(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int],
-                 iters: int, models: tuple[np.ndarray, np.ndarray] | None,
-                 freeze: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """GrabCut on ``crop`` of ``image``, updating ``labels`` in place; returns (bgd, fgd) models.
-
-    GrabCut sees the crop in CIE Lab: its colour GMMs separate objects from similar backgrounds
-    better there than in RGB (measured on DAVIS boxes, docs/classical.md). ``freeze`` keeps the given
-    models fixed (only the graph cut runs).
-    """
-    x0, y0, x1, y1 = crop
-    sub = np.ascontiguousarray(labels[y0:y1, x0:x1])
-    fg = np.isin(sub, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    if not fg.any() or fg.all():
-        # GrabCut needs samples of both classes; with one class the answer is already decided.
-        return models if models is not None else (np.zeros((1, 65)), np.zeros((1, 65)))
-    if models is None or not (models[0].any() and models[1].any()):
-        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        mode = cv2.GC_INIT_WITH_MASK
-    else:
-        bgd, fgd = models[0].copy(), models[1].copy()
-        mode = cv2.GC_EVAL_FREEZE_MODEL if freeze else cv2.GC_EVAL
-    cv2.setRNGSeed(0)  # GrabCut's k-means start draws from OpenCV's global RNG: keep results reproducible
-    lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
-    try:
-        cv2.grabCut(lab, sub, None, bgd, fgd, iters, mode)
-    except cv2.error:
-        return (bgd, fgd)  # degenerate colour statistics (a flat patch): keep the labels as painted
-    labels[y0:y1, x0:x1] = sub
-    return bgd, fgd
-
-
-def box_tightness(mask: np.ndarray, box: Box) -> float:
-    """How well ``mask`` fits a *tight* box: the fraction of the box's rows and columns it crosses.
-
-    A box drawn tightly around an object touches it on every row and column (Lempitsky et al.'s
-    tightness prior); a cut that lost part of the object, or kept a sliver, crosses fewer. A result
-    that fills (nearly) all of the box or almost none of it is penalised.
-    """
-    h, w = mask.shape
-    x0, y0, x1, y1 = _clip_rect(*box, w, h)
-    sub = mask[y0:y1, x0:x1]
-    if sub.size == 0 or not sub.any():
-        return 0.0
-    cover = 0.5 * (float(sub.any(axis=0).mean()) + float(sub.any(axis=1).mean()))
-    fill = float(sub.mean())
-    return cover - (0.5 if not 0.08 <= fill <= 0.97 else 0.0)
-
-
-def _cut_box(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int], box: Box,
-             points: list[Point], iters: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """GrabCut for a box, three ways, keeping the cut that fits the box best (:func:`box_tightness`).
-
-    GrabCut's iterations can let the background model swallow an object whose colours also occur
-    around it (a white dog on pale concrete, a flamingo among flamingos); a single iteration, or
-    colour models learnt from the box's core against its surroundings and then frozen, often keep
-    it. Returns (mask, labels, models). ``labels`` holds the painted box labels and seeds.
-    """
-    h, w = labels.shape
-    bx0, by0, bx1, by1 = _clip_rect(*box, w, h)
-    candidates = []
-    for variant in ("iterate", "once", "core"):
-        work = labels.copy()
-        if variant == "core":
-            train = labels.copy()
-            inside = train == cv2.GC_PR_FGD
-            train[inside] = cv2.GC_PR_BGD
-            mx, my = round(0.2 * (bx1 - bx0)), round(0.2 * (by1 - by0))
-            core = np.zeros_like(inside)
-            core[by0 + my:by1 - my, bx0 + mx:bx1 - mx] = True
-            train[inside & core] = cv2.GC_PR_FGD
-            learnt = _run_grabcut(image, train, crop, 1, None)
-            models = _run_grabcut(image, work, crop, 1, learnt, freeze=True)
-        else:
-            models = _run_grabcut(image, work, crop, iters if variant == "iterate" else 1, None)
-        mask = keep_components(np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)), points, box)
-        candidates.append((box_tightness(mask, box), mask, work, models))
-        if candidates[-1][0] >= TIGHT_ENOUGH:
-            break  # it already fits the box: the other cuts cannot fit it better by much
-    # max() keeps the first of equals: the iterated cut wins ties.
-    _score, mask, work, models = max(candidates, key=lambda c: c[0])
-    return mask, work, models
-
-
-def keep_components(mask: np.ndarray, points: list[Point], box: Box | None) -> np.ndarray:
-    """Drop stray blobs: keep components holding a positive click, or large ones inside the box.
-
-    A 3x3 opening first removes the 1-pixel threads GrabCut leaves along blurred colour edges.
-    """
-    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    mask = opened.astype(bool) if opened.any() else mask
-    count, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 2:
-        return fill_holes(mask)
-    keep = np.zeros(count, bool)
-    h, w = mask.shape
-    for x, y, label in points:
-        if label == 1:
-            cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
-            keep[comp[cy, cx]] = True
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    if box is not None or not keep[1:].any():
-        keep[1:] |= areas >= 0.15 * areas.max()
-    keep[0] = False
-    return fill_holes(keep[comp])
-
-
-def fill_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:
-    """Fill background holes not touching the border and smaller than ``max_frac`` of the mask area."""
-    inv = (~mask).astype(np.uint8)
-    count, comp, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-    if count <= 2:
-        return mask
-    h, w = mask.shape
-    limit = max_frac * max(int(np.count_nonzero(mask)), 1)
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    interior = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
-    small = interior & (stats[:, cv2.CC_STAT_AREA] <= limit)
-    small[0] = False
-    return mask | small[comp]
-
-
 def _box_labels(h: int, w: int, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     x0, y0, x1, y1 = box
     margin = max(8.0, 0.2 * max(x1 - x0, y1 - y0))
-    crop = _clip_rect(x0 - margin, y0 - margin, x1 + margin, y1 + margin, w, h)
+    crop = clip_rect(x0 - margin, y0 - margin, x1 + margin, y1 + margin, w, h)
     labels = np.full((h, w), cv2.GC_BGD, np.uint8)
-    bx0, by0, bx1, by1 = _clip_rect(x0, y0, x1, y1, w, h)
+    bx0, by0, bx1, by1 = clip_rect(x0, y0, x1, y1, w, h)
     labels[by0:by1, bx0:bx1] = cv2.GC_PR_FGD
     if (bx0, by0, bx1, by1) == (0, 0, w, h):
         # A box over the whole frame leaves GrabCut no background sample: call the rim probable background.
@@ -310,7 +187,7 @@ def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point],
     models: tuple[np.ndarray, np.ndarray] | None = None
     crop = (0, 0, w, h)
     for _attempt in range(3):
-        crop = _clip_rect(cx - half, cy - half, cx + half, cy + half, w, h)
+        crop = clip_rect(cx - half, cy - half, cx + half, cy + half, w, h)
         x0, y0, x1, y1 = crop
         work = seeds.copy()
         window = work[y0:y1, x0:x1]
@@ -322,7 +199,7 @@ def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point],
             if touches:
                 part = window[edge]
                 part[(part == cv2.GC_PR_BGD) | (part == cv2.GC_PR_FGD)] = cv2.GC_BGD
-        models = _run_grabcut(image, work, crop, iters, None)
+        models = run_grabcut(image, work, crop, iters, None)
         fg = keep_components(np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)), points, None)
         labels[:] = work
         sub = fg[y0:y1, x0:x1]
@@ -339,39 +216,6 @@ def _grow_from_click(image: np.ndarray, labels: np.ndarray, points: list[Point],
     return models[0], models[1], crop
 
 
-TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
-BOX_CUT_SIDE = 300  # pixels of the long side at which a box's window is cut (see _cut_box_resampled)
-
-
-def _cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: tuple[int, int, int, int], box: Box,
-                       points: list[Point], iters: int,
-                       ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """:func:`_cut_box` on the box's window resampled to ``BOX_CUT_SIDE`` pixels.
-
-    GrabCut's smoothness term is per pixel pair while its colour term is per pixel, so the same object
-    cut at a small scale (a box of 80 work pixels) often collapses to nothing, and at ~300-400 px it holds
-    (measured on DAVIS frame-0 boxes). Returns (mask, labels, models) at work resolution.
-    """
-    h, w = labels.shape
-    x0, y0, x1, y1 = crop
-    cw, ch = x1 - x0, y1 - y0
-    f = BOX_CUT_SIDE / max(cw, ch, 1)
-    sw, sh = max(2, round(cw * f)), max(2, round(ch * f))
-    fx, fy = sw / cw, sh / ch
-    window = np.s_[y0:y1, x0:x1]
-    sub_image = cv2.resize(np.ascontiguousarray(image[window]), (sw, sh), interpolation=cv2.INTER_LINEAR)
-    sub_labels = cv2.resize(np.ascontiguousarray(labels[window]), (sw, sh), interpolation=cv2.INTER_NEAREST)
-    sub_box = ((box[0] - x0) * fx, (box[1] - y0) * fy, (box[2] - x0) * fx, (box[3] - y0) * fy)
-    sub_points = [((x - x0) * fx, (y - y0) * fy, label) for x, y, label in points]
-    sub_mask, sub_labels, models = _cut_box(sub_image, sub_labels, (0, 0, sw, sh), sub_box, sub_points, iters)
-    out_labels = labels.copy()
-    out_labels[y0:y1, x0:x1] = cv2.resize(sub_labels, (cw, ch), interpolation=cv2.INTER_NEAREST)
-    mask = np.zeros((h, w), bool)
-    back = cv2.resize(sub_mask.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
-    mask[window] = back >= 0.5
-    return keep_components(mask, points, box), out_labels, models
-
-
 def segment_prompt(image: np.ndarray, points: list[Point], box: Box | None, iters: int,
                    ) -> tuple[np.ndarray, GrabCutMemory]:
     """A fresh prompt on ``image`` (h, w, 3) RGB uint8 -> ((h, w) bool mask, memory for refinement)."""
@@ -382,9 +226,9 @@ def segment_prompt(image: np.ndarray, points: list[Point], box: Box | None, iter
         for x, y, _label in points:  # clicks outside the box widen the window
             x0, y0 = min(x0, int(x) - 8), min(y0, int(y) - 8)
             x1, y1 = max(x1, int(x) + 8), max(y1, int(y) + 8)
-        crop = _clip_rect(x0, y0, x1, y1, w, h)
+        crop = clip_rect(x0, y0, x1, y1, w, h)
         paint_seeds(labels, image, points, labels == cv2.GC_PR_FGD)
-        mask, labels, models = _cut_box_resampled(image, labels, crop, box, points, iters)
+        mask, labels, models = cut_box_resampled(image, labels, crop, box, points, iters)
     elif any(label == 1 for _x, _y, label in points):
         labels = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
         paint_seeds(labels, image, points, None)
@@ -415,16 +259,23 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
         if label == 1 and not (x0 <= x < x1 and y0 <= y < y1):
             x0, y0 = min(x0, int(x) - pad), min(y0, int(y) - pad)
             x1, y1 = max(x1, int(x) + pad), max(y1, int(y) + pad)
-    crop = _clip_rect(x0, y0, x1, y1, w, h)
-    models = _run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
-    mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
-    result = mask, GrabCutMemory(labels, models[0], models[1], crop)
-    if box is not None and any(label == 1 for _x, _y, label in new_points):
-        # A positive click in a box says "this is object": when the box's colour models had lost
-        # the object, a fresh cut seeded by every click fits the box better than continuing.
-        fresh = segment_prompt(image, all_points, box, max(iters, 3))
-        if box_tightness(fresh[0], box) > box_tightness(mask, box):
-            return fresh
+    crop = clip_rect(x0, y0, x1, y1, w, h)
+
+    def continued() -> tuple[np.ndarray, GrabCutMemory]:
+        models = run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
+        mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
+        return mask, GrabCutMemory(labels, models[0], models[1], crop)
+
+    if box is None or not any(label == 1 for _x, _y, label in new_points):
+        return continued()
+    # A positive click in a box says "this is object": when the box's colour models had lost the
+    # object, a fresh cut seeded by every click fits the box better than continuing. The two cuts are
+    # independent: the continued one runs in a worker thread meanwhile.
+    job = grabcut_pool().submit(continued)
+    fresh = segment_prompt(image, all_points, box, max(iters, 3))
+    result = job.result()
+    if box_tightness(fresh[0], box) > box_tightness(result[0], box):
+        return fresh
     return result
 
 
@@ -439,7 +290,7 @@ def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_poin
     grown = memory.labels.copy()
     grown[kept & (grown == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
     mask = keep_components(fresh | kept, all_points, None)
-    crop = _clip_rect(min(old_crop[0], memory.crop[0]), min(old_crop[1], memory.crop[1]),
+    crop = clip_rect(min(old_crop[0], memory.crop[0]), min(old_crop[1], memory.crop[1]),
                       max(old_crop[2], memory.crop[2]), max(old_crop[3], memory.crop[3]), w, h)
     return mask, GrabCutMemory(grown, memory.bgd_model, memory.fgd_model, crop)
 
@@ -452,7 +303,7 @@ def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
     if xs.size:
         bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
         m = max(8, int(0.3 * max(bw, bh)))
-        crop = _clip_rect(xs.min() - m, ys.min() - m, xs.max() + 1 + m, ys.max() + 1 + m, w, h)
+        crop = clip_rect(xs.min() - m, ys.min() - m, xs.max() + 1 + m, ys.max() + 1 + m, w, h)
     else:
         crop = (0, 0, w, h)
     return GrabCutMemory(labels, np.zeros((1, 65)), np.zeros((1, 65)), crop)

@@ -1,0 +1,234 @@
+"""Box -> mask with GrabCut: three cuts of the box's window, the one that fits the box best kept.
+
+The window (the box plus a margin) is resampled to ``BOX_CUT_SIDE`` pixels and cut three ways: GrabCut
+iterated, GrabCut's first iteration alone, and a cut with colour models learnt from the box's core and
+then frozen (:func:`cut_box`). A box costs about one iterated cut of wall time, from three exact
+short-cuts (docs/classical.md, "Click latency"):
+
+- the single-iteration cut *is* the iterated cut's first step: GrabCut continued with ``GC_EVAL`` from
+  a step's labels and models gives exactly the uninterrupted run, so the chain is run a step at a time;
+- the core cut runs in a worker thread meanwhile (OpenCV releases the GIL inside ``grabCut``);
+- the steps of the last few cuts are kept (:class:`_Steps`). A later cut of the same window whose
+  seeds differ only by sure-foreground pixels (a positive click inside the box, as the app sends it
+  after the box) continues from the last step at which every one of those pixels was already
+  foreground: pinning pixels to the side of the cut they are on leaves a graph cut's minimum where it
+  is, so those steps would come out the same (:func:`_resume`).
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from sam3core.classical.grabcut import (
+    Box,
+    Crop,
+    Models,
+    Point,
+    clip_rect,
+    first_models,
+    grabcut_pool,
+    keep_components,
+    run_grabcut,
+)
+
+TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
+BOX_CUT_SIDE = 300  # pixels of the long side at which a box's window is cut (see cut_box_resampled)
+_KEPT_STEPS = 4  # recent box cuts whose steps are kept for continuing (~0.5 MB each at 300 px)
+
+
+def box_tightness(mask: np.ndarray, box: Box) -> float:
+    """How well ``mask`` fits a *tight* box: the fraction of the box's rows and columns it crosses.
+
+    A box drawn tightly around an object touches it on every row and column (Lempitsky et al.'s
+    tightness prior); a cut that lost part of the object, or kept a sliver, crosses fewer. A result
+    that fills (nearly) all of the box or almost none of it is penalised.
+    """
+    h, w = mask.shape
+    x0, y0, x1, y1 = clip_rect(*box, w, h)
+    sub = mask[y0:y1, x0:x1]
+    if sub.size == 0 or not sub.any():
+        return 0.0
+    cover = 0.5 * (float(sub.any(axis=0).mean()) + float(sub.any(axis=1).mean()))
+    fill = float(sub.mean())
+    return cover - (0.5 if not 0.08 <= fill <= 0.97 else 0.0)
+
+
+def _is_fg(labels: np.ndarray) -> np.ndarray:
+    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+
+
+@dataclass
+class _Steps:
+    """One window's GrabCut chains: the labels they started from and their state after each step.
+
+    ``iterated[k]`` is (labels, models) after k + 1 iterations from ``start``; ``core`` the core cut's
+    (learnt models, labels, models) once it has run. ``image_key`` identifies the window's pixels, the
+    crop and the box (which places the core).
+    """
+
+    image_key: tuple
+    start: np.ndarray
+    iterated: list[tuple[np.ndarray, Models]] = field(default_factory=list)
+    core: tuple[Models, np.ndarray, Models] | None = None
+
+
+_RECENT: deque[_Steps] = deque(maxlen=_KEPT_STEPS)
+_RECENT_LOCK = threading.Lock()
+
+
+def _pinned(steps: _Steps, key: tuple, start: np.ndarray) -> np.ndarray | None:
+    """The pixels ``start`` pins to sure foreground beyond ``steps.start``, or None when ``start``
+    differs from it in any other way (or the image is another) and the steps do not apply."""
+    if steps.image_key != key or steps.start.shape != start.shape:
+        return None
+    diff = steps.start != start
+    if not (np.all(steps.start[diff] == cv2.GC_PR_FGD) and np.all(start[diff] == cv2.GC_FGD)):
+        return None
+    return diff
+
+
+def _resume(key: tuple, start: np.ndarray) -> tuple[_Steps, np.ndarray] | None:
+    """The kept steps this cut can continue from (the one pinning the fewest pixels), with those pixels."""
+    with _RECENT_LOCK:
+        found = [(steps, pinned) for steps in _RECENT
+                 if (pinned := _pinned(steps, key, start)) is not None]
+    return min(found, key=lambda f: int(np.count_nonzero(f[1])), default=None)
+
+
+def _with_pins(labels: np.ndarray, pinned: np.ndarray) -> np.ndarray:
+    out = labels.copy()
+    out[pinned] = cv2.GC_FGD
+    return out
+
+
+def _iterated_chain(lab: np.ndarray, start: np.ndarray, crop: Crop, iters: int,
+                    kept: tuple[_Steps, np.ndarray] | None) -> list[tuple[np.ndarray, Models]]:
+    """(labels, models) after each of ``iters`` GrabCut iterations from ``start``, one call a step.
+
+    Steps of ``kept`` are taken over while every pinned pixel was foreground in them (then this chain's
+    step is that step with those pixels pinned); the rest continue with ``GC_EVAL``.
+    """
+    chain: list[tuple[np.ndarray, Models]] = []
+    if kept is not None:
+        steps, pinned = kept
+        for labels, models in steps.iterated[:iters]:
+            if not _is_fg(labels[pinned]).all():
+                break
+            chain.append((_with_pins(labels, pinned), models))
+    while len(chain) < iters:
+        work = (chain[-1][0] if chain else start).copy()
+        models = run_grabcut(lab, work, crop, 1, chain[-1][1] if chain else None, lab=True)
+        chain.append((work, models))
+    return chain
+
+
+def _core_cut(lab: np.ndarray, labels: np.ndarray, crop: Crop, box: Box,
+              kept: tuple[_Steps, np.ndarray] | None,
+              unwanted: threading.Event) -> tuple[Models, np.ndarray, Models] | None:
+    """The cut with colour models learnt from the box's core against the rest, then frozen.
+
+    ``lab`` is the CIE Lab image; ``labels`` is only read. Returns (learnt models, labels, models), or
+    None when ``unwanted`` was set before the cut (the caller has a result that fits the box: a cut
+    left running would only slow down the user's next click).
+    """
+    h, w = labels.shape
+    bx0, by0, bx1, by1 = clip_rect(*box, w, h)
+    train = labels.copy()
+    inside = train == cv2.GC_PR_FGD
+    train[inside] = cv2.GC_PR_BGD
+    mx, my = round(0.2 * (bx1 - bx0)), round(0.2 * (by1 - by0))
+    core = np.zeros_like(inside)
+    core[by0 + my:by1 - my, bx0 + mx:bx1 - mx] = True
+    train[inside & core] = cv2.GC_PR_FGD
+    learnt = None
+    if kept is not None and kept[0].core is not None:
+        steps, pinned = kept
+        old_learnt, old_labels, old_models = steps.core
+        # Training sees only which pixels count as foreground: pins inside the core change none.
+        if core[pinned].all():
+            learnt = old_learnt
+            if _is_fg(old_labels[pinned]).all():
+                return learnt, _with_pins(old_labels, pinned), old_models
+    if unwanted.is_set():
+        return None
+    if learnt is None:
+        learnt = first_models(lab, train, crop)
+    if unwanted.is_set():
+        return None
+    work = labels.copy()
+    models = run_grabcut(lab, work, crop, 1, learnt, freeze=True, lab=True)
+    return learnt, work, models
+
+
+def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points: list[Point],
+            iters: int) -> tuple[np.ndarray, np.ndarray, Models]:
+    """GrabCut for a box, three ways, keeping the cut that fits the box best (:func:`box_tightness`).
+
+    GrabCut's iterations can let the background model swallow an object whose colours also occur
+    around it (a white dog on pale concrete, a flamingo among flamingos); a single iteration, or
+    colour models learnt from the box's core against its surroundings and then frozen, often keep
+    it. The first cut that fits the box tightly (``TIGHT_ENOUGH``) is taken, in the order iterated,
+    single iteration, core; else the best fit of the three. Returns (mask, labels, models). ``labels``
+    holds the painted box labels and seeds.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)  # once for all the cuts
+    key = (zlib.crc32(lab), lab.shape, crop, box)
+    kept = _resume(key, labels)
+    unwanted = threading.Event()  # set when the core cut turns out not to be needed
+    core_job: Future = grabcut_pool().submit(_core_cut, lab, labels, crop, box, kept, unwanted)
+    steps = _Steps(key, labels.copy(), _iterated_chain(lab, labels, crop, max(iters, 1), kept))
+    candidates = []
+    for cut, cut_models in (steps.iterated[-1], steps.iterated[0]):
+        mask = keep_components(_is_fg(cut), points, box)
+        candidates.append((box_tightness(mask, box), mask, cut, cut_models))
+        if candidates[-1][0] >= TIGHT_ENOUGH:
+            # It already fits the box: the other cuts cannot fit it better by much (a core cut not
+            # yet done is not finished).
+            unwanted.set()
+            break
+    else:
+        steps.core = core_job.result()
+        assert steps.core is not None  # only this function sets ``unwanted``
+        _learnt, cut, cut_models = steps.core
+        mask = keep_components(_is_fg(cut), points, box)
+        candidates.append((box_tightness(mask, box), mask, cut, cut_models))
+    with _RECENT_LOCK:
+        _RECENT.append(steps)
+    # max() keeps the first of equals: the iterated cut wins ties.
+    _score, mask, work, models = max(candidates, key=lambda c: c[0])
+    return mask, work, models
+
+
+def cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points: list[Point],
+                      iters: int) -> tuple[np.ndarray, np.ndarray, Models]:
+    """:func:`cut_box` on the box's window resampled to ``BOX_CUT_SIDE`` pixels.
+
+    GrabCut's smoothness term is per pixel pair while its colour term is per pixel, so the same object
+    cut at a small scale (a box of 80 work pixels) often collapses to nothing, and at ~300-400 px it holds
+    (measured on DAVIS frame-0 boxes). Returns (mask, labels, models) at work resolution.
+    """
+    h, w = labels.shape
+    x0, y0, x1, y1 = crop
+    cw, ch = x1 - x0, y1 - y0
+    f = BOX_CUT_SIDE / max(cw, ch, 1)
+    sw, sh = max(2, round(cw * f)), max(2, round(ch * f))
+    fx, fy = sw / cw, sh / ch
+    window = np.s_[y0:y1, x0:x1]
+    sub_image = cv2.resize(np.ascontiguousarray(image[window]), (sw, sh), interpolation=cv2.INTER_LINEAR)
+    sub_labels = cv2.resize(np.ascontiguousarray(labels[window]), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    sub_box = ((box[0] - x0) * fx, (box[1] - y0) * fy, (box[2] - x0) * fx, (box[3] - y0) * fy)
+    sub_points = [((x - x0) * fx, (y - y0) * fy, label) for x, y, label in points]
+    sub_mask, sub_labels, models = cut_box(sub_image, sub_labels, (0, 0, sw, sh), sub_box, sub_points, iters)
+    out_labels = labels.copy()
+    out_labels[y0:y1, x0:x1] = cv2.resize(sub_labels, (cw, ch), interpolation=cv2.INTER_NEAREST)
+    mask = np.zeros((h, w), bool)
+    back = cv2.resize(sub_mask.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+    mask[window] = back >= 0.5
+    return keep_components(mask, points, box), out_labels, models

@@ -1,0 +1,82 @@
+"""The box cut's short-cuts give exactly the masks of the plain computation (sam3core/classical/boxcut.py)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from sam3core.classical import boxcut
+from sam3core.classical.boxcut import cut_box
+from sam3core.classical.grabcut import first_models, run_grabcut
+
+H, W = 150, 200
+BOX = (50.0, 30.0, 150.0, 125.0)
+
+
+def blob_frame(seed: int = 0) -> np.ndarray:
+    """A two-coloured object (with a patch like the background) on a noisy, textured background."""
+    rng = np.random.default_rng(seed)
+    frame = cv2.GaussianBlur(rng.integers(60, 200, (H, W, 3), dtype=np.uint8), (0, 0), 2.0).astype(np.float32)
+    cv2.ellipse(frame, (100, 78), (45, 40), 0, 0, 360, (200, 60, 50), -1)
+    cv2.rectangle(frame, (80, 85), (125, 118), (40, 90, 170), -1)
+    cv2.circle(frame, (85, 60), 9, (130, 130, 120), -1)
+    frame += rng.normal(0.0, 8.0, frame.shape)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def box_labels() -> np.ndarray:
+    labels = np.full((H, W), cv2.GC_BGD, np.uint8)
+    x0, y0, x1, y1 = (int(v) for v in BOX)
+    labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
+    return labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_models_are_grabcuts_models_after_one_iteration(seed: int) -> None:
+    lab = cv2.cvtColor(blob_frame(seed), cv2.COLOR_RGB2LAB)
+    labels = box_labels()
+    labels[60:90, 90:110] = cv2.GC_FGD
+    expected = run_grabcut(lab, labels.copy(), (0, 0, W, H), 1, None, lab=True)
+    got = first_models(lab, labels, (0, 0, W, H))
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
+def test_grabcut_continued_step_by_step_is_the_uninterrupted_run() -> None:
+    lab = cv2.cvtColor(blob_frame(), cv2.COLOR_RGB2LAB)
+    whole = box_labels()
+    run_grabcut(lab, whole, (0, 0, W, H), 4, None, lab=True)
+    steps = box_labels()
+    models = run_grabcut(lab, steps, (0, 0, W, H), 1, None, lab=True)
+    for _ in range(3):
+        models = run_grabcut(lab, steps, (0, 0, W, H), 1, models, lab=True)
+    assert np.array_equal(steps, whole)
+
+
+def _cut(image: np.ndarray, labels: np.ndarray, points: list) -> tuple[np.ndarray, np.ndarray]:
+    mask, out, _models = cut_box(image, labels, (0, 0, W, H), BOX, points, 4)
+    return mask, out
+
+
+@pytest.mark.parametrize("click", [(100.0, 70.0), (100.0, 100.0), (60.0, 40.0)])
+def test_a_click_after_the_box_gives_the_mask_of_a_cut_from_scratch(click: tuple[float, float]) -> None:
+    image = blob_frame()
+    points = [(click[0], click[1], 1)]
+    seeded = box_labels()
+    cv2.circle(seeded, (int(click[0]), int(click[1])), 3, cv2.GC_FGD, -1)
+    boxcut._RECENT.clear()
+    scratch = _cut(image, seeded, points)
+    boxcut._RECENT.clear()
+    _cut(image, box_labels(), [])  # the box first: its steps are kept
+    continued = _cut(image, seeded, points)
+    assert np.array_equal(continued[0], scratch[0]) and np.array_equal(continued[1], scratch[1])
+
+
+def test_kept_steps_of_another_image_are_not_used() -> None:
+    boxcut._RECENT.clear()
+    _cut(blob_frame(0), box_labels(), [])
+    assert boxcut._resume((0, (H, W, 3), (0, 0, W, H), BOX), box_labels()) is None
+    other = blob_frame(5)
+    expected = _cut(other, box_labels(), [])
+    boxcut._RECENT.clear()
+    assert np.array_equal(_cut(other, box_labels(), [])[0], expected[0])
