@@ -39,7 +39,7 @@ from sam3core.classical.grabcut import (
 )
 
 TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
-BOX_CUT_SIDE = 300  # pixels of the long side at which a box's window is cut (see cut_box_resampled)
+BOX_CUT_SIDE = 260  # long side (pixels) of a box's cut window: see cut_box_resampled and docs/classical.md
 _KEPT_STEPS = 4  # recent box cuts whose steps are kept for continuing (~0.5 MB each at 300 px)
 
 
