@@ -192,7 +192,7 @@ class Row:
     noc: float = float("nan")  # mean NoC@85 over the objects
     corrections: float = float("nan")
     worst_j: list[float] = field(default_factory=list)  # per-frame worst J (timeline), for inspection
-    confidence: list[tuple[float, float]] = field(default_factory=list)  # (engine confidence, J) per tracked frame
+    confidence: list[tuple[float, float]] = field(default_factory=list)  # (confidence, J) per tracked frame
     error: str | None = None
 
 

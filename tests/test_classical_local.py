@@ -65,8 +65,9 @@ def test_object_shift_is_measured_where_the_object_now_is() -> None:
 
 def test_tracking_with_the_local_model_keeps_the_object_off_the_red_patch() -> None:
     # The flow is wrong on the red patch (it says those pixels came from inside the object), so the
-    # carried mask leaks onto it (weakened by the forward-backward check); the global colour model calls the patch object-coloured, the local
-    # model knows red was background there on the previous frame.
+    # carried mask leaks onto it (weakened by the forward-backward check); the global colour model
+    # calls the patch object-coloured, the local model knows red was background there on the
+    # previous frame.
     prev, prev_mask = _scene(0)
     new, new_mask = _scene(0)
     model = learn_appearance(prev, prev_mask, 3)

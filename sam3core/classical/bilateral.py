@@ -52,7 +52,8 @@ def local_posterior(prev_lab: np.ndarray, prev_soft: np.ndarray, lab: np.ndarray
                     cell: float) -> np.ndarray:
     """(h, w) float32 P(object | position, colour) on ``lab`` from ``prev_soft`` on ``prev_lab``.
 
-    ``prev_lab``/``lab``: (h, w, 3) uint8 CIE Lab (OpenCV's 8-bit scaling); ``prev_soft``: (h, w) float in [0, 1];
+    ``prev_lab``/``lab``: (h, w, 3) uint8 CIE Lab (OpenCV's 8-bit scaling); ``prev_soft``: (h, w)
+    float in [0, 1];
     ``shift``: (dy, dx) the object moved from the previous frame to this one; ``window``: (x0, y0,
     x1, y1) of this frame where the answer is wanted (0.5 outside it); ``cell``: spatial cell side,
     work pixels.
