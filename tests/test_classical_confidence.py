@@ -9,7 +9,7 @@ import pytest
 
 from sam3core.classical import ClassicalEngine
 from sam3core.classical.state import ClassicalSettings
-from sam3core.classical.track import step_confidence
+from sam3core.classical.track import calibrated, step_confidence
 from sam3core.video import write_video
 
 H, W = 120, 160
@@ -26,7 +26,15 @@ def test_a_mask_in_pieces_is_less_sure_than_a_whole_one() -> None:
     one = step_confidence(whole, whole, None, float(whole.sum()), 3)
     two = step_confidence(pieces, pieces, None, float(pieces.sum()), 3)
     assert one == pytest.approx(1.0)
-    assert two == pytest.approx(np.sqrt(0.5), abs=1e-6)
+    assert two == pytest.approx(calibrated(np.sqrt(0.5)), abs=1e-6)
+    assert two < one
+
+
+def test_the_calibration_puts_the_doubtful_threshold_at_the_measured_knee() -> None:
+    assert calibrated(0.0) == 0.0 and calibrated(1.0) == pytest.approx(1.0)
+    assert calibrated(0.70) == pytest.approx(0.6)
+    values = [calibrated(v) for v in np.linspace(0, 1, 101)]
+    assert all(b > a for a, b in zip(values, values[1:]))  # monotone: the ranking is kept
 
 
 def _clip_with_a_bad_frame(tmp_path: Path) -> Path:
