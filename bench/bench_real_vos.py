@@ -25,6 +25,10 @@ negative on a false area):
   then propagation onwards from that frame, repeated until every scored frame has J >= 0.8; capped
   by ``--max-corrections`` (a count at the cap means "not reached").
 
+- confidence quality: over every tracked frame of a split, the AUC of the engine's per-frame
+  confidence (``frame_scores``) for telling frames with J >= 0.5 from worse ones, and the share of
+  bad and of good frames below the timeline's doubtful threshold (0.6).
+
 A deterministic third of the sequences (crc32 of the name) is the held-out ``test`` split, the rest
 ``tune``; report both, tune on ``tune`` only.
 
@@ -63,6 +67,8 @@ DEFAULT_DATA = Path(os.environ.get("MASKLET_VOS_DATA", "/work/data/vos"))
 PROTOCOLS = ("box+click", "mask")
 NOC_TARGET, NOC_MAX = 0.85, 20
 CORRECTION_TARGET = 0.8
+BAD_J = 0.5  # a tracked frame below this J is one the confidence should call doubtful
+DOUBTFUL = 0.6  # the timeline's and `masklet status`'s default doubtful threshold
 
 
 @dataclass
@@ -186,6 +192,7 @@ class Row:
     noc: float = float("nan")  # mean NoC@85 over the objects
     corrections: float = float("nan")
     worst_j: list[float] = field(default_factory=list)  # per-frame worst J (timeline), for inspection
+    confidence: list[tuple[float, float]] = field(default_factory=list)  # (confidence, J) per tracked frame
     error: str | None = None
 
 
@@ -233,15 +240,63 @@ def prompt_frame0(engine, state, data: Loaded, protocol: str) -> tuple[float, fl
     return avg(j_box), avg(j_prompt), slowest
 
 
-def propagate(engine, state, data: Loaded, preds: dict, start: int = 0) -> float:
-    """Propagate from ``start`` to the last evaluated frame into ``preds``; returns seconds spent."""
-    t0 = time.perf_counter()
+def propagate(engine, state, data: Loaded, preds: dict, start: int = 0,
+              confidence: dict | None = None) -> float:
+    """Propagate from ``start`` to the last evaluated frame into ``preds``; returns seconds spent.
+
+    With ``confidence``: (frame, obj) -> the engine's per-frame confidence (``frame_scores``; the
+    sigmoid of the presence logit for an engine without it), read outside the timed loop.
+    """
+    elapsed = 0.0
     count = data.num_frames - 1 - start
-    for frame, ids, _low, video_res, _scores in engine.propagate_in_video(
-            state, start_frame_idx=start, max_frame_num_to_track=count):
+    stream = engine.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=count)
+    while True:
+        t0 = time.perf_counter()
+        item = next(stream, None)
+        elapsed += time.perf_counter() - t0
+        if item is None:
+            return elapsed
+        frame, ids, _low, video_res, scores = item
         masks = (video_res[:, 0] > 0).cpu().numpy()
         preds[frame] = {int(o): masks[k] for k, o in enumerate(ids)}
-    return time.perf_counter() - t0
+        if confidence is not None:
+            reported = engine.frame_scores(state, frame) if hasattr(engine, "frame_scores") else {}
+            for k, o in enumerate(ids):
+                value = reported.get(int(o), {}).get("engine_confidence")
+                if value is None:
+                    value = float(torch.sigmoid(scores[k].float()).flatten()[0])
+                confidence[(frame, int(o))] = float(value)
+
+
+def confidence_quality(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(AUC, bad frames flagged, good frames flagged) of per-frame confidences against J.
+
+    AUC: the chance that a frame with J >= BAD_J gets a higher confidence than one below it (0.5 =
+    the confidence says nothing, 1 = it ranks every bad frame below every good one). Flagged: the
+    share of bad / good frames whose confidence is below the DOUBTFUL threshold (the timeline's
+    warning): the first should be high, the second low.
+    """
+    conf = np.array([c for c, _ in pairs], np.float64)
+    j = np.array([v for _, v in pairs], np.float64)
+    bad = j < BAD_J
+    if not len(pairs) or bad.all() or not bad.any():
+        return float("nan"), float("nan"), float("nan")
+    # Mann-Whitney U from mid-ranks (ties count a half).
+    order = np.argsort(conf, kind="mergesort")
+    ranks = np.empty(len(conf))
+    sorted_conf = conf[order]
+    i = 0
+    while i < len(conf):
+        k = i
+        while k + 1 < len(conf) and sorted_conf[k + 1] == sorted_conf[i]:
+            k += 1
+        ranks[order[i:k + 1]] = (i + k) / 2 + 1
+        i = k + 1
+    good = ~bad
+    n_good, n_bad = int(good.sum()), int(bad.sum())
+    auc = (ranks[good].sum() - n_good * (n_good + 1) / 2) / (n_good * n_bad)
+    flagged = conf < DOUBTFUL
+    return float(auc), float(flagged[bad].mean()), float(flagged[good].mean())
 
 
 def noc85(engine, data: Loaded) -> float:
@@ -305,9 +360,11 @@ def run(engine, spec: str, data: Loaded, protocol: str, effort: bool, cap: int) 
     state = engine.init_state(video=data.video)
     row.j0_box, row.j0, row.click_s = prompt_frame0(engine, state, data, protocol)
     preds: dict[int, dict[int, np.ndarray]] = {}
-    elapsed = propagate(engine, state, data, preds)
+    confidence: dict[tuple[int, int], float] = {}
+    elapsed = propagate(engine, state, data, preds, confidence=confidence)
     engine.close(state)
     row.j, row.f, per = score(data, preds)
+    row.confidence = [(confidence[key], round(per[key], 4)) for key in sorted(per) if key in confidence]
     row.jf = (row.j + row.f) / 2
     row.obj_fps = data.num_frames * len(data.obj_ids) / max(elapsed, 1e-9)
     row.worst_j = [round(min(per[(t, o)] for o in data.obj_ids), 3) for t in data.scored]
@@ -350,10 +407,12 @@ def print_table(rows: list[Row]) -> None:
             if not ok:
                 continue
             slowest = max((r.click_s for r in ok), default=float("nan"))
+            auc, bad_flagged, good_flagged = confidence_quality([p for r in ok for p in r.confidence])
             print(f"{eng + ' MEAN ' + split:<36}{proto:<10}n={len(ok):<4}J {mean(ok, 'j'):.3f}  "
                   f"F {mean(ok, 'f'):.3f}  J&F {mean(ok, 'jf'):.3f}  obj/s {mean(ok, 'obj_fps'):.1f}  "
                   f"J0box {mean(ok, 'j0_box'):.3f}  J0 {mean(ok, 'j0'):.3f}  click s (max) {slowest:.3f}  "
-                  f"NoC@85 {mean(ok, 'noc'):.2f}  corrections {mean(ok, 'corrections'):.2f}")
+                  f"NoC@85 {mean(ok, 'noc'):.2f}  corrections {mean(ok, 'corrections'):.2f}  "
+                  f"conf AUC {auc:.3f}  doubtful: bad {bad_flagged:.2f} good {good_flagged:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -410,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     print(f"# load avg after {os.getloadavg()[0]:.1f}; scored: annotated frames except the first and "
           "the last; obj/s: object-frames per second of propagation; naive = frame-0 ground truth on "
-          "every frame")
+          "every frame; conf AUC: how well the engine's per-frame confidence ranks frames with J >= "
+          f"{BAD_J} above those below it (0.5 = no information); doubtful: share of bad / good frames "
+          f"with confidence < {DOUBTFUL}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     return 0 if any(not r.error for r in rows if r.engine != "naive") else 1

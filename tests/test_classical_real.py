@@ -106,3 +106,22 @@ def test_negative_click_on_the_curtain_removes_it_and_nothing_else() -> None:
     boy[:, :BOY_FROM_X] = False
     # What lay outside the curtain stays: the negative click took nothing else with it.
     assert np.count_nonzero(after & boy) >= 0.85 * np.count_nonzero(boy)
+
+
+# bedroom.mp4: a box around the kneeling boy on frame 0 (his box read off the frame by eye).
+BOY_BOX = (165, 125, 285, 400)
+
+
+def test_the_confidence_says_doubtful_when_the_girl_passes_in_front_of_the_boy() -> None:
+    # From frame ~30 the girl jumps in front of the boy and the track drifts onto her arms (a known
+    # gap, docs/classical.md): the timeline must at least show those frames as doubtful (< 0.6),
+    # while the frames before she reaches him stay sure.
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("bedroom.mp4")))
+    engine.add_new_points_or_box(state, 0, 1, box=BOY_BOX, rel_coordinates=False)
+    list(engine.propagate_in_video(state, max_frame_num_to_track=60))
+    conf = state.confidence(1)
+    assert isinstance(conf, dict)
+    assert min(conf[t] for t in range(1, 10)) >= 0.6
+    doubtful = [t for t in range(30, 61) if conf[t] < 0.6]
+    assert len(doubtful) >= 10, f"only {doubtful} of frames 30-60 doubtful"

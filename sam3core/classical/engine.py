@@ -271,7 +271,9 @@ class ClassicalEngine:
         # obj -> soft map (work resolution, 0..1) on the previous frame (None: not started yet)
         soft: dict[int, np.ndarray | None] = {}
         lost_for: dict[int, int] = {}
+        running: dict[int, float] = {}  # obj -> confidence reported on the previous frame
         prev_t: int | None = None
+        prev_lab: np.ndarray | None = None
         for step, t in enumerate(order):
             if should_stop is not None and should_stop():
                 return
@@ -285,6 +287,7 @@ class ClassicalEngine:
                     trust = flow_trust(backward, forward, grid)
             masks: dict[int, np.ndarray] = {}
             softs: dict[int, np.ndarray] = {}
+            lab = None  # this frame in CIE Lab, made when the local model first needs it
             confidence: dict[int, float] = {}
             for o in ids:
                 track = state.tracks[o]
@@ -296,11 +299,19 @@ class ClassicalEngine:
                 elif old is not None and backward is not None:
                     ref = (track.colour.ref_area if track.colour is not None
                            else float(np.count_nonzero(old > 0.5)))
+                    local = None
+                    if it.local_weight > 0 and prev_t is not None:
+                        if prev_lab is None:
+                            prev_lab = cv2.cvtColor(state.frames.rgb(prev_t), cv2.COLOR_RGB2LAB)
+                        if lab is None:
+                            lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+                        local = (prev_lab, lab)
                     res = track_step(old, backward, grid, image, track.appearance,
                                      colour_weight=it.colour_weight, reach_px=reach,
                                      prior_blur=it.prior_blur, ref_area=ref,
                                      shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty,
-                                     trust=trust)
+                                     trust=trust, local=local, local_weight=it.local_weight,
+                                     local_cell=it.local_cell)
                     mask = res.mask
                     if it.band_refine and track.colour is not None:
                         # Video SnapCut's local re-decision along the outline: GrabCut on a narrow
@@ -308,14 +319,18 @@ class ClassicalEngine:
                         mask = refine_band(image, mask, 0.12, 1, colour_probability(track.colour, image),
                                            track.colour.ref_area)
                     mask = self._drop_specks(track, mask)
-                    if self._vanished(track, mask) or res.confidence < it.min_confidence:
+                    # A track is no surer than its least sure step since the last anchor: errors
+                    # carried by the flow do not heal by themselves, so the confidence climbs back
+                    # only slowly (docs/classical.md, "Confidence").
+                    sure = min(res.confidence, running.get(o, 1.0) + it.confidence_recovery)
+                    if self._vanished(track, mask) or sure < it.min_confidence:
                         # Unsure or gone: claim nothing rather than drift onto a neighbour.
                         masks[o] = np.zeros_like(mask)
                         confidence[o] = 0.0
                     else:
                         masks[o] = mask
                         softs[o] = np.where(mask, res.soft, np.minimum(res.soft, 0.49))
-                        confidence[o] = res.confidence
+                        confidence[o] = sure
                 elif step == 0 and t in track.outputs:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
                     confidence[o] = track.confidence.get(t, 1.0)
@@ -332,6 +347,7 @@ class ClassicalEngine:
                 soft[o] = np.where(final, np.maximum(base, 0.51), np.minimum(base, 0.49)).astype(np.float32)
                 track.outputs[t] = PackedMask.pack(final)
                 track.confidence[t] = confidence.get(o, 1.0) if final.any() else 0.0
+                running[o] = track.confidence[t]
                 if t in track.prompts:
                     # An anchor restarts the colour models from the user's mask (after the overlap
                     # rule, so another object's colours are not learnt as this one's).
@@ -347,6 +363,7 @@ class ClassicalEngine:
                                                             it.appearance_rate, reach)
             state.frames_tracked.add(t)
             prev_t = t
+            prev_lab = lab
             frame_idx, obj_ids, low, video = self._frame_output(state, t)
             yield frame_idx, obj_ids, low, video, self._scores(state, t, obj_ids)
 

@@ -42,6 +42,9 @@ class ClassicalSettings:
     logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)
     appearance_rate: float = 0.05  # how fast the fine colour model follows confident tracked frames
     fb_check: bool = True  # forward-backward flow check: unconfirmed flow weakens the carried prior
+    local_weight: float = 0.0  # weight of the local (position + colour) model from the previous frame
+    local_cell: float = 0.05  # its spatial cell side, fraction of the object's size (sqrt of its area)
+    confidence_recovery: float = 0.01  # per frame, how fast the reported confidence may climb back
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
     def __post_init__(self) -> None:
@@ -52,12 +55,18 @@ class ClassicalSettings:
             raise ValueError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
         if self.click_iters < 1 or self.click_refine_iters < 1:
             raise ValueError("click iterations must be >= 1")
-        if min(self.colour_weight, self.prior_blur, self.shape_penalty, self.motion_penalty) < 0:
-            raise ValueError("colour_weight, prior_blur, shape_penalty and motion_penalty must be >= 0")
+        if min(self.colour_weight, self.prior_blur, self.shape_penalty, self.motion_penalty,
+               self.local_weight) < 0:
+            raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty and local_weight "
+                             "must be >= 0")
+        if not 0 < self.local_cell <= 0.5:
+            raise ValueError(f"local_cell must be in (0, 0.5], got {self.local_cell}")
         if not 0 < self.reach <= 0.5:
             raise ValueError(f"reach must be in (0, 0.5], got {self.reach}")
         if not 0 <= self.appearance_rate <= 1:
             raise ValueError(f"appearance_rate must be in [0, 1], got {self.appearance_rate}")
+        if not 0 < self.confidence_recovery <= 1:
+            raise ValueError(f"confidence_recovery must be in (0, 1], got {self.confidence_recovery}")
         if not 0 <= self.min_confidence < 1:
             raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sam3core.classical.bilateral import local_posterior, object_shift, object_window
+
 FINE_BINS = 32  # per channel -> 32768 colours (finer bins separated better on real footage than 16)
 _EPS = 1e-5
 
@@ -126,11 +128,16 @@ def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarra
 def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image: np.ndarray,
                model: Appearance | None, *, colour_weight: float, reach_px: int, prior_blur: float,
                ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0,
-               trust: np.ndarray | None = None) -> StepResult:
+               trust: np.ndarray | None = None,
+               local: tuple[np.ndarray, np.ndarray] | None = None, local_weight: float = 0.0,
+               local_cell: float = 0.05) -> StepResult:
     """Carry one object's soft map to ``image`` (see the module docstring).
 
     ``trust`` (h, w) in [0, 1] scales the carried prior's logit per pixel (forward-backward flow
-    consistency): where the flow is not confirmed the colour evidence decides.
+    consistency): where the flow is not confirmed the colour evidence decides. ``local`` is the
+    previous and this frame in CIE Lab: P(object | position, colour) learnt from the previous frame
+    (:mod:`sam3core.classical.bilateral`, spatial cells of ``local_cell`` times the object's size)
+    adds its logit with ``local_weight``.
     """
     warped = warp_soft(prev_soft, flow, grid)
     if prior_blur > 0:
@@ -147,6 +154,13 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     if weight > 0 and model is not None:
         colour = model.probability(image)
         z += weight * _logit(colour)
+    if local is not None and local_weight > 0:
+        # The object's motion, measured where it now is (for a fast object its old place is background).
+        shift = object_shift(flow, warped > 0.8)
+        window = object_window(prior, 2 * reach_px, (0.0, 0.0))
+        # Cells scale with the object: a few pixels for a distant car, ~10 for a close-up person.
+        cell = max(2.0, local_cell * float(np.sqrt(np.count_nonzero(prior))))
+        z += local_weight * _logit(local_posterior(local[0], prev_soft, local[1], shift, window, cell=cell))
     near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
     z[~near] = -8.0
     if motion_penalty > 0:
@@ -206,25 +220,47 @@ def fill_small_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:
     return mask | small[comp]
 
 
+# Calibration of the reported confidence: on the DAVIS 2016 tune split, 95 % of the tracked frames
+# with J >= 0.5 have a raw value above 0.70 (docs/classical.md, "Confidence"); that point is mapped
+# to 0.6, the timeline's and `masklet status`'s default doubtful threshold, linearly on each side.
+_RAW_KNEE, _DOUBTFUL = 0.70, 0.6
+
+
+def calibrated(raw: float) -> float:
+    """The raw 0..1 confidence mapped so that the doubtful threshold 0.6 sits at raw 0.70."""
+    raw = float(np.clip(raw, 0.0, 1.0))
+    if raw <= _RAW_KNEE:
+        return raw / _RAW_KNEE * _DOUBTFUL
+    return _DOUBTFUL + (raw - _RAW_KNEE) / (1.0 - _RAW_KNEE) * (1.0 - _DOUBTFUL)
+
+
 def step_confidence(mask: np.ndarray, prior: np.ndarray, colour: np.ndarray | None, ref_area: float,
                     reach_px: int) -> float:
     """How sure the step is, 0..1: flow agreement, colour evidence and area stability together.
 
     - agreement: IoU of the result with the warped previous mask (the flow explains the result);
     - colour: mean P(object | colour) inside the result minus that in a ring around it;
-    - area: the result's area against the object's usual area (a collapse or a blow-up is suspect).
+    - area: the result's area against the object's usual area (a collapse or a blow-up is suspect);
+    - the sum is scaled by the square root of the largest connected piece's share of the mask,
+      and mapped by :func:`calibrated`.
+
+    Measured on DAVIS 2016 (docs/classical.md, "Confidence"): the pieces term raises the AUC of the
+    per-frame value for telling frames with J >= 0.5 from worse ones.
     """
     area = int(np.count_nonzero(mask))
     if area == 0:
         return 0.0
+    count, _comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    # A mask in pieces is often half on a neighbour: the largest piece's share scales the result.
+    whole = float(stats[1:, cv2.CC_STAT_AREA].max()) / area if count > 1 else 0.0
     union = np.count_nonzero(mask | prior)
     agreement = np.count_nonzero(mask & prior) / max(union, 1)
     ratio = area / ref_area if ref_area > 0 else 1.0
     area_score = float(min(ratio, 1.0 / ratio)) if ratio > 0 else 0.0
     if colour is None:
-        return float(np.clip(0.6 * agreement + 0.4 * area_score, 0.0, 1.0))
+        return calibrated((0.6 * agreement + 0.4 * area_score) * np.sqrt(whole))
     ring = (cv2.dilate(mask.astype(np.uint8), _disk(max(reach_px, 3))) > 0) & ~mask
     inside = float(colour[mask].mean())
     around = float(colour[ring].mean()) if ring.any() else 0.0
     separation = float(np.clip((inside - around) / 0.5, 0.0, 1.0))
-    return float(np.clip(0.4 * agreement + 0.35 * separation + 0.25 * area_score, 0.0, 1.0))
+    return calibrated((0.4 * agreement + 0.35 * separation + 0.25 * area_score) * np.sqrt(whole))
