@@ -23,7 +23,8 @@ negative on a false area):
 - NoC@85: clicks alone (no box) on frame 0 until J >= 0.85, at most 20 (20 = not reached).
 - corrections: after box+click and propagation, one click on the worst frame (lowest J, any object)
   then propagation onwards from that frame, repeated until every scored frame has J >= 0.8; capped
-  by ``--max-corrections`` (a count at the cap means "not reached").
+  by ``--max-corrections`` (a count at the cap means "not reached"); ``below 0.8`` is the share of
+  scored frames still below J 0.8 when the corrections stop (so progress shows below the cap too).
 
 - confidence quality: over every tracked frame of a split, the AUC of the engine's per-frame
   confidence (``frame_scores``) for telling frames with J >= 0.5 from worse ones, and the share of
@@ -191,6 +192,7 @@ class Row:
     click_s: float = float("nan")  # slowest prompt -> mask of the sequence
     noc: float = float("nan")  # mean NoC@85 over the objects
     corrections: float = float("nan")
+    below: float = float("nan")  # share of frames with J < CORRECTION_TARGET after the corrections
     worst_j: list[float] = field(default_factory=list)  # per-frame worst J (timeline), for inspection
     confidence: list[tuple[float, float]] = field(default_factory=list)  # (confidence, J) per tracked frame
     error: str | None = None
@@ -324,8 +326,10 @@ def noc85(engine, data: Loaded) -> float:
     return float(np.mean(counts))
 
 
-def corrections(engine, data: Loaded, cap: int) -> float:
-    """Corrections (one click on the worst frame, re-propagate onwards) until every J >= 0.8."""
+def corrections(engine, data: Loaded, cap: int) -> tuple[float, float]:
+    """Corrections (one click on the worst frame, re-propagate onwards) until every J >= 0.8.
+
+    Returns (corrections made, share of the frames still below 0.8 at the end)."""
     state = engine.init_state(video=data.video)
     prompt_frame0(engine, state, data, "box+click")
     preds: dict[int, dict[int, np.ndarray]] = {}
@@ -351,8 +355,10 @@ def corrections(engine, data: Loaded, cap: int) -> float:
                                      rel_coordinates=False)
         propagate(engine, state, data, preds, start=t)
         done += 1
+    below = [region_similarity(preds.get(t, {}).get(o, np.zeros_like(data.gt[t], bool)), data.gt[t] == o)
+             < CORRECTION_TARGET for t in frames for o in data.obj_ids]
     engine.close(state)
-    return float(done)
+    return float(done), float(np.mean(below)) if below else float("nan")
 
 
 def run(engine, spec: str, data: Loaded, protocol: str, effort: bool, cap: int) -> Row:
@@ -370,7 +376,7 @@ def run(engine, spec: str, data: Loaded, protocol: str, effort: bool, cap: int) 
     row.worst_j = [round(min(per[(t, o)] for o in data.obj_ids), 3) for t in data.scored]
     if effort and protocol == "box+click":
         row.noc = noc85(engine, data)
-        row.corrections = corrections(engine, data, cap)
+        row.corrections, row.below = corrections(engine, data, cap)
     return row
 
 
@@ -412,6 +418,7 @@ def print_table(rows: list[Row]) -> None:
                   f"F {mean(ok, 'f'):.3f}  J&F {mean(ok, 'jf'):.3f}  obj/s {mean(ok, 'obj_fps'):.1f}  "
                   f"J0box {mean(ok, 'j0_box'):.3f}  J0 {mean(ok, 'j0'):.3f}  click s (max) {slowest:.3f}  "
                   f"NoC@85 {mean(ok, 'noc'):.2f}  corrections {mean(ok, 'corrections'):.2f}  "
+                  f"below 0.8 after {mean(ok, 'below'):.2f}  "
                   f"conf AUC {auc:.3f}  doubtful: bad {bad_flagged:.2f} good {good_flagged:.2f}")
 
 
