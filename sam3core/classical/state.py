@@ -44,6 +44,7 @@ class ClassicalSettings:
     fb_check: bool = True  # forward-backward flow check: unconfirmed flow weakens the carried prior
     local_weight: float = 0.0  # weight of the local (position + colour) model from the previous frame
     local_cell: float = 0.05  # its spatial cell side, fraction of the object's size (sqrt of its area)
+    motion_contrast: float = 2.0  # logit per unit of background-like motion (track.background_motion)
     confidence_recovery: float = 0.01  # per frame, how fast the reported confidence may climb back
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
@@ -56,9 +57,9 @@ class ClassicalSettings:
         if self.click_iters < 1 or self.click_refine_iters < 1:
             raise ValueError("click iterations must be >= 1")
         if min(self.colour_weight, self.prior_blur, self.shape_penalty, self.motion_penalty,
-               self.local_weight) < 0:
-            raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty and local_weight "
-                             "must be >= 0")
+               self.local_weight, self.motion_contrast) < 0:
+            raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty, local_weight and "
+                             "motion_contrast must be >= 0")
         if not 0 < self.local_cell <= 0.5:
             raise ValueError(f"local_cell must be in (0, 0.5], got {self.local_cell}")
         if not 0 < self.reach <= 0.5:

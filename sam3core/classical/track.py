@@ -6,10 +6,12 @@ Each object carries a *soft map* (h, w) in [0, 1] from frame to frame. On a new 
    from) and lightly blurred: the *location prior*. Pixels that came from outside the frame read 0.
 2. The object's *appearance model* -- fine (32^3-bin) RGB histograms of the object and of its
    surroundings, learnt on its prompt frame -- gives P(object | colour) per pixel.
-3. Both are fused in logit space, ``logit(prior) + w * logit(colour) - s * d - m * u``. ``w`` is
+3. Both are fused in logit space, ``logit(prior) + w * logit(colour) - c * b - s * d - m * u``. ``w`` is
    the colour weight scaled by how well colour alone separated the object from its surroundings on
    the prompt frame (balanced accuracy): for a black swan on green water colour decides the
-   outline, for a white boat on white foam the flow does. ``d`` is the distance beyond the warped
+   outline, for a white boat on white foam the flow does. ``b`` says how much more a pixel moves
+   like the background around the object than like the object (:func:`background_motion`: the
+   water behind a swimming swan, sand between a walking camel's legs). ``d`` is the distance beyond the warped
    outline (a shape prior against drift), ``u`` how far a pixel's motion lies outside the object's
    own motion (a passer-by in front of it moves differently). Only pixels within ``reach`` of the
    warped mask can become object, so a same-coloured region elsewhere is never claimed.
@@ -130,7 +132,7 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
                ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0,
                trust: np.ndarray | None = None,
                local: tuple[np.ndarray, np.ndarray] | None = None, local_weight: float = 0.0,
-               local_cell: float = 0.05) -> StepResult:
+               local_cell: float = 0.05, motion_contrast: float = 0.0) -> StepResult:
     """Carry one object's soft map to ``image`` (see the module docstring).
 
     ``trust`` (h, w) in [0, 1] scales the carried prior's logit per pixel (forward-backward flow
@@ -165,6 +167,8 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     z[~near] = -8.0
     if motion_penalty > 0:
         z -= motion_penalty * motion_outlier(flow, warped > 0.8)
+    if motion_contrast > 0:
+        z -= motion_contrast * background_motion(flow, warped > 0.8, prior, reach_px)
     if shape_penalty > 0:
         # Shape prior against drift: each pixel beyond the carried outline costs evidence, so
         # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
@@ -186,6 +190,33 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     mask = fill_small_holes(mask)
     soft = np.where(mask, np.maximum(soft, 0.51), np.minimum(soft, 0.49)).astype(np.float32)
     return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior)
+
+
+def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, reach_px: int) -> np.ndarray:
+    """(h, w) float32 in [0, 2]: how much more each pixel moves like the background than the object.
+
+    Two motions: the object's (median backward flow over its confident core) and the background's
+    (median over a ring beyond the carried outline). Where they are at least 2 px apart, a pixel
+    scores (|f - object| - |f - background|) / separation, clipped to [0, 2]: 0 for object-like
+    or in-between motion, 1 for a pixel that moves with the background (up to 2 beyond it). A part
+    of an articulated object moving its own way, as far from both motions, costs much less (0.41
+    for motion at right angles to the object's, as strong).
+    """
+    out = np.zeros(flow.shape[:2], np.float32)
+    if np.count_nonzero(core) < 16:
+        return out
+    ring = (cv2.dilate(prior.astype(np.uint8), _disk(3 * reach_px)) > 0) & \
+        ~(cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0)
+    if np.count_nonzero(ring) < 16:
+        return out
+    obj = np.median(flow[core], axis=0)
+    bg = np.median(flow[ring], axis=0)
+    sep = float(np.linalg.norm(obj - bg))
+    if sep < 2.0:
+        return out
+    d_obj = np.linalg.norm(flow - obj, axis=2)
+    d_bg = np.linalg.norm(flow - bg, axis=2)
+    return np.clip((d_obj - d_bg) / sep, 0.0, 2.0).astype(np.float32)
 
 
 def motion_outlier(flow: np.ndarray, core: np.ndarray) -> np.ndarray:
