@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from sam3core.classical.bilateral import local_posterior, object_shift, object_window
+from sam3core.classical.grabcut import fill_holes
 
 FINE_BINS = 32  # per channel -> 32768 colours (finer bins separated better on real footage than 16)
 _EPS = 1e-5
@@ -187,7 +188,7 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
         keep[0] = False
         if keep.any():
             mask = keep[comp]
-    mask = fill_small_holes(mask)
+    mask = fill_holes(mask)
     soft = np.where(mask, np.maximum(soft, 0.51), np.minimum(soft, 0.49)).astype(np.float32)
     return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior)
 
@@ -234,21 +235,6 @@ def motion_outlier(flow: np.ndarray, core: np.ndarray) -> np.ndarray:
     spread = max(1.0, 1.4826 * float(np.median(dev)))
     d = np.linalg.norm(flow - med, axis=2) / spread
     return np.maximum(d - 3.0, 0.0).astype(np.float32)
-
-
-def fill_small_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:
-    """Fill background holes not touching the border and smaller than ``max_frac`` of the mask."""
-    inv = (~mask).astype(np.uint8)
-    count, comp, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-    if count <= 2:
-        return mask
-    h, w = mask.shape
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    interior = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
-    small = interior & (stats[:, cv2.CC_STAT_AREA] <= max_frac * max(int(mask.sum()), 1))
-    small[0] = False
-    return mask | small[comp]
 
 
 # Calibration of the reported confidence: on the DAVIS 2016 tune split, 95 % of the tracked frames
