@@ -7,6 +7,7 @@ The clip: a red disc moving right and a cyan box moving down over a dark texture
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer  # noqa: E402
 
 from app.ui import dialogs  # noqa: E402
 from app.ui.testing import SlowFakeEngine  # noqa: E402
@@ -81,6 +82,21 @@ def clip_frames() -> list[np.ndarray]:
         frame[box_mask(t)] = (40, 200, 230)
         frames.append(frame)
     return frames
+
+
+def start_heartbeat() -> tuple[QTimer, list[float]]:
+    """A 5 ms UI-thread timer recording when it fires (stop it when done): gaps mean a blocked UI."""
+    beats: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start()
+    return timer, beats
+
+
+def beat_lateness_ms(beats: list[float]) -> np.ndarray:
+    """How late each beat of :func:`start_heartbeat` came, milliseconds."""
+    return np.maximum(np.diff(beats) - 0.005, 0) * 1000
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from app.domain.tracking import Direction
 from app.ui.main_window import MainWindow
 from sam3core.video import write_video
+from tests.ui.conftest import beat_lateness_ms, start_heartbeat
 
 
 def _clip(folder: Path, frames: int = 30, height: int = 360, width: int = 640) -> Path:
@@ -38,11 +38,7 @@ def test_event_loop_latency_stays_low_while_propagating(qtbot: QtBot, slow_windo
         session.set_box(0, (x, 120.0, x + 90.0, 220.0))
     qtbot.waitUntil(lambda: not session.waiting_for_engine, timeout=20_000)
 
-    beats: list[float] = []
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
-    timer.start()
+    timer, beats = start_heartbeat()
     started = time.perf_counter()
     assert session.propagate(Direction.FORWARD)
     qtbot.waitUntil(lambda: not window.tracking.running, timeout=60_000)
@@ -52,7 +48,7 @@ def test_event_loop_latency_stays_low_while_propagating(qtbot: QtBot, slow_windo
     assert session.mask_frames[1] == set(range(30))
     # The fake engine sleeps 40 ms per frame: the run takes >= 1.2 s, all of it in the worker thread.
     assert elapsed >= 30 * 0.04
-    late_ms = np.maximum(np.diff(beats) - 0.005, 0) * 1000
+    late_ms = beat_lateness_ms(beats)
     assert len(beats) > elapsed / 0.005 * 0.3, "the heartbeat hardly ran: the UI thread was blocked"
     # A UI-thread propagation would make every beat >= 40 ms late. Percentiles, not the maximum: on a loaded
     # 2-core machine one beat was 219 ms late from scheduling alone; the benchmark reports the max.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
@@ -22,6 +22,7 @@ from app.domain import video_compat
 from app.domain.project import Project
 from sam3core.video import READER
 from sam3core.video.legacy import LegacyReader
+from tests.ui.conftest import beat_lateness_ms, start_heartbeat
 from tests.video_matrix import MATRIX, encode
 
 SPEC = next(spec for spec in MATRIX if spec.name == "mjpeg_corrupt")  # frame 30 undecodable
@@ -84,11 +85,7 @@ def test_old_project_check_keeps_the_window_responsive_and_ends_as_before(
     session = window.session
     errors: list[tuple[str, str]] = []
     session.error.connect(lambda title, text: errors.append((title, text)))
-    beats: list[float] = []
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
-    timer.start()
+    timer, beats = start_heartbeat()
     started = time.perf_counter()
 
     target = old_project if open_what == "project" else old_project.with_suffix(SPEC.suffix)
@@ -117,7 +114,7 @@ def test_old_project_check_keeps_the_window_responsive_and_ends_as_before(
 
     # The UI thread kept beating all along (a check on it would leave one gap of about a second).
     assert elapsed >= 0.4, elapsed
-    late_ms = np.maximum(np.diff(beats) - 0.005, 0) * 1000
+    late_ms = beat_lateness_ms(beats)
     assert len(beats) > elapsed / 0.005 * 0.3, "the heartbeat hardly ran: the UI thread was blocked"
     assert np.percentile(late_ms, 95) < 50, late_ms.max()
     assert late_ms.max() < 250
