@@ -169,7 +169,7 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     if motion_penalty > 0:
         z -= motion_penalty * motion_outlier(flow, warped > 0.8)
     if motion_contrast > 0:
-        z -= motion_contrast * background_motion(flow, warped > 0.8, prior, reach_px)
+        z -= motion_contrast * background_motion(flow, warped > 0.8, prior, reach_px, near=near)
     if shape_penalty > 0:
         # Shape prior against drift: each pixel beyond the carried outline costs evidence, so
         # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
@@ -193,7 +193,8 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior)
 
 
-def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, reach_px: int) -> np.ndarray:
+def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, reach_px: int,
+                      near: np.ndarray | None = None) -> np.ndarray:
     """(h, w) float32 in [0, 2]: how much more each pixel moves like the background than the object.
 
     Two motions: the object's (median backward flow over its confident core) and the background's
@@ -206,8 +207,9 @@ def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, rea
     out = np.zeros(flow.shape[:2], np.float32)
     if np.count_nonzero(core) < 16:
         return out
-    ring = (cv2.dilate(prior.astype(np.uint8), _disk(3 * reach_px)) > 0) & \
-        ~(cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0)
+    if near is None:  # the track step passes its own: ``prior`` dilated by ``reach_px``
+        near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
+    ring = (cv2.dilate(prior.astype(np.uint8), _disk(3 * reach_px)) > 0) & ~near
     if np.count_nonzero(ring) < 16:
         return out
     obj = np.median(flow[core], axis=0)
