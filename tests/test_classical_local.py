@@ -36,7 +36,7 @@ def _scene(dx: int) -> tuple[np.ndarray, np.ndarray]:
 def test_the_local_model_tells_the_object_from_a_same_coloured_neighbour() -> None:
     prev, prev_mask = _scene(0)
     new, new_mask = _scene(6)
-    window = object_window(new_mask, 40, (0.0, 0.0))
+    window = object_window(new_mask, 40)
     assert window[2] > 90  # the window holds the red patch too
     p = local_posterior(_lab(prev), prev_mask.astype(np.float32), _lab(new), (0.0, 6.0), window, cell=8.0)
     assert p[25:55, 28:54].min() > 0.65  # the moved object, both of its colours

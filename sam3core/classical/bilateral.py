@@ -114,12 +114,11 @@ def object_shift(flow: np.ndarray, core: np.ndarray) -> tuple[float, float]:
     return (-float(med[1]), -float(med[0]))
 
 
-def object_window(mask: np.ndarray, margin: int, shift: tuple[float, float]) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) around ``mask`` moved by ``shift`` (dy, dx), grown by ``margin``, clipped."""
+def object_window(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around ``mask`` grown by ``margin`` pixels, clipped to the frame."""
     ys, xs = np.nonzero(mask)
     h, w = mask.shape
     if xs.size == 0:
         return (0, 0, 0, 0)
-    dy, dx = shift
-    return (max(0, int(xs.min() + dx) - margin), max(0, int(ys.min() + dy) - margin),
-            min(w, int(xs.max() + dx) + 1 + margin), min(h, int(ys.max() + dy) + 1 + margin))
+    return (max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin),
+            min(w, int(xs.max()) + 1 + margin), min(h, int(ys.max()) + 1 + margin))

@@ -160,7 +160,7 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     if local is not None and local_weight > 0:
         # The object's motion, measured where it now is (for a fast object its old place is background).
         shift = object_shift(flow, warped > 0.8)
-        window = object_window(prior, 2 * reach_px, (0.0, 0.0))
+        window = object_window(prior, 2 * reach_px)
         # Cells scale with the object: a few pixels for a distant car, ~10 for a close-up person.
         cell = max(2.0, local_cell * float(np.sqrt(np.count_nonzero(prior))))
         z += local_weight * _logit(local_posterior(local[0], prev_soft, local[1], shift, window, cell=cell))
