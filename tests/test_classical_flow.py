@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from sam3core.classical import ClassicalEngine
-from sam3core.classical.propagate import flow_trust, pixel_grid
+from sam3core.classical.propagate import FlowField, flow_trust, pixel_grid
 from sam3core.classical.state import ClassicalSettings
 from sam3core.classical.track import learn_appearance, track_step
 from sam3core.eval.metrics import region_similarity
@@ -55,6 +56,27 @@ def test_low_trust_lets_colour_remove_a_carried_region() -> None:
     checked = track_step(mask.astype(np.float32), flow, grid, new, model, trust=trust, **kw)
     assert not checked.mask[25:35, 42:48].any()
     assert checked.mask[25:35, 22:38].all()  # the confirmed part stays
+
+
+@pytest.mark.parametrize(("size", "shift"), [(12, 2), (20, 3), (30, 4)])
+def test_fine_flow_follows_a_small_object_that_medium_blurs(size: int, shift: int) -> None:
+    # A small textured patch moves right over a still textured background. "medium" stops its search
+    # at half the resolution, where the patch is a few pixels wide and its motion is averaged with the
+    # still background around it; "fine" (the default) searches at full resolution.
+    rng = np.random.default_rng(3)
+    h, w = 120, 160
+    bg = cv2.GaussianBlur((rng.random((h, w)) * 255).astype(np.float32), (0, 0), 2)
+    patch = cv2.GaussianBlur((rng.random((size, size)) * 255).astype(np.float32), (0, 0), 2)
+    old, new = bg.copy(), bg.copy()
+    old[50:50 + size, 60:60 + size] = patch
+    new[50:50 + size, 60 + shift:60 + shift + size] = patch
+    old_g = cv2.normalize(old, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    new_g = cv2.normalize(new, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    inner = np.s_[52:48 + size, 62 + shift:58 + shift + size]  # the patch on the new frame, less its edge
+    error = {p: float(np.abs(FlowField(p).backward(new_g, old_g)[inner][..., 0] + shift).mean())
+             for p in ("medium", "fine")}
+    assert error["fine"] < 0.2 < error["medium"]
+    assert ClassicalSettings().flow_preset == "fine"
 
 
 @pytest.mark.parametrize("fb_check", [False, True])

@@ -25,7 +25,12 @@ class FlowField:
     """DIS optical flow between work-resolution grey frames."""
 
     def __init__(self, preset: str) -> None:
-        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+        code, finest, refine = FLOW_PRESETS[preset]
+        self._dis = cv2.DISOpticalFlow_create(code)
+        if finest is not None:
+            self._dis.setFinestScale(finest)
+        if refine is not None:
+            self._dis.setVariationalRefinementIterations(refine)
 
     def backward(self, new_grey: np.ndarray, old_grey: np.ndarray) -> np.ndarray:
         """(h, w, 2) float32 flow f with new(x) ~ old(x + f(x))."""
