@@ -311,7 +311,8 @@ class ClassicalEngine:
                                      prior_blur=it.prior_blur, ref_area=ref,
                                      shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty,
                                      trust=trust, local=local, local_weight=it.local_weight,
-                                     local_cell=it.local_cell, motion_contrast=it.motion_contrast)
+                                     local_cell=it.local_cell, motion_contrast=it.motion_contrast,
+                                     motion_reward=it.motion_reward)
                     mask = res.mask
                     if it.band_refine and track.colour is not None:
                         # Video SnapCut's local re-decision along the outline: GrabCut on a narrow

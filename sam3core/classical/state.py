@@ -51,6 +51,7 @@ class ClassicalSettings:
     local_weight: float = 0.0  # weight of the local (position + colour) model from the previous frame
     local_cell: float = 0.05  # its spatial cell side, fraction of the object's size (sqrt of its area)
     motion_contrast: float = 2.0  # logit per unit of background-like motion (track.background_motion)
+    motion_reward: float = 0.5  # logit per unit of object-like motion, up to 1 unit (same measure)
     confidence_recovery: float = 0.01  # per frame, how fast the reported confidence may climb back
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
@@ -63,7 +64,7 @@ class ClassicalSettings:
         if self.click_iters < 1 or self.click_refine_iters < 1:
             raise ValueError("click iterations must be >= 1")
         if min(self.colour_weight, self.prior_blur, self.shape_penalty, self.motion_penalty,
-               self.local_weight, self.motion_contrast) < 0:
+               self.local_weight, self.motion_contrast, self.motion_reward) < 0:
             raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty, local_weight and "
                              "motion_contrast must be >= 0")
         if not 0 < self.local_cell <= 0.5:

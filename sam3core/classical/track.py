@@ -11,7 +11,9 @@ Each object carries a *soft map* (h, w) in [0, 1] from frame to frame. On a new 
    the prompt frame (balanced accuracy): for a black swan on green water colour decides the
    outline, for a white boat on white foam the flow does. ``b`` says how much more a pixel moves
    like the background around the object than like the object (:func:`background_motion`: the
-   water behind a swimming swan, sand between a walking camel's legs). ``d`` is the distance beyond the warped
+   water behind a swimming swan, sand between a walking camel's legs); where it moves like the
+   object instead, ``b`` is negative and earns ``motion_reward`` per unit (a swinging limb whose
+   colour is unsure). ``d`` is the distance beyond the warped
    outline (a shape prior against drift), ``u`` how far a pixel's motion lies outside the object's
    own motion (a passer-by in front of it moves differently). Only pixels within ``reach`` of the
    warped mask can become object, so a same-coloured region elsewhere is never claimed.
@@ -133,7 +135,8 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
                ref_area: float, shape_penalty: float = 0.0, motion_penalty: float = 0.0,
                trust: np.ndarray | None = None,
                local: tuple[np.ndarray, np.ndarray] | None = None, local_weight: float = 0.0,
-               local_cell: float = 0.05, motion_contrast: float = 0.0) -> StepResult:
+               local_cell: float = 0.05, motion_contrast: float = 0.0,
+               motion_reward: float = 0.0) -> StepResult:
     """Carry one object's soft map to ``image`` (see the module docstring).
 
     ``trust`` (h, w) in [0, 1] scales the carried prior's logit per pixel (forward-backward flow
@@ -165,11 +168,14 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
         cell = max(2.0, local_cell * float(np.sqrt(np.count_nonzero(prior))))
         z += local_weight * _logit(local_posterior(local[0], prev_soft, local[1], shift, window, cell=cell))
     near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
+    likeness = None
+    if motion_contrast > 0 or motion_reward > 0:
+        likeness = background_motion(flow, warped > 0.8, prior, reach_px, near=near, low=-1.0)
     z[~near] = -8.0
     if motion_penalty > 0:
         z -= motion_penalty * motion_outlier(flow, warped > 0.8)
-    if motion_contrast > 0:
-        z -= motion_contrast * background_motion(flow, warped > 0.8, prior, reach_px, near=near)
+    if likeness is not None:
+        z -= motion_contrast * np.maximum(likeness, 0.0) + motion_reward * np.minimum(likeness, 0.0)
     if shape_penalty > 0:
         # Shape prior against drift: each pixel beyond the carried outline costs evidence, so
         # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
@@ -194,15 +200,16 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
 
 
 def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, reach_px: int,
-                      near: np.ndarray | None = None) -> np.ndarray:
-    """(h, w) float32 in [0, 2]: how much more each pixel moves like the background than the object.
+                      near: np.ndarray | None = None, low: float = 0.0) -> np.ndarray:
+    """(h, w) float32 in [low, 2]: how much more each pixel moves like the background than the object.
 
     Two motions: the object's (median backward flow over its confident core) and the background's
     (median over a ring beyond the carried outline). Where they are at least 2 px apart, a pixel
     scores (|f - object| - |f - background|) / separation, clipped to [0, 2]: 0 for object-like
     or in-between motion, 1 for a pixel that moves with the background (up to 2 beyond it). A part
     of an articulated object moving its own way, as far from both motions, costs much less (0.41
-    for motion at right angles to the object's, as strong).
+    for motion at right angles to the object's, as strong). With ``low`` = -1 a pixel moving exactly
+    like the object scores -1 (the track step's ``motion_reward`` turns that into evidence for it).
     """
     out = np.zeros(flow.shape[:2], np.float32)
     if np.count_nonzero(core) < 16:
@@ -219,7 +226,7 @@ def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, rea
         return out
     d_obj = np.linalg.norm(flow - obj, axis=2)
     d_bg = np.linalg.norm(flow - bg, axis=2)
-    return np.clip((d_obj - d_bg) / sep, 0.0, 2.0).astype(np.float32)
+    return np.clip((d_obj - d_bg) / sep, low, 2.0).astype(np.float32)
 
 
 def motion_outlier(flow: np.ndarray, core: np.ndarray) -> np.ndarray:
