@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from sam3core.classical import inputs
+from sam3core.classical.boxmotion import veto_background_motion
 from sam3core.classical.propagate import (
     FlowField,
     bounding_box,
@@ -166,13 +167,14 @@ class ClassicalEngine:
         old_points = prev.points if prev is not None else []
         continues = (memory is not None and prev is not None and prev.box == all_box
                      and all(p in all_points for p in old_points))
+        reused = False  # the frame's stored result comes back unchanged
         if continues and memory is not None:
             added = [(x * s, y * s, lab) for x, y, lab in all_points if (x, y, lab) not in old_points]
             if added:
                 mask, memory = refine_prompt(image, memory, added, to_work, box_work, it.click_refine_iters)
             else:
                 assert prev is not None and prev.result is not None
-                mask = prev.result.unpack()
+                mask, reused = prev.result.unpack(), True
         else:
             # Clicks correct what the frame shows: a painted mask, or the tracked result of a frame
             # without a prompt; a changed click set (a click taken back) starts afresh.
@@ -186,6 +188,11 @@ class ClassicalEngine:
                                              it.click_iters)
             else:
                 mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
+        if box_work is not None and it.box_motion_veto and state.num_frames > 1 and not reused:
+            # The neighbour frame tells enclosed background from object (sam3core.classical.boxmotion).
+            near = frame + 1 if frame + 1 < state.num_frames else frame - 1
+            mask = veto_background_motion(mask, state.frames.grey(frame), state.frames.grey(near), box_work,
+                                          to_work, FlowField(it.flow_preset))
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask))
         track.confidence[frame] = 1.0
