@@ -114,3 +114,12 @@ def test_engine_box_prompt_drops_the_still_twin_inside_the_box(tmp_path: Path) -
     assert masks[False][45:75, 110:128].mean() > 0.5  # colour alone keeps the twin
     assert masks[True][45:75, 110:128].mean() < 0.1
     assert masks[True][45:75, 55:95].mean() > 0.9
+
+
+def test_no_veto_when_the_neighbour_frame_is_another_shot() -> None:
+    # A cut to another shot between the prompt frame and the next: whatever flow comes out does not
+    # explain the next frame, so it says nothing about the object.
+    mask, frame = _cut_and_frame()
+    rng = np.random.default_rng(5)
+    other = rng.integers(0, 256, (H, W)).astype(np.uint8)
+    assert np.array_equal(veto_background_motion(mask, frame, other, BOX, [], PAN), mask)

@@ -66,6 +66,19 @@ def motion_likeness(flow: np.ndarray, mask: np.ndarray, box: Box) -> np.ndarray 
     return ((d_obj - d_bg) / sep).astype(np.float32)
 
 
+MAX_RESIDUAL = 24.0  # median grey-level error of the warped neighbour above which the flow is not used
+
+
+def _explains(motion: np.ndarray, here: np.ndarray, there: np.ndarray) -> bool:
+    """Whether ``there`` warped by ``motion`` looks like ``here`` (median error <= ``MAX_RESIDUAL``)."""
+    h, w = here.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    warped = cv2.remap(there, xs + motion[..., 0], ys + motion[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    residual = np.abs(warped.astype(np.float32) - here.astype(np.float32))
+    return float(np.median(residual)) <= MAX_RESIDUAL
+
+
 class _Flow(Protocol):
     def backward(self, new_grey: np.ndarray, old_grey: np.ndarray) -> np.ndarray: ...
 
@@ -88,7 +101,10 @@ def veto_background_motion(mask: np.ndarray, grey: np.ndarray, neighbour: np.nda
     if x1 - x0 < 8 or y1 - y0 < 8:
         return mask
     window = np.s_[y0:y1, x0:x1]
-    motion = flow.backward(np.ascontiguousarray(grey[window]), np.ascontiguousarray(neighbour[window]))
+    here, there = np.ascontiguousarray(grey[window]), np.ascontiguousarray(neighbour[window])
+    motion = flow.backward(here, there)
+    if not _explains(motion, here, there):
+        return mask  # a cut to another shot, a flash: this flow says nothing about the object
     local_box = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
     likeness = motion_likeness(motion, mask[window], local_box)
     if likeness is None:
