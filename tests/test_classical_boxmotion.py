@@ -48,14 +48,14 @@ PAN = ContentFlow({OBJECT: (0.0, 0.0)}, default=(-5.0, 0.0))
 
 def test_enclosed_background_that_moves_like_the_ring_is_removed() -> None:
     mask, frame = _cut_and_frame()
-    out = veto_background_motion(mask, frame, frame, BOX, [], PAN)
+    out = veto_background_motion(mask, frame, [frame], BOX, [], PAN)
     assert out[40:80, 50:95].all()
     assert not out[40:80, 105:135].any()
 
 
 def test_a_positive_click_keeps_its_part() -> None:
     mask, frame = _cut_and_frame()
-    out = veto_background_motion(mask, frame, frame, BOX, [(118.0, 60.0, 1)], PAN)
+    out = veto_background_motion(mask, frame, [frame], BOX, [(118.0, 60.0, 1)], PAN)
     assert out[40:80, 50:95].all()
     assert out[58:62, 116:120].all()  # the clicked part, moving like the background, stays
 
@@ -64,7 +64,7 @@ def test_no_veto_when_object_and_background_move_alike() -> None:
     mask, frame = _cut_and_frame()
     still = ContentFlow({}, default=(-5.0, 0.0))
     assert motion_likeness(still.backward(frame, frame), mask, BOX) is None
-    assert np.array_equal(veto_background_motion(mask, frame, frame, BOX, [], still), mask)
+    assert np.array_equal(veto_background_motion(mask, frame, [frame], BOX, [], still), mask)
 
 
 def test_a_veto_that_would_remove_most_of_the_cut_is_not_applied() -> None:
@@ -79,7 +79,7 @@ def test_a_veto_that_would_remove_most_of_the_cut_is_not_applied() -> None:
     mask[42:62, 50:70] = True
     likeness = motion_likeness(PAN.backward(frame, frame), mask, BOX)
     assert likeness is not None and likeness[67, 100] == 1.0  # the strands move like the background
-    assert np.array_equal(veto_background_motion(mask, frame, frame, BOX, [], PAN), mask)
+    assert np.array_equal(veto_background_motion(mask, frame, [frame], BOX, [], PAN), mask)
 
 
 def _clip(tmp_path: Path) -> Path:
@@ -122,4 +122,33 @@ def test_no_veto_when_the_neighbour_frame_is_another_shot() -> None:
     mask, frame = _cut_and_frame()
     rng = np.random.default_rng(5)
     other = rng.integers(0, 256, (H, W)).astype(np.uint8)
-    assert np.array_equal(veto_background_motion(mask, frame, other, BOX, [], PAN), mask)
+    assert np.array_equal(veto_background_motion(mask, frame, [other], BOX, [], PAN), mask)
+
+
+class SlowThenSeparating:
+    """The first neighbour shows no separable motion (a slow object), the second does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def backward(self, new_grey: np.ndarray, old_grey: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 1:
+            return ContentFlow({}, default=(-1.0, 0.0)).backward(new_grey, old_grey)
+        return PAN.backward(new_grey, old_grey)
+
+
+def test_a_slow_object_is_judged_on_a_later_neighbour_read_lazily() -> None:
+    mask, frame = _cut_and_frame()
+    read: list[int] = []
+
+    def neighbours():
+        for k in range(1, 6):
+            read.append(k)
+            yield frame
+
+    flow = SlowThenSeparating()
+    out = veto_background_motion(mask, frame, neighbours(), BOX, [], flow)
+    assert flow.calls == 2 and read == [1, 2]  # stopped at the first neighbour that separates
+    assert out[40:80, 50:95].all()
+    assert not out[40:80, 105:135].any()

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from sam3core.classical import inputs
-from sam3core.classical.boxmotion import veto_background_motion
+from sam3core.classical.boxmotion import VETO_OFFSETS, veto_background_motion
 from sam3core.classical.propagate import (
     FlowField,
     bounding_box,
@@ -189,10 +189,12 @@ class ClassicalEngine:
             else:
                 mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
         if box_work is not None and it.box_motion_veto and state.num_frames > 1 and not reused:
-            # The neighbour frame tells enclosed background from object (sam3core.classical.boxmotion).
-            near = frame + 1 if frame + 1 < state.num_frames else frame - 1
-            mask = veto_background_motion(mask, state.frames.grey(frame), state.frames.grey(near), box_work,
-                                          to_work, FlowField(it.flow_preset))
+            # Neighbour frames tell enclosed background from object (sam3core.classical.boxmotion).
+            step = 1 if frame + 1 < state.num_frames else -1
+            near = [frame + step * k for k in VETO_OFFSETS if 0 <= frame + step * k < state.num_frames]
+            later = (state.frames.grey(t) for t in near)  # decoded only as far as needed
+            mask = veto_background_motion(mask, state.frames.grey(frame), later, box_work, to_work,
+                                          FlowField(it.flow_preset))
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask))
         track.confidence[frame] = 1.0
