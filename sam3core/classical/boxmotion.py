@@ -7,11 +7,12 @@ box, not with the object. The flow from the prompt frame to its neighbour gives 
 object's (median over the cut's core) and the background's (median over a ring around the box); a
 pixel of the cut whose motion lies much nearer the background's (``likeness`` >= ``VETO``, the
 measure of :func:`sam3core.classical.track.background_motion`) is removed. Where the two motions are
-less than 2 px apart (a still camera and a still object) motion says nothing and the cut is kept.
+less than 2 px apart towards the next frame, frames further away are tried (``VETO_OFFSETS``); a
+still camera on a still object says nothing and the cut is kept.
 
 Measured on the 20 DAVIS 2016 frame-0 boxes (docs/classical.md, "Box cut: motion veto"): box J
-0.684 -> 0.735 (cows 0.69 -> 0.79 from the longer baseline; blackswan 0.51 -> 0.82, horsejump-high 0.49 -> 0.76, camel 0.62 -> 0.78), about
-10 ms more per box.
+0.684 -> 0.735 (blackswan 0.51 -> 0.82, horsejump-high 0.49 -> 0.76, camel 0.62 -> 0.78, cows
+0.69 -> 0.79 from a longer baseline), about 10 ms more per box.
 """
 
 from __future__ import annotations
