@@ -152,3 +152,35 @@ def test_a_slow_object_is_judged_on_a_later_neighbour_read_lazily() -> None:
     assert flow.calls == 2 and read == [1, 2]  # stopped at the first neighbour that separates
     assert out[40:80, 50:95].all()
     assert not out[40:80, 105:135].any()
+
+
+def test_engine_vetoes_a_click_result_around_its_own_box(tmp_path: Path, monkeypatch) -> None:
+    # A click alone has no box: the result's own box, a tenth wider, gives the ring. (What the veto
+    # removes is tested above; here, that the engine asks for it, and only when it should.)
+    import sam3core.classical.engine as engine_module
+
+    seen: list[tuple[float, ...]] = []
+    real = engine_module.veto_background_motion
+
+    def spy(mask, grey, neighbours, box, points, flow):
+        seen.append(tuple(box))
+        return real(mask, grey, neighbours, box, points, flow)
+
+    monkeypatch.setattr(engine_module, "veto_background_motion", spy)
+    video = _clip(tmp_path)
+    for veto in (False, True):
+        engine = ClassicalEngine(ClassicalSettings(click_motion_veto=veto, work_long_side=W))
+        state = engine.init_state(video_path=str(video))
+        _f, _ids, _low, video_res = engine.add_new_points_or_box(state, 0, 1, points=[[75, 60]], labels=[1],
+                                                                 rel_coordinates=False)
+        mask = (video_res[0, 0] > 0).numpy()
+        if not veto:
+            assert seen == []
+            continue
+        assert len(seen) == 1
+        ys, xs = np.nonzero(mask)
+        x0, y0, x1, y1 = seen[0]
+        assert x0 <= xs.min() and x1 >= xs.max() + 1 and y0 <= ys.min() and y1 >= ys.max() + 1
+        # A negative click alone is no object to measure: no veto.
+        engine.add_new_points_or_box(state, 0, 2, points=[[20, 20]], labels=[0], rel_coordinates=False)
+        assert len(seen) == 1

@@ -19,6 +19,7 @@ import torch
 
 from sam3core.classical import inputs
 from sam3core.classical.boxmotion import VETO_OFFSETS, veto_background_motion
+from sam3core.classical.grabcut import Box, Point
 from sam3core.classical.propagate import (
     FlowField,
     bounding_box,
@@ -188,18 +189,33 @@ class ClassicalEngine:
                                              it.click_iters)
             else:
                 mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
-        if box_work is not None and it.box_motion_veto and state.num_frames > 1 and not reused:
-            # Neighbour frames tell enclosed background from object (sam3core.classical.boxmotion).
-            step = 1 if frame + 1 < state.num_frames else -1
-            near = [frame + step * k for k in VETO_OFFSETS if 0 <= frame + step * k < state.num_frames]
-            later = (state.frames.grey(t) for t in near)  # decoded only as far as needed
-            mask = veto_background_motion(mask, state.frames.grey(frame), later, box_work, to_work,
-                                          FlowField(it.flow_preset))
+        if not reused and mask.any():
+            if box_work is not None and it.box_motion_veto:
+                mask = self._motion_veto(state, frame, mask, box_work, to_work)
+            elif box_work is None and it.click_motion_veto and any(lab == 1 for _x, _y, lab in to_work):
+                # Clicks have no box: the mask's own box, a tenth wider, stands in for it (its ring
+                # is then mostly background, so a leak moving with it is found).
+                x0, y0, x1, y1 = bounding_box(mask) or (0, 0, 0, 0)
+                mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+                mask = self._motion_veto(state, frame, mask, (x0 - mx, y0 - my, x1 + mx, y1 + my), to_work)
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask))
         track.confidence[frame] = 1.0
         track.colour = update_colour_model(track.colour, image, mask)
         return self._frame_output(state, frame)
+
+    def _motion_veto(self, state: ClassicalSession, frame: int, mask: np.ndarray, box: Box,
+                     points: list[Point]) -> np.ndarray:
+        """``mask`` less what moves like the background around ``box`` (sam3core.classical.boxmotion):
+        the neighbour frames (nearest first, read only as far as needed) tell enclosed background
+        from object."""
+        if state.num_frames < 2:
+            return mask
+        step = 1 if frame + 1 < state.num_frames else -1
+        near = [frame + step * k for k in VETO_OFFSETS if 0 <= frame + step * k < state.num_frames]
+        later = (state.frames.grey(t) for t in near)
+        return veto_background_motion(mask, state.frames.grey(frame), later, box, points,
+                                      FlowField(self.settings.flow_preset))
 
     def add_new_points(self, inference_state: ClassicalSession, frame_idx: int, obj_id: int, points: Any,
                        labels: Any, clear_old_points: bool = True,

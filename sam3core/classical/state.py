@@ -54,6 +54,7 @@ class ClassicalSettings:
     motion_reward: float = 0.5  # logit per unit of object-like motion, up to 1 unit (same measure)
     confidence_recovery: float = 0.01  # per frame, how fast the reported confidence may climb back
     box_motion_veto: bool = True  # a box cut loses what moves like the background (classical.boxmotion)
+    click_motion_veto: bool = True  # so does a click result, around its own box
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
     def __post_init__(self) -> None:
