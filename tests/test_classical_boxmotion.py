@@ -155,7 +155,7 @@ def test_a_slow_object_is_judged_on_a_later_neighbour_read_lazily() -> None:
 
 
 def test_engine_vetoes_a_click_result_around_its_own_box(tmp_path: Path, monkeypatch) -> None:
-    # A click alone has no box: the result's own box, a tenth wider, gives the ring. (What the veto
+    # A click alone has no box: the result's own box gives the ring. (What the veto
     # removes is tested above; here, that the engine asks for it, and only when it should.)
     import sam3core.classical.engine as engine_module
 

@@ -193,11 +193,10 @@ class ClassicalEngine:
             if box_work is not None and it.box_motion_veto:
                 mask = self._motion_veto(state, frame, mask, box_work, to_work)
             elif box_work is None and it.click_motion_veto and any(lab == 1 for _x, _y, lab in to_work):
-                # Clicks have no box: the mask's own box, a tenth wider, stands in for it (its ring
-                # is then mostly background, so a leak moving with it is found).
+                # Clicks have no box: the mask's own box stands in for it (the ring around it is
+                # then mostly background, so a leak moving with it is found; docs/classical.md).
                 x0, y0, x1, y1 = bounding_box(mask) or (0, 0, 0, 0)
-                mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
-                mask = self._motion_veto(state, frame, mask, (x0 - mx, y0 - my, x1 + mx, y1 + my), to_work)
+                mask = self._motion_veto(state, frame, mask, (x0, y0, x1, y1), to_work)
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask))
         track.confidence[frame] = 1.0
