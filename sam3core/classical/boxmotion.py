@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 
 from sam3core.classical.grabcut import Box, Point, click_radius, keep_components
+from sam3core.classical.track import two_motion_likeness
 
 VETO_OFFSETS = (1, 2, 3, 4, 6)  # frames from the prompt frame tried in turn until the motions separate
 VETO = 0.8  # likeness (-1 object-like .. 1 background-like) from which a pixel of the cut is removed
-MIN_SEPARATION = 2.0  # px between the object's and the background's motion below which motion says nothing
 RING = 0.25  # the background ring's width around the box, as a fraction of the box's side
 KEEP_AT_LEAST = 0.3  # a veto that would remove more than 70 % of the cut is distrusted (motion failed)
 
@@ -56,17 +56,7 @@ def motion_likeness(flow: np.ndarray, mask: np.ndarray, box: Box) -> np.ndarray 
     core = cv2.erode(mask.astype(np.uint8), _disk(3)) > 0
     if np.count_nonzero(core) < 16:
         core = mask
-    if np.count_nonzero(core) < 16 or np.count_nonzero(ring) < 16:
-        return None
-    obj = np.median(flow[core], axis=0)
-    bg = np.median(flow[ring], axis=0)
-    sep = float(np.linalg.norm(obj - bg))
-    if sep < MIN_SEPARATION:
-        return None
-    d_obj = np.linalg.norm(flow - obj, axis=2)
-    d_bg = np.linalg.norm(flow - bg, axis=2)
-    # |d_obj - d_bg| <= sep (triangle inequality): the ratio already lies in [-1, 1].
-    return ((d_obj - d_bg) / sep).astype(np.float32)
+    return two_motion_likeness(flow, core, ring)
 
 
 MAX_RESIDUAL = 24.0  # median grey-level error of the warped neighbour above which the flow is not used

@@ -217,16 +217,33 @@ def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, rea
     if near is None:  # the track step passes its own: ``prior`` dilated by ``reach_px``
         near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
     ring = (cv2.dilate(prior.astype(np.uint8), _disk(3 * reach_px)) > 0) & ~near
-    if np.count_nonzero(ring) < 16:
+    likeness = two_motion_likeness(flow, core, ring)
+    if likeness is None:
         return out
+    return np.clip(likeness, low, 2.0).astype(np.float32)
+
+
+MIN_SEPARATION = 2.0  # px between the object's and the background's motion below which motion says nothing
+
+
+def two_motion_likeness(flow: np.ndarray, core: np.ndarray, ring: np.ndarray) -> np.ndarray | None:
+    """(h, w) float32 in [-1, 1]: (|f - object| - |f - background|) / separation for every pixel.
+
+    The object's motion is the median of ``flow`` (h, w, 2) over ``core``, the background's over
+    ``ring`` (both (h, w) bool): -1 moves exactly like the object, 1 like the background (the
+    triangle inequality bounds the ratio). None when either region has fewer than 16 pixels or the
+    two motions lie less than ``MIN_SEPARATION`` apart (then motion tells nothing apart).
+    """
+    if np.count_nonzero(core) < 16 or np.count_nonzero(ring) < 16:
+        return None
     obj = np.median(flow[core], axis=0)
     bg = np.median(flow[ring], axis=0)
     sep = float(np.linalg.norm(obj - bg))
-    if sep < 2.0:
-        return out
+    if sep < MIN_SEPARATION:
+        return None
     d_obj = np.linalg.norm(flow - obj, axis=2)
     d_bg = np.linalg.norm(flow - bg, axis=2)
-    return np.clip((d_obj - d_bg) / sep, low, 2.0).astype(np.float32)
+    return ((d_obj - d_bg) / sep).astype(np.float32)
 
 
 def motion_outlier(flow: np.ndarray, core: np.ndarray) -> np.ndarray:
