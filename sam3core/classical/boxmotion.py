@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from sam3core.classical.grabcut import Box, Point, click_radius, keep_components
+from sam3core.classical.propagate import pixel_grid
 from sam3core.classical.track import two_motion_likeness
 
 VETO_OFFSETS = (1, 2, 3, 4, 6)  # frames from the prompt frame tried in turn until the motions separate
@@ -64,9 +65,8 @@ MAX_RESIDUAL = 24.0  # median grey-level error of the warped neighbour above whi
 
 def _explains(motion: np.ndarray, here: np.ndarray, there: np.ndarray) -> bool:
     """Whether ``there`` warped by ``motion`` looks like ``here`` (median error <= ``MAX_RESIDUAL``)."""
-    h, w = here.shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    warped = cv2.remap(there, xs + motion[..., 0], ys + motion[..., 1], cv2.INTER_LINEAR,
+    coords = pixel_grid(*here.shape) + motion
+    warped = cv2.remap(there, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     residual = np.abs(warped.astype(np.float32) - here.astype(np.float32))
     return float(np.median(residual)) <= MAX_RESIDUAL
