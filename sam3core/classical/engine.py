@@ -20,6 +20,7 @@ import torch
 from sam3core.classical import inputs
 from sam3core.classical.boxmotion import VETO_OFFSETS, veto_background_motion
 from sam3core.classical.grabcut import Box, Point
+from sam3core.classical.occlusion import HiddenShape, carried, object_motion, update_hidden
 from sam3core.classical.propagate import (
     FlowField,
     bounding_box,
@@ -296,6 +297,7 @@ class ClassicalEngine:
         soft: dict[int, np.ndarray | None] = {}
         lost_for: dict[int, int] = {}
         running: dict[int, float] = {}  # obj -> confidence reported on the previous frame
+        hidden: dict[int, HiddenShape | None] = {}  # obj -> its whole shape while partly hidden
         prev_t: int | None = None
         prev_lab: np.ndarray | None = None
         for step, t in enumerate(order):
@@ -320,6 +322,9 @@ class ClassicalEngine:
                 if prompt is not None and prompt.result is not None:
                     masks[o] = prompt.result.unpack()
                     confidence[o] = 1.0
+                    # An anchor is the object's whole shape as the user gave it.
+                    hidden[o] = update_hidden(None, masks[o].astype(np.float32), masks[o],
+                                              float(np.count_nonzero(masks[o])), None)
                 elif old is not None and backward is not None:
                     ref = (track.colour.ref_area if track.colour is not None
                            else float(np.count_nonzero(old > 0.5)))
@@ -330,13 +335,18 @@ class ClassicalEngine:
                         if lab is None:
                             lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
                         local = (prev_lab, lab)
+                    # The whole shape carried through an occlusion, only while part of the
+                    # object is still seen: one that vanished comes back through re-detection.
+                    carry = carried(hidden.get(o)) if it.occlusion_carry and old.any() else None
                     res = track_step(old, backward, grid, image, track.appearance,
                                      colour_weight=it.colour_weight, reach_px=reach,
                                      prior_blur=it.prior_blur, ref_area=ref,
                                      shape_penalty=it.shape_penalty, motion_penalty=it.motion_penalty,
                                      trust=trust, local=local, local_weight=it.local_weight,
                                      local_cell=it.local_cell, motion_contrast=it.motion_contrast,
-                                     motion_reward=it.motion_reward)
+                                     motion_reward=it.motion_reward,
+                                     carry=carry,
+                                     carry_prior=it.carry_prior)
                     mask = res.mask
                     if it.band_refine and track.colour is not None:
                         # Video SnapCut's local re-decision along the outline: GrabCut on a narrow
@@ -344,6 +354,9 @@ class ClassicalEngine:
                         mask = refine_band(image, mask, 0.12, 1, colour_probability(track.colour, image),
                                            track.colour.ref_area)
                     mask = self._drop_specks(track, mask)
+                    if it.occlusion_carry:
+                        hidden[o] = update_hidden(hidden.get(o), res.soft, mask, ref,
+                                                  object_motion(backward, res.core))
                     # A track is no surer than its least sure step since the last anchor: errors
                     # carried by the flow do not heal by themselves, so the confidence climbs back
                     # only slowly (docs/classical.md, "Confidence").

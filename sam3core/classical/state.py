@@ -55,6 +55,8 @@ class ClassicalSettings:
     confidence_recovery: float = 0.01  # per frame, how fast the reported confidence may climb back
     box_motion_veto: bool = True  # a box cut loses what moves like the background (classical.boxmotion)
     click_motion_veto: bool = True  # so does a click result, around its own box
+    occlusion_carry: bool = True  # a partly hidden object's whole shape moves on (classical.occlusion)
+    carry_prior: float = 0.6  # the prior that moved shape gives where the flow carried nothing
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
     def __post_init__(self) -> None:
@@ -69,6 +71,8 @@ class ClassicalSettings:
                self.local_weight, self.motion_contrast, self.motion_reward) < 0:
             raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty, local_weight and "
                              "motion_contrast must be >= 0")
+        if not 0 < self.carry_prior < 1:
+            raise ValueError(f"carry_prior must be in (0, 1), got {self.carry_prior}")
         if not 0 < self.local_cell <= 0.5:
             raise ValueError(f"local_cell must be in (0, 0.5], got {self.local_cell}")
         if not 0 < self.reach <= 0.5:

@@ -37,9 +37,13 @@ import numpy as np
 
 from sam3core.classical.bilateral import local_posterior, object_shift, object_window
 from sam3core.classical.grabcut import fill_holes
+from sam3core.classical.occlusion import Carry, moves_with
 
 FINE_BINS = 32  # per channel -> 32768 colours (finer bins separated better on real footage than 16)
 _EPS = 1e-5
+# A piece brought back by the carried shape needs this mean P(object | colour): more than an even
+# 0.5, which is also what a colour never seen on the prompt frame reads.
+CARRY_COLOUR = 0.6
 
 
 def fine_index(image: np.ndarray) -> np.ndarray:
@@ -121,6 +125,7 @@ class StepResult:
     soft: np.ndarray  # (h, w) float32 in [0, 1], > 0.5 exactly on ``mask``
     confidence: float  # 0..1
     prior: np.ndarray  # (h, w) bool: the warped previous mask (before appearance)
+    core: np.ndarray  # (h, w) bool: its confident core (warped soft > 0.8), where the object surely is
 
 
 def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -136,22 +141,29 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
                trust: np.ndarray | None = None,
                local: tuple[np.ndarray, np.ndarray] | None = None, local_weight: float = 0.0,
                local_cell: float = 0.05, motion_contrast: float = 0.0,
-               motion_reward: float = 0.0) -> StepResult:
+               motion_reward: float = 0.0, carry: Carry | None = None,
+               carry_prior: float = 0.6) -> StepResult:
     """Carry one object's soft map to ``image`` (see the module docstring).
 
     ``trust`` (h, w) in [0, 1] scales the carried prior's logit per pixel (forward-backward flow
     consistency): where the flow is not confirmed the colour evidence decides. ``local`` is the
     previous and this frame in CIE Lab: P(object | position, colour) learnt from the previous frame
     (:mod:`sam3core.classical.bilateral`, spatial cells of ``local_cell`` times the object's size)
-    adds its logit with ``local_weight``.
+    adds its logit with ``local_weight``. ``carry`` is the object's whole shape moved through an
+    occlusion (:mod:`sam3core.classical.occlusion`): where it exceeds the warped map the prior is
+    ``carry_prior`` times it, and a piece inside it that does not touch the visible core is kept
+    when it moves at the carried velocity.
     """
     warped = warp_soft(prev_soft, flow, grid)
     if prior_blur > 0:
         warped = cv2.GaussianBlur(warped, (0, 0), prior_blur)
+    core = warped > 0.8
+    if carry is not None:
+        warped = np.maximum(warped, carry_prior * carry.shape)
     prior = warped > 0.5
     if not prior.any():
         empty = np.zeros(prior.shape, bool)
-        return StepResult(empty, np.minimum(warped, 0.49).astype(np.float32), 0.0, prior)
+        return StepResult(empty, np.minimum(warped, 0.49).astype(np.float32), 0.0, prior, core)
     z = _logit(warped)
     if trust is not None:
         z *= trust
@@ -162,7 +174,7 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
         z += weight * _logit(colour)
     if local is not None and local_weight > 0:
         # The object's motion, measured where it now is (for a fast object its old place is background).
-        shift = object_shift(flow, warped > 0.8)
+        shift = object_shift(flow, core)
         window = object_window(prior, 2 * reach_px)
         # Cells scale with the object: a few pixels for a distant car, ~10 for a close-up person.
         cell = max(2.0, local_cell * float(np.sqrt(np.count_nonzero(prior))))
@@ -170,10 +182,10 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     near = cv2.dilate(prior.astype(np.uint8), _disk(reach_px)) > 0
     likeness = None
     if motion_contrast > 0 or motion_reward > 0:
-        likeness = background_motion(flow, warped > 0.8, prior, reach_px, near=near, low=-1.0)
+        likeness = background_motion(flow, core, prior, reach_px, near=near, low=-1.0)
     z[~near] = -8.0
     if motion_penalty > 0:
-        z -= motion_penalty * motion_outlier(flow, warped > 0.8)
+        z -= motion_penalty * motion_outlier(flow, core)
     if likeness is not None:
         z -= motion_contrast * np.maximum(likeness, 0.0) + motion_reward * np.minimum(likeness, 0.0)
     if shape_penalty > 0:
@@ -181,22 +193,31 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
         # colour can grow the object by a few pixels a frame but not flood a same-coloured neighbour.
         # Distances count in units of how far the object could plausibly have been mis-carried:
         # a tenth of its size, or its speed when it moves fast (flow lags behind fast motion).
-        core = warped > 0.8
         speed = float(np.median(np.linalg.norm(flow[core], axis=1))) if core.any() else 0.0
         unit = max(2.0, 0.1 * float(np.sqrt(np.count_nonzero(prior))), speed)
         z -= shape_penalty * cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) / unit
     soft = (1.0 / (1.0 + np.exp(-np.clip(z, -15, 15)))).astype(np.float32)
     mask = soft > 0.5
     count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if count > 2:
+    if count > 2 or (carry is not None and count > 1):
         keep = np.zeros(count, bool)
         keep[np.unique(comp[mask & (warped > 0.7)])] = True
         keep[0] = False
-        if keep.any():
+        touched = keep.any()
+        if carry is not None:
+            # A piece the moved shape brought back must move as the hidden object moved (what is
+            # in front of it, a hand or a passer-by, moves its own way) and, where colour tells,
+            # look clearly more like the object than not.
+            for k in np.unique(comp[mask & (carry.shape > 0.7)]):
+                if k > 0 and not keep[k]:
+                    piece = comp == k
+                    keep[k] = moves_with(flow, piece, carry.velocity) and (
+                        colour is None or float(colour[piece].mean()) >= CARRY_COLOUR)
+        if touched or carry is not None:
             mask = keep[comp]
     mask = fill_holes(mask)
     soft = np.where(mask, np.maximum(soft, 0.51), np.minimum(soft, 0.49)).astype(np.float32)
-    return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior)
+    return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior, core)
 
 
 def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, reach_px: int,
