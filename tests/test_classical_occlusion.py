@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from sam3core.classical import ClassicalEngine
-from sam3core.classical.occlusion import MAX_HIDDEN_FRAMES, carried, object_motion, update_hidden
+from sam3core.classical.occlusion import MAX_HIDDEN_FRAMES, Carry, carried, object_motion, update_hidden
 from sam3core.classical.state import ClassicalSettings
+from sam3core.classical.track import carry_gate
 from sam3core.video import write_video
 
 H, W = 120, 200
@@ -105,3 +106,15 @@ def test_engine_an_object_that_passed_behind_a_pole_is_still_tracked(tmp_path: P
         assert not shown[18][:, :88].any() or not carry  # nothing claimed back behind it
     assert cover[False] < 0.3  # eaten by the pole: what came out on the other side was never claimed
     assert cover[True] > 0.65
+
+
+def test_the_carried_shape_counts_only_where_pixels_move_like_the_hidden_object() -> None:
+    shape = _block(60, 100).astype(np.float32)
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[...] = (4.0, 0.0)  # the background (the camera pans): backward flow +4, it moves 4 px left
+    flow[40:80, 60:80] = (-5.0, 0.0)  # the object's half that is out moves 5 px right
+    gate = carry_gate(flow, Carry(shape, (5.0, 0.0)), reach_px=4)
+    assert gate[40:80, 60:80].all()
+    assert not gate[40:80, 80:100].any()  # the other half of the shape shows background: not object
+    still = np.zeros((H, W, 2), np.float32)  # object and background alike: motion tells nothing
+    assert not carry_gate(still, Carry(shape, (0.0, 0.0)), reach_px=4).any()

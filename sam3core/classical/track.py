@@ -158,8 +158,10 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     if prior_blur > 0:
         warped = cv2.GaussianBlur(warped, (0, 0), prior_blur)
     core = warped > 0.8
+    carried_by_flow = warped > 0.5  # the confidence judges agreement with the flow, not the carry
     if carry is not None:
-        warped = np.maximum(warped, carry_prior * carry.shape)
+        gate = carry_gate(flow, carry, reach_px)
+        warped = np.maximum(warped, np.where(gate, carry_prior * carry.shape, 0.0))
     prior = warped > 0.5
     if not prior.any():
         empty = np.zeros(prior.shape, bool)
@@ -217,7 +219,8 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
             mask = keep[comp]
     mask = fill_holes(mask)
     soft = np.where(mask, np.maximum(soft, 0.51), np.minimum(soft, 0.49)).astype(np.float32)
-    return StepResult(mask, soft, step_confidence(mask, prior, colour, ref_area, reach_px), prior, core)
+    confidence = step_confidence(mask, carried_by_flow, colour, ref_area, reach_px)
+    return StepResult(mask, soft, confidence, carried_by_flow, core)
 
 
 def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, reach_px: int,
@@ -242,6 +245,27 @@ def background_motion(flow: np.ndarray, core: np.ndarray, prior: np.ndarray, rea
     if likeness is None:
         return out
     return np.clip(likeness, low, 2.0).astype(np.float32)
+
+
+def carry_gate(flow: np.ndarray, carry: Carry, reach_px: int) -> np.ndarray:
+    """(h, w) bool: where the carried shape may count, the pixels moving more like the hidden object
+    (at ``carry.velocity``) than like the background around the carried shape.
+
+    The part of a dog coming out from behind a pole does; the road around a dog whose legs were
+    briefly lost does not. Nowhere while the two motions lie less than ``MIN_SEPARATION`` apart
+    (motion cannot tell them apart; the visible part may itself be stuck on the background, so its
+    motion is not used).
+    """
+    out = np.zeros(flow.shape[:2], bool)
+    shape = (carry.shape > 0.5).astype(np.uint8)
+    ring = (cv2.dilate(shape, _disk(3 * reach_px)) > 0) & ~(cv2.dilate(shape, _disk(reach_px)) > 0)
+    if np.count_nonzero(ring) < 16:
+        return out
+    obj = -np.asarray(carry.velocity, np.float32)  # as a backward flow
+    bg = np.median(flow[ring], axis=0)
+    if float(np.linalg.norm(obj - bg)) < MIN_SEPARATION:
+        return out
+    return np.linalg.norm(flow - obj, axis=2) < np.linalg.norm(flow - bg, axis=2)
 
 
 MIN_SEPARATION = 2.0  # px between the object's and the background's motion below which motion says nothing
