@@ -80,3 +80,39 @@ def test_kept_steps_of_another_image_are_not_used() -> None:
     expected = _cut(other, box_labels(), [])
     boxcut._RECENT.clear()
     assert np.array_equal(_cut(other, box_labels(), [])[0], expected[0])
+
+
+def _collapse_every_cut(monkeypatch) -> None:
+    """Make the three GrabCut cuts of a box come out empty, as on DAVIS flamingo and dog-agility
+    (the margin holds the object's colours too); the fallback itself runs for real."""
+
+    def empty_chain(lab, start, crop, iters, kept):
+        out = start.copy()
+        out[out == cv2.GC_PR_FGD] = cv2.GC_PR_BGD
+        return [(out, (np.zeros((1, 65)), np.zeros((1, 65))))] * max(iters, 1)
+
+    def empty_core(lab, labels, crop, box, kept, unwanted):
+        out = labels.copy()
+        out[out == cv2.GC_PR_FGD] = cv2.GC_PR_BGD
+        return (np.zeros((1, 65)), np.zeros((1, 65))), out, (np.zeros((1, 65)), np.zeros((1, 65)))
+
+    monkeypatch.setattr(boxcut, "_iterated_chain", empty_chain)
+    monkeypatch.setattr(boxcut, "_core_cut", empty_core)
+
+
+def test_a_box_whose_cuts_all_collapse_falls_back_to_its_distinctive_colours(monkeypatch) -> None:
+    _collapse_every_cut(monkeypatch)
+    frame = blob_frame(3)
+    mask, _labels, _models = cut_box(frame, box_labels(), (0, 0, W, H), BOX, [], 4)
+    truth = np.zeros((H, W), np.uint8)
+    cv2.ellipse(truth, (100, 78), (45, 40), 0, 0, 360, 1, -1)
+    truth = truth > 0
+    iou = np.count_nonzero(mask & truth) / np.count_nonzero(mask | truth)
+    assert iou > 0.7  # not an empty object: the red ellipse's colours are rare around the box
+
+
+def test_no_fallback_while_a_cut_holds(monkeypatch) -> None:
+    called = []
+    monkeypatch.setattr(boxcut, "_colour_seeds", lambda *a: called.append(1))
+    mask, _labels, _models = cut_box(blob_frame(0), box_labels(), (0, 0, W, H), BOX, [], 4)
+    assert mask.any() and not called

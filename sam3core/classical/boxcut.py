@@ -39,6 +39,7 @@ from sam3core.classical.grabcut import (
 )
 
 TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
+COLLAPSED = 0.01  # of the box's area: when every cut keeps less, a colour-seeded cut is tried
 BOX_CUT_SIDE = 260  # long side (pixels) of a box's cut window: see cut_box_resampled and docs/classical.md
 _KEPT_STEPS = 4  # recent box cuts whose steps are kept for continuing (~0.5 MB each at 300 px)
 
@@ -201,9 +202,52 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
     with _RECENT_LOCK:
         _RECENT.append(steps)
+    bx0, by0, bx1, by1 = clip_rect(*box, *labels.shape[::-1])
+    collapsed = COLLAPSED * (bx1 - bx0) * (by1 - by0)
+    if max(np.count_nonzero(c[1]) for c in candidates) < collapsed:
+        # All three collapsed (nearly) to nothing: the margin holds the object's colours too (a
+        # flamingo among flamingos, a black-and-white dog among white poles). Seed the cut with the
+        # colours that are commoner inside the box than around it instead; when GrabCut collapses
+        # from there too, those colours themselves are the answer (something, to correct by clicks,
+        # rather than an empty object).
+        seeded = labels.copy()
+        _colour_seeds(image, seeded, crop)
+        cut = seeded.copy()
+        cut_models = run_grabcut(lab, cut, crop, max(iters, 1), None, lab=True)
+        mask = keep_components(_is_fg(cut), points, box)
+        if np.count_nonzero(mask) < 5 * collapsed:
+            cut = seeded
+            mask = keep_components(_is_fg(cut), points, box)
+        candidates.append((box_tightness(mask, box), mask, cut, cut_models))
     # max() keeps the first of equals: the iterated cut wins ties.
     _score, mask, work, models = max(candidates, key=lambda c: c[0])
     return mask, work, models
+
+
+SEED_BITS = 4  # colour bins per channel of the seeded cut's histograms: 2**4 -> 4096 colours
+
+
+def _colour_seeds(image: np.ndarray, labels: np.ndarray, crop: Crop) -> None:
+    """Keep as probable foreground only the box's pixels whose colour is commoner inside the box
+    than in the window around it (``labels`` is updated in place).
+
+    P(inside | colour) from two histograms -- the box (``GC_PR_FGD``) against the margin
+    (``GC_BGD`` within ``crop``); above 0.5 stays probable foreground, the rest of the box becomes
+    probable background, so a cut begins from the object's distinctive colours instead of from
+    the whole box, whose background GrabCut would learn as object.
+    """
+    x0, y0, x1, y1 = crop
+    q = (image[y0:y1, x0:x1] >> (8 - SEED_BITS)).astype(np.int32)
+    n = 1 << SEED_BITS
+    idx = (q[..., 0] * n + q[..., 1]) * n + q[..., 2]
+    sub = labels[y0:y1, x0:x1]
+    inside, outside = sub == cv2.GC_PR_FGD, sub == cv2.GC_BGD
+    if inside.sum() < 16 or outside.sum() < 16:
+        return
+    fg = np.bincount(idx[inside], minlength=n**3) / inside.sum()
+    bg = np.bincount(idx[outside], minlength=n**3) / outside.sum()
+    odds = cv2.GaussianBlur((fg / (fg + bg + 1e-9)).astype(np.float32)[idx], (0, 0), 1.0)
+    sub[inside & (odds <= 0.5)] = cv2.GC_PR_BGD
 
 
 def cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points: list[Point],
