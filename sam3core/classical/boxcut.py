@@ -37,6 +37,7 @@ from sam3core.classical.grabcut import (
     keep_components,
     run_grabcut,
 )
+from sam3core.classical.propagate import colour_index
 
 TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
 COLLAPSED = 0.01  # of the box's area: when every cut keeps less, a colour-seeded cut is tried
@@ -224,7 +225,7 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
     return mask, work, models
 
 
-SEED_BITS = 4  # colour bins per channel of the seeded cut's histograms: 2**4 -> 4096 colours
+SEED_BINS = 16  # colour bins per channel of the seeded cut's histograms -> 4096 colours
 
 
 def _colour_seeds(image: np.ndarray, labels: np.ndarray, crop: Crop) -> None:
@@ -237,9 +238,8 @@ def _colour_seeds(image: np.ndarray, labels: np.ndarray, crop: Crop) -> None:
     the whole box, whose background GrabCut would learn as object.
     """
     x0, y0, x1, y1 = crop
-    q = (image[y0:y1, x0:x1] >> (8 - SEED_BITS)).astype(np.int32)
-    n = 1 << SEED_BITS
-    idx = (q[..., 0] * n + q[..., 1]) * n + q[..., 2]
+    idx = colour_index(image[y0:y1, x0:x1], SEED_BINS)
+    n = SEED_BINS
     sub = labels[y0:y1, x0:x1]
     inside, outside = sub == cv2.GC_PR_FGD, sub == cv2.GC_BGD
     if inside.sum() < 16 or outside.sum() < 16:

@@ -4,15 +4,16 @@ The track step (:mod:`sam3core.classical.track`) carries a mask with per-pixel o
 that goes behind an occluder (a pole, a tree trunk) is rightly dropped, but the same part coming out
 on the other side is never claimed again: the backward flow there points at the occluder, which was
 not object. A dog running past a thin pole is eaten away by it, frame by frame, until nothing is
-left (DAVIS libby; the rider behind the tree in bmx-trees).
+left (DAVIS libby; the ball behind a trunk in soccerball).
 
 So each object keeps the *whole shape* it last had while fully visible (its area at least
-``WHOLE_FRACTION`` of its typical area) and, while less than that is visible, moves that shape on at
-the velocity the object had while it was whole (what is still visible may already be dragged along
-by the occluder: a hand picking up a block). The track step then offers the moved shape as a weak
-prior (``carry_prior``, close to 0.5 so colour and motion decide, not the shape): pixels there that
-look like the object may become object again, and a piece that does not touch the visible part is
-kept only when it moves at that velocity (:func:`moves_with`). After ``MAX_HIDDEN_FRAMES`` frames
+``WHOLE_FRACTION`` of its typical area) and its velocity. While less than that is visible, the shape
+moves on at that velocity, which the visible part updates only when it agrees with it (what is still
+visible may already be dragged along by the occluder: a hand picking up a block). The track step
+offers the moved shape as a weak prior (``carry_prior``, close to 0.5 so colour and motion decide,
+not the shape), only at pixels that move like the hidden object rather than the background around
+it (``track.carry_gate``); a piece that does not touch the visible part is kept only when it moves
+at that velocity (:func:`moves_with`) and looks like the object. After ``MAX_HIDDEN_FRAMES`` frames
 without the object being whole again, the shape is forgotten.
 """
 
@@ -22,6 +23,8 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from sam3core.classical.bilateral import object_shift
 
 WHOLE_FRACTION = 0.85  # of the typical visible area: at least this much visible = the object is whole
 MAX_HIDDEN_FRAMES = 12  # frames a hidden shape is carried without the object being whole again
@@ -67,8 +70,8 @@ def object_motion(flow: np.ndarray, core: np.ndarray) -> tuple[float, float] | N
     """
     if np.count_nonzero(core) < 16:
         return None
-    back = np.median(flow[core], axis=0)
-    return -float(back[0]), -float(back[1])
+    dy, dx = object_shift(flow, core)
+    return dx, dy
 
 
 def carried(hidden: HiddenShape | None) -> Carry | None:

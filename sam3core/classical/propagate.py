@@ -59,10 +59,10 @@ def pixel_grid(h: int, w: int) -> np.ndarray:
     return np.dstack([xs, ys])
 
 
-def colour_index(image: np.ndarray) -> np.ndarray:
-    """(h, w) int32 index of each pixel's quantised RGB colour, 0..BINS**3 - 1."""
-    q = (image // (256 // BINS)).astype(np.int32)
-    return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
+def colour_index(image: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """(h, w) int32 index of each pixel's quantised RGB colour, 0..bins**3 - 1 (``bins`` divides 256)."""
+    q = (image // (256 // bins)).astype(np.int32)
+    return (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:

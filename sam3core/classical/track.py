@@ -256,16 +256,10 @@ def carry_gate(flow: np.ndarray, carry: Carry, reach_px: int) -> np.ndarray:
     (motion cannot tell them apart; the visible part may itself be stuck on the background, so its
     motion is not used).
     """
-    out = np.zeros(flow.shape[:2], bool)
     shape = (carry.shape > 0.5).astype(np.uint8)
     ring = (cv2.dilate(shape, _disk(3 * reach_px)) > 0) & ~(cv2.dilate(shape, _disk(reach_px)) > 0)
-    if np.count_nonzero(ring) < 16:
-        return out
-    obj = -np.asarray(carry.velocity, np.float32)  # as a backward flow
-    bg = np.median(flow[ring], axis=0)
-    if float(np.linalg.norm(obj - bg)) < MIN_SEPARATION:
-        return out
-    return np.linalg.norm(flow - obj, axis=2) < np.linalg.norm(flow - bg, axis=2)
+    likeness = _likeness_to(flow, -np.asarray(carry.velocity, np.float32), ring)  # as a backward flow
+    return np.zeros(flow.shape[:2], bool) if likeness is None else likeness < 0
 
 
 MIN_SEPARATION = 2.0  # px between the object's and the background's motion below which motion says nothing
@@ -279,9 +273,15 @@ def two_motion_likeness(flow: np.ndarray, core: np.ndarray, ring: np.ndarray) ->
     triangle inequality bounds the ratio). None when either region has fewer than 16 pixels or the
     two motions lie less than ``MIN_SEPARATION`` apart (then motion tells nothing apart).
     """
-    if np.count_nonzero(core) < 16 or np.count_nonzero(ring) < 16:
+    if np.count_nonzero(core) < 16:
         return None
-    obj = np.median(flow[core], axis=0)
+    return _likeness_to(flow, np.median(flow[core], axis=0), ring)
+
+
+def _likeness_to(flow: np.ndarray, obj: np.ndarray, ring: np.ndarray) -> np.ndarray | None:
+    """:func:`two_motion_likeness` for a given object motion ``obj`` (2,), as a backward flow."""
+    if np.count_nonzero(ring) < 16:
+        return None
     bg = np.median(flow[ring], axis=0)
     sep = float(np.linalg.norm(obj - bg))
     if sep < MIN_SEPARATION:
