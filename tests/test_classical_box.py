@@ -116,3 +116,46 @@ def test_no_fallback_while_a_cut_holds(monkeypatch) -> None:
     monkeypatch.setattr(boxcut, "_colour_seeds", lambda *a: called.append(1))
     mask, _labels, _models = cut_box(blob_frame(0), box_labels(), (0, 0, W, H), BOX, [], 4)
     assert mask.any() and not called
+
+
+def legged_frame() -> tuple[np.ndarray, np.ndarray]:
+    """A red body on two thin legs that reach the bottom of ``BOX``, on a textured background; and
+    the object's true mask."""
+    rng = np.random.default_rng(4)
+    frame = cv2.GaussianBlur(rng.integers(60, 200, (H, W, 3), dtype=np.uint8), (0, 0), 2.0).astype(np.float32)
+    truth = np.zeros((H, W), np.uint8)
+    for canvas, colour in ((frame, (200, 60, 50)), (truth, 1)):
+        cv2.ellipse(canvas, (100, 60), (45, 28), 0, 0, 360, colour, -1)
+        for x in (75, 125):
+            cv2.line(canvas, (x, 80), (x, 124), colour, 4)
+    frame += rng.normal(0.0, 8.0, frame.shape)
+    return np.clip(frame, 0, 255).astype(np.uint8), truth > 0
+
+
+def test_pinpoint_brings_back_the_legs_a_cut_dropped() -> None:
+    image, truth = legged_frame()
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    dropped = truth.copy()
+    dropped[90:] = False  # what GrabCut does to thin parts at a box's side: they are background
+    labels = box_labels()
+    labels[(labels == cv2.GC_PR_FGD) & ~dropped] = cv2.GC_PR_BGD
+    models = first_models(lab, labels, (0, 0, W, H))
+    boxcut._RECENT.clear()
+    mask, out, _models = boxcut.pinpoint(lab, ("legs",), dropped, labels, (0, 0, W, H), BOX, [], models)
+    legs = truth.copy()
+    legs[:90] = False
+    assert np.all(mask[dropped])  # the union: nothing the cut had is lost
+    assert np.count_nonzero(mask & legs) > 0.8 * np.count_nonzero(legs)
+    assert np.count_nonzero(mask & ~truth) < 0.05 * np.count_nonzero(truth)
+    assert np.array_equal(np.isin(out, (cv2.GC_FGD, cv2.GC_PR_FGD)) & mask, mask)  # labels hold the mask
+
+
+def test_pinpoint_leaves_a_cut_that_crosses_the_whole_box() -> None:
+    image, truth = legged_frame()
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    labels = box_labels()
+    whole = np.zeros_like(truth)
+    whole[30:125, 50:150] = True  # crosses every row and column of BOX
+    models = first_models(lab, labels, (0, 0, W, H))
+    mask, out, got_models = boxcut.pinpoint(lab, ("whole",), whole, labels, (0, 0, W, H), BOX, [], models)
+    assert mask is whole and out is labels and got_models is models

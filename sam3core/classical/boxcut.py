@@ -35,14 +35,17 @@ from sam3core.classical.grabcut import (
     first_models,
     grabcut_pool,
     keep_components,
+    log_density,
     run_grabcut,
 )
 from sam3core.classical.propagate import colour_index
 
 TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
 COLLAPSED = 0.01  # of the box's area: when every cut keeps less, a colour-seeded cut is tried
+PIN_MISSING = 0.05  # share of the box's rows + columns a cut may leave uncrossed before it is pinpointed
+PIN_ITERS = 2  # GrabCut iterations of the pinpointed cut
 BOX_CUT_SIDE = 260  # long side (pixels) of a box's cut window: see cut_box_resampled and docs/classical.md
-_KEPT_STEPS = 4  # recent box cuts whose steps are kept for continuing (~0.5 MB each at 300 px)
+_KEPT_STEPS = 8  # recent box cuts and pinpointed cuts whose steps are kept for continuing (~0.5 MB each)
 
 
 def box_tightness(mask: np.ndarray, box: Box) -> float:
@@ -222,7 +225,50 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
     # max() keeps the first of equals: the iterated cut wins ties.
     _score, mask, work, models = max(candidates, key=lambda c: c[0])
-    return mask, work, models
+    return pinpoint(lab, key, mask, work, crop, box, points, models)
+
+
+def pinpoint(lab: np.ndarray, key: tuple, mask: np.ndarray, labels: np.ndarray, crop: Crop, box: Box,
+             points: list[Point], models: Models) -> tuple[np.ndarray, np.ndarray, Models]:
+    """Make a box cut cross the rows and columns of the box it missed (the tightness prior, one round of
+    Lempitsky et al.'s "pinpointing", ICCV 2009).
+
+    A box drawn tightly around an object meets it on every row and column. GrabCut often drops the
+    thin parts that reach the box's sides (legs, a head, the last carriage of a train). For every row
+    and column of the box that ``mask`` does not cross, its pixel most like the foreground model
+    (against the background model) is pinned to sure foreground and GrabCut runs again from
+    ``labels``. The answer is the union of the old and the new cut: the re-learnt models can lose a
+    part the first cut had (measured: parkour 0.86 -> 0.78 without the union), and with frozen models
+    the pins flood thin-structure boxes (kite lines: kite-surf 0.58 -> 0.11). ``lab`` is the window
+    in Lab; returns (mask, labels, models) like :func:`cut_box`, ``labels`` holding the union.
+    """
+    h, w = mask.shape
+    bx0, by0, bx1, by1 = clip_rect(*box, w, h)
+    inside = mask[by0:by1, bx0:bx1]
+    if inside.size == 0 or not inside.any():
+        return mask, labels, models
+    rows, cols = ~inside.any(axis=1), ~inside.any(axis=0)
+    if rows.sum() + cols.sum() < PIN_MISSING * (len(rows) + len(cols)):
+        return mask, labels, models
+    colours = lab[by0:by1, bx0:bx1].reshape(-1, 3).astype(np.float64)
+    odds = (log_density(models[1], colours) - log_density(models[0], colours)).reshape(inside.shape)
+    pins = [(int(np.argmax(odds[r])), r) for r in np.flatnonzero(rows) if odds[r].max() > 0]
+    pins += [(c, int(np.argmax(odds[:, c]))) for c in np.flatnonzero(cols) if odds[:, c].max() > 0]
+    if not pins:
+        return mask, labels, models
+    pinned = labels.copy()
+    xs, ys = np.array(pins).T
+    pinned[by0 + ys, bx0 + xs] = cv2.GC_FGD
+    # A fresh GrabCut chain from the pinned labels, kept like a box's own chains: the click an annotator
+    # adds inside the result pins only pixels already foreground, and continues from these steps.
+    chain = _iterated_chain(lab, pinned, crop, PIN_ITERS, _resume(key, pinned))
+    with _RECENT_LOCK:
+        _RECENT.append(_Steps(key, pinned.copy(), chain))
+    pinned, new_models = chain[-1][0].copy(), chain[-1][1]
+    seeds = list(points) + [(float(bx0 + x), float(by0 + y), 1) for x, y in pins]
+    union = keep_components(_is_fg(pinned) | mask, seeds, box)
+    pinned[union & ~_is_fg(pinned)] = cv2.GC_PR_FGD
+    return union, pinned, new_models
 
 
 SEED_BINS = 16  # colour bins per channel of the seeded cut's histograms -> 4096 colours

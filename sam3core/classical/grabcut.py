@@ -141,6 +141,22 @@ def first_models(lab: np.ndarray, labels: np.ndarray, crop: Crop) -> Models:
     return learnt[0], learnt[1]
 
 
+def log_density(model: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(N,) natural log of the density of the GrabCut GMM ``model`` (1, 65) at colours ``x`` (N, 3):
+    the weighted sum over its components, as GrabCut's data term uses it (-inf where none applies)."""
+    coefs, mean, cov = _split(model)
+    out = np.full(len(x), -np.inf)
+    for k in range(_COMPONENTS):
+        c = cov[k].reshape(3, 3)
+        det = float(np.linalg.det(c))
+        if coefs[k] <= 0 or not det > 0:
+            continue
+        d = x - mean[k]
+        maha = np.einsum("ni,ij,nj->n", d, np.linalg.inv(c), d)
+        out = np.logaddexp(out, np.log(coefs[k]) - 0.5 * np.log(det) - 0.5 * maha)
+    return out
+
+
 def _split(model: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = model.reshape(-1)
     k = _COMPONENTS
