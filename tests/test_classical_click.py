@@ -132,3 +132,62 @@ def test_a_negative_click_removes_the_clicked_region_and_nothing_else(tmp_path: 
     part = before & truth & ~patch
     assert np.count_nonzero(after & part) >= 0.9 * np.count_nonzero(part)  # and nothing else
     assert after[int(BOTTOM_CLICK[1]), int(BOTTOM_CLICK[0])]
+
+
+@pytest.mark.parametrize("click", [(430.0, 80.0), (240.0, 185.0)])
+def test_a_positive_click_adds_to_a_painted_mask_and_keeps_all_of_it(video_path: Path, click) -> None:
+    """Correcting a painted (or tracked) mask with a positive click on a part it missed -- apart
+    from it (the picture on the wall) or touching it (the brown bottom) -- adds that part and keeps
+    the mask: a click kept only the clicked part before (DAVIS goat: a correction took J 0.71 -> 0.01)."""
+    frame, truth = person_frame()
+    top = truth.copy()
+    top[150:] = False
+    engine = ClassicalEngine()
+    state = engine.init_state(str(video_path))
+    engine.add_new_mask(state, 0, 1, top)
+    after = _mask(engine.add_new_points(state, 0, 1, [click], [1], rel_coordinates=False))
+    assert after[int(click[1]), int(click[0])]
+    assert np.count_nonzero(after & top) > 0.95 * np.count_nonzero(top)
+
+
+def test_a_correction_click_keeps_a_mask_that_moves_like_its_background(tmp_path: Path) -> None:
+    """The click motion veto judges only what a click adds. Here the camera pans and the painted
+    part (the head) moves with the background while the clicked part (the top) stays: judged as a
+    whole, the head went as background (DAVIS goat: a correction click took most of the body)."""
+    frame, truth = person_frame()
+    head = np.zeros((H, W), np.uint8)
+    cv2.circle(head, (240, 62), 20, 1, -1)
+    frames = [frame]
+    for step in (6, 12):
+        moved = np.roll(frame, step, axis=1)  # the background and the head move with the camera
+        moved[truth] = frame[truth]  # the body does not
+        frames.append(moved)
+    path = write_video(tmp_path / "pan", frames)
+    engine = ClassicalEngine()
+    state = engine.init_state(str(path))
+    engine.add_new_mask(state, 0, 1, head > 0)
+    after = _mask(engine.add_new_points(state, 0, 1, [TOP_CLICK], [1], rel_coordinates=False))
+    assert after[int(TOP_CLICK[1]), int(TOP_CLICK[0])]
+    assert np.count_nonzero(after & (head > 0)) > 0.9 * np.count_nonzero(head)
+
+
+def test_a_negative_and_a_positive_click_together_on_a_painted_mask(tmp_path: Path) -> None:
+    """As the window sends them on a tracked frame: the mask, then every click at once. The negative
+    click on a neighbour the mask had taken (the picture) removes it, the positive one on a missed
+    part apart from the mask adds that part, and the rest stays (before, only the clicked part
+    stayed)."""
+    frame, truth = person_frame()
+    path = write_video(tmp_path / "person", [frame, frame])
+    top = truth.copy()
+    top[150:] = False
+    picture = np.zeros((H, W), bool)
+    picture[40:120, 390:470] = True
+    engine = ClassicalEngine()
+    state = engine.init_state(str(path))
+    engine.add_new_mask(state, 0, 1, top | picture)
+    clicks = [(430.0, 80.0), BOTTOM_CLICK]
+    after = _mask(engine.add_new_points_or_box(state, 0, 1, points=clicks, labels=[0, 1],
+                                               rel_coordinates=False))
+    assert np.count_nonzero(after & picture) < 0.1 * np.count_nonzero(picture)
+    assert np.count_nonzero(after & top) > 0.95 * np.count_nonzero(top)
+    assert after[int(BOTTOM_CLICK[1]), int(BOTTOM_CLICK[0])]

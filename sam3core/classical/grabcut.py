@@ -65,10 +65,14 @@ def run_grabcut(image: np.ndarray, labels: np.ndarray, crop: Crop, iters: int, m
     return bgd, fgd
 
 
-def keep_components(mask: np.ndarray, points: list[Point], box: Box | None) -> np.ndarray:
-    """Drop stray blobs: keep components holding a positive click, or large ones inside the box.
+def keep_components(mask: np.ndarray, points: list[Point], box: Box | None,
+                    previous: np.ndarray | None = None) -> np.ndarray:
+    """Drop stray blobs: keep components holding a positive click, or large ones inside the box, or
+    large ones holding part of ``previous`` (the mask a click corrects: a click on a part the mask
+    missed adds that part and keeps the rest, even where the two do not touch).
 
-    A 3x3 opening first removes the 1-pixel threads GrabCut leaves along blurred colour edges.
+    "Large" is at least 15 % of the largest component. A 3x3 opening first removes the 1-pixel
+    threads GrabCut leaves along blurred colour edges.
     """
     opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     mask = opened.astype(bool) if opened.any() else mask
@@ -82,8 +86,13 @@ def keep_components(mask: np.ndarray, points: list[Point], box: Box | None) -> n
             cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
             keep[comp[cy, cx]] = True
     areas = stats[1:, cv2.CC_STAT_AREA]
+    large = np.concatenate([[False], areas >= 0.15 * areas.max()])
     if box is not None or not keep[1:].any():
-        keep[1:] |= areas >= 0.15 * areas.max()
+        keep |= large
+    elif previous is not None:
+        held = np.zeros(count, bool)
+        held[np.unique(comp[mask & previous])] = True
+        keep |= large & held
     keep[0] = False
     return fill_holes(keep[comp])
 

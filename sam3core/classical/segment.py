@@ -255,7 +255,7 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     for x, y, label in new_points:
         cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
         if label == 1 and box is None and not current[cy, cx]:
-            return _regrow(image, labels, current, all_points, max(iters, 3), memory.crop)
+            return _regrow(image, labels, current, all_points, max(iters, 3), memory)
         if label == 1 and not (x0 <= x < x1 and y0 <= y < y1):
             x0, y0 = min(x0, int(x) - pad), min(y0, int(y) - pad)
             x1, y1 = max(x1, int(x) + pad), max(y1, int(y) + pad)
@@ -263,7 +263,7 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
 
     def continued() -> tuple[np.ndarray, GrabCutMemory]:
         models = run_grabcut(image, labels, crop, iters, (memory.bgd_model, memory.fgd_model))
-        mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box)
+        mask = keep_components(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), all_points, box, current)
         return mask, GrabCutMemory(labels, models[0], models[1], crop)
 
     if box is None or not any(label == 1 for _x, _y, label in new_points):
@@ -280,16 +280,27 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
 
 
 def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_points: list[Point], iters: int,
-            old_crop: tuple[int, int, int, int]) -> tuple[np.ndarray, GrabCutMemory]:
+            old: GrabCutMemory) -> tuple[np.ndarray, GrabCutMemory]:
     """A positive click the mask missed usually lies on a part of another colour, which the stored
     foreground model does not know: segment all clicks afresh (the window then spans every click)
-    and keep what the mask already held, except where the new seeds say background."""
+    and keep what the mask already held, except where the new seeds say background.
+
+    A negative click on the mask among them removes its region as a refinement would (GrabCut
+    continued from the mask with every seed), not only the colour patch under it: a negative click
+    on a neighbour's hair and a positive one on the object's shirt, given together to a tracked mask
+    (as the window does), kept most of the hair."""
     h, w = labels.shape
+    old_crop = old.crop
     fresh, memory = segment_prompt(image, all_points, None, iters)
     kept = current & (labels != cv2.GC_BGD)
+    if any(label == 0 and current[min(max(int(round(y)), 0), h - 1), min(max(int(round(x)), 0), w - 1)]
+           for x, y, label in all_points):
+        refined = labels.copy()
+        run_grabcut(image, refined, old_crop, iters, (old.bgd_model, old.fgd_model))
+        kept &= np.isin(refined, (cv2.GC_FGD, cv2.GC_PR_FGD))
     grown = memory.labels.copy()
     grown[kept & (grown == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
-    mask = keep_components(fresh | kept, all_points, None)
+    mask = keep_components(fresh | kept, all_points, None, kept)
     crop = clip_rect(min(old_crop[0], memory.crop[0]), min(old_crop[1], memory.crop[1]),
                       max(old_crop[2], memory.crop[2]), max(old_crop[3], memory.crop[3]), w, h)
     return mask, GrabCutMemory(grown, memory.bgd_model, memory.fgd_model, crop)

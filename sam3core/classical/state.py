@@ -124,6 +124,7 @@ class FramePrompt:
     mask: PackedMask | None = None  # full resolution, from add_new_mask
     grabcut: GrabCutMemory | None = None
     result: PackedMask | None = None  # work-resolution mask the prompt produced (before the overlap rule)
+    base: PackedMask | None = None  # work-resolution tracked or painted mask the clicks correct, if any
 
 
 @dataclass
