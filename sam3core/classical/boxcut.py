@@ -107,6 +107,12 @@ def _resume(key: tuple, start: np.ndarray) -> tuple[_Steps, np.ndarray] | None:
     return min(found, key=lambda f: int(np.count_nonzero(f[1])), default=None)
 
 
+def _keep(steps: _Steps) -> None:
+    """Keep a cut's steps for later cuts of the same window to continue from."""
+    with _RECENT_LOCK:
+        _RECENT.append(steps)
+
+
 def _with_pins(labels: np.ndarray, pinned: np.ndarray) -> np.ndarray:
     out = labels.copy()
     out[pinned] = cv2.GC_FGD
@@ -204,8 +210,7 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
         _learnt, cut, cut_models = steps.core
         mask = keep_components(_is_fg(cut), points, box)
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
-    with _RECENT_LOCK:
-        _RECENT.append(steps)
+    _keep(steps)
     bx0, by0, bx1, by1 = clip_rect(*box, *labels.shape[::-1])
     collapsed = COLLAPSED * (bx1 - bx0) * (by1 - by0)
     if max(np.count_nonzero(c[1]) for c in candidates) < collapsed:
@@ -262,12 +267,12 @@ def pinpoint(lab: np.ndarray, key: tuple, mask: np.ndarray, labels: np.ndarray, 
     # A fresh GrabCut chain from the pinned labels, kept like a box's own chains: the click an annotator
     # adds inside the result pins only pixels already foreground, and continues from these steps.
     chain = _iterated_chain(lab, pinned, crop, PIN_ITERS, _resume(key, pinned))
-    with _RECENT_LOCK:
-        _RECENT.append(_Steps(key, pinned.copy(), chain))
+    _keep(_Steps(key, pinned.copy(), chain))
     pinned, new_models = chain[-1][0].copy(), chain[-1][1]
     seeds = list(points) + [(float(bx0 + x), float(by0 + y), 1) for x, y in pins]
-    union = keep_components(_is_fg(pinned) | mask, seeds, box)
-    pinned[union & ~_is_fg(pinned)] = cv2.GC_PR_FGD
+    cut = _is_fg(pinned)
+    union = keep_components(cut | mask, seeds, box)
+    pinned[union & ~cut] = cv2.GC_PR_FGD
     return union, pinned, new_models
 
 

@@ -34,6 +34,11 @@ def click_radius(h: int, w: int) -> int:
     return max(2, round(0.008 * math.hypot(h, w)))
 
 
+def click_pixel(x: float, y: float, w: int, h: int) -> tuple[int, int]:
+    """The pixel (column, row) a click at (x, y) lands on, clamped into a (h, w) image."""
+    return int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+
+
 def run_grabcut(image: np.ndarray, labels: np.ndarray, crop: Crop, iters: int, models: Models | None,
                 freeze: bool = False, lab: bool = False) -> Models:
     """GrabCut on ``crop`` of ``image``, updating ``labels`` in place; returns (bgd, fgd) models.
@@ -83,7 +88,7 @@ def keep_components(mask: np.ndarray, points: list[Point], box: Box | None,
     h, w = mask.shape
     for x, y, label in points:
         if label == 1:
-            cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+            cx, cy = click_pixel(x, y, w, h)
             keep[comp[cy, cx]] = True
     areas = stats[1:, cv2.CC_STAT_AREA]
     large = np.concatenate([[False], areas >= 0.15 * areas.max()])

@@ -20,6 +20,7 @@ from sam3core.classical.boxcut import box_tightness, cut_box_resampled
 from sam3core.classical.grabcut import (
     Box,
     Point,
+    click_pixel,
     click_radius,
     clip_rect,
     fill_holes,
@@ -65,8 +66,7 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
     radius = click_radius(h, w)
     region = candidate if candidate is not None else np.ones((h, w), bool)
     area = max(int(np.count_nonzero(region)), 1)
-    pixels = [(int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1))), label)
-              for x, y, label in points]
+    pixels = [(*click_pixel(x, y, w, h), label) for x, y, label in points]
     positives = np.array([(px, py) for px, py, label in pixels + [(x, y, lab) for x, y, lab in earlier or []]
                           if label == 1], np.float32).reshape(-1, 2)
     for i, (cx, cy, label) in enumerate(pixels):
@@ -89,7 +89,7 @@ def paint_seeds(labels: np.ndarray, image: np.ndarray, points: list[Point],
             labels[patch] = cv2.GC_BGD
             cv2.circle(labels, (cx, cy), radius, cv2.GC_BGD, -1)
     for x, y, label in points:
-        cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+        cx, cy = click_pixel(x, y, w, h)
         if label == 1:
             cv2.circle(labels, (cx, cy), radius, cv2.GC_FGD, -1)
 
@@ -253,7 +253,7 @@ def refine_prompt(image: np.ndarray, memory: GrabCutMemory, new_points: list[Poi
     x0, y0, x1, y1 = memory.crop
     pad = 4 * click_radius(h, w)
     for x, y, label in new_points:
-        cx, cy = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+        cx, cy = click_pixel(x, y, w, h)
         if label == 1 and box is None and not current[cy, cx]:
             return _regrow(image, labels, current, all_points, max(iters, 3), memory)
         if label == 1 and not (x0 <= x < x1 and y0 <= y < y1):
@@ -293,8 +293,7 @@ def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_poin
     old_crop = old.crop
     fresh, memory = segment_prompt(image, all_points, None, iters)
     kept = current & (labels != cv2.GC_BGD)
-    if any(label == 0 and current[min(max(int(round(y)), 0), h - 1), min(max(int(round(x)), 0), w - 1)]
-           for x, y, label in all_points):
+    if any(label == 0 and current[click_pixel(x, y, w, h)[::-1]] for x, y, label in all_points):
         refined = labels.copy()
         run_grabcut(image, refined, old_crop, iters, (old.bgd_model, old.fgd_model))
         kept &= np.isin(refined, (cv2.GC_FGD, cv2.GC_PR_FGD))
