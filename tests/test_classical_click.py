@@ -191,3 +191,66 @@ def test_a_negative_and_a_positive_click_together_on_a_painted_mask(tmp_path: Pa
     assert np.count_nonzero(after & picture) < 0.1 * np.count_nonzero(picture)
     assert np.count_nonzero(after & top) > 0.95 * np.count_nonzero(top)
     assert after[int(BOTTOM_CLICK[1]), int(BOTTOM_CLICK[0])]
+
+
+def test_a_negative_click_on_a_corrected_mask_never_adds_to_it(tmp_path: Path) -> None:
+    """A negative click says "less". Continued from a painted (or tracked) mask, GrabCut learns the
+    mask's colours as object and grew into more of them: here the rest of the brown bottom (DAVIS
+    scooter-black: a negative click on the parked scooters behind the rider flooded every parked
+    scooter, J 0.68 -> 0.42)."""
+    frame, truth = person_frame()
+    path = write_video(tmp_path / "person", [frame, frame])
+    painted = truth.copy()
+    painted[182:] = False  # the upper half of the brown bottom only
+    wallpaper = np.zeros((H, W), bool)
+    wallpaper[90:140, 120:190] = True  # and a piece of the wall beside the arm
+    painted |= wallpaper
+    engine = ClassicalEngine()
+    state = engine.init_state(str(path))
+    engine.add_new_mask(state, 0, 1, painted)
+    after = _mask(engine.add_new_points(state, 0, 1, [(140.0, 115.0)], [0], rel_coordinates=False))
+    assert not (after & ~painted).any()
+    assert not after[115, 140]
+
+
+def test_a_negative_click_inside_a_mask_leaves_a_hole(tmp_path: Path) -> None:
+    """A negative click in the middle of a false area takes out at least the disk under it: the
+    hole-filling of the clean-up closed it again, so the same click changed nothing however often it
+    was given (the simulated annotator clicked the same pixel ten times)."""
+    frame, truth = person_frame()
+    path = write_video(tmp_path / "person", [frame, frame])
+    engine = ClassicalEngine()
+    state = engine.init_state(str(path))
+    engine.add_new_mask(state, 0, 1, truth)
+    x, y = 240, 115  # the middle of the white top: one colour, so no colour patch is taken with it
+    after = _mask(engine.add_new_points(state, 0, 1, [(float(x), float(y))], [0], rel_coordinates=False))
+    assert not after[y, x]
+    assert np.count_nonzero(after & truth) > 0.9 * np.count_nonzero(truth)
+
+
+def test_a_corrected_frame_does_not_make_the_tracker_forget_the_first_prompt(tmp_path: Path) -> None:
+    """Re-tracking from a correction blends its colours into the object's model instead of restarting
+    from it: a negative click that also took part of the object (DAVIS drift-straight: a click on the
+    car's shadow took a wheel) made everything tracked after it lose that part's colours."""
+    from sam3core.classical.track import fine_index
+
+    frame, truth = person_frame()
+    path = write_video(tmp_path / "person", [frame] * 4)
+    engine = ClassicalEngine()
+    state = engine.init_state(str(path))
+    engine.add_new_mask(state, 0, 1, truth)
+    for _ in engine.propagate_in_video(state):
+        pass
+    # The correction on frame 1 takes the brown bottom away (a negative click on it).
+    after = _mask(engine.add_new_points(state, 1, 1, [BOTTOM_CLICK], [0], rel_coordinates=False))
+    assert not after[int(BOTTOM_CLICK[1]), int(BOTTOM_CLICK[0])], "setup: the click should remove the bottom"
+    for _ in engine.propagate_in_video(state, start_frame_idx=1):
+        pass
+    bottom = truth.copy()
+    bottom[:155] = False
+    small = cv2.resize(frame, (state.work_width, state.work_height), interpolation=cv2.INTER_AREA)
+    small_bottom = cv2.resize(bottom.astype(np.uint8), (state.work_width, state.work_height)) > 0
+    model = state.tracks[1].appearance
+    assert model is not None
+    # Still a good part of the object's colour mass sits on the bottom's colours (none after a restart).
+    assert model.fg[np.unique(fine_index(small)[small_bottom])].sum() > 0.1

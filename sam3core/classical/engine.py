@@ -32,7 +32,7 @@ from sam3core.classical.propagate import (
     update_colour_model,
 )
 from sam3core.classical.refine import LOGIT_LIMIT, refine_band, resolve_overlaps, signed_distance_logits
-from sam3core.classical.segment import memory_from_mask, refine_prompt, segment_prompt
+from sam3core.classical.segment import memory_from_mask, negative_step, refine_prompt, segment_prompt
 from sam3core.classical.state import (
     ClassicalSession,
     ClassicalSettings,
@@ -176,6 +176,8 @@ class ClassicalEngine:
             added = [(x * s, y * s, lab) for x, y, lab in all_points if (x, y, lab) not in old_points]
             if added:
                 mask, memory = refine_prompt(image, memory, added, to_work, box_work, it.click_refine_iters)
+                assert prev is not None and prev.result is not None
+                mask = negative_step(mask, memory, added, prev.result.unpack())
             else:
                 assert prev is not None and prev.result is not None
                 mask, reused = prev.result.unpack(), True
@@ -190,6 +192,7 @@ class ClassicalEngine:
                 base = PackedMask.pack(existing)
                 mask, memory = refine_prompt(image, memory_from_mask(existing), to_work, to_work, None,
                                              it.click_iters)
+                mask = negative_step(mask, memory, to_work, existing)
             else:
                 mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
         if not reused and mask.any():
@@ -398,7 +401,14 @@ class ClassicalEngine:
                     # An anchor restarts the colour models from the user's mask (after the overlap
                     # rule, so another object's colours are not learnt as this one's).
                     track.colour = update_colour_model(None, image, final)
-                    track.appearance = learn_appearance(image, final, reach) or track.appearance
+                    if track.prompts[t].base is not None and track.appearance is not None:
+                        # A correction fixes a local error; restarting the fine model from it threw
+                        # away what the first prompt taught (a negative click on a drift car's
+                        # shadow that took a wheel: re-tracking from it lost the car, docs/classical.md).
+                        track.appearance = blend_appearance(track.appearance, image, final,
+                                                            it.correction_rate, reach)
+                    else:
+                        track.appearance = learn_appearance(image, final, reach) or track.appearance
                 elif step % _COLOUR_EVERY == 0:
                     track.colour = update_colour_model(track.colour, image, final)
                     if (it.appearance_rate > 0 and track.appearance is not None

@@ -83,7 +83,7 @@ def keep_components(mask: np.ndarray, points: list[Point], box: Box | None,
     mask = opened.astype(bool) if opened.any() else mask
     count, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count <= 2:
-        return fill_holes(mask)
+        return _filled(mask, points)
     keep = np.zeros(count, bool)
     h, w = mask.shape
     for x, y, label in points:
@@ -99,7 +99,23 @@ def keep_components(mask: np.ndarray, points: list[Point], box: Box | None,
         held[np.unique(comp[mask & previous])] = True
         keep |= large & held
     keep[0] = False
-    return fill_holes(keep[comp])
+    return _filled(keep[comp], points)
+
+
+def _filled(mask: np.ndarray, points: list[Point]) -> np.ndarray:
+    """``mask`` with its small holes filled, except a hole under a negative click: the annotator made
+    it (a negative click inside a false area takes out at least its own disk, where filling undid it
+    and the same click changed nothing however often it was given)."""
+    filled = fill_holes(mask)
+    negatives = [click_pixel(x, y, mask.shape[1], mask.shape[0]) for x, y, label in points if label == 0]
+    if not negatives or not (filled & ~mask).any():
+        return filled
+    added = (filled & ~mask).astype(np.uint8)
+    _count, comp = cv2.connectedComponents(added, connectivity=4)
+    for cx, cy in negatives:
+        if added[cy, cx]:
+            filled[comp == comp[cy, cx]] = False
+    return filled
 
 
 def fill_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:

@@ -47,6 +47,7 @@ class ClassicalSettings:
     redetect: bool = True  # look for lost objects again by their colour model
     logit_scale: float = 2.0  # logit per work pixel of signed distance to the boundary (clipped to ±10)
     appearance_rate: float = 0.05  # how fast the fine colour model follows confident tracked frames
+    correction_rate: float = 0.5  # how far a corrected frame moves the fine colour model (1: restart)
     fb_check: bool = True  # forward-backward flow check: unconfirmed flow weakens the carried prior
     local_weight: float = 0.0  # weight of the local (position + colour) model from the previous frame
     local_cell: float = 0.05  # its spatial cell side, fraction of the object's size (sqrt of its area)
@@ -71,6 +72,8 @@ class ClassicalSettings:
                self.local_weight, self.motion_contrast, self.motion_reward) < 0:
             raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty, local_weight and "
                              "motion_contrast must be >= 0")
+        if not 0 < self.correction_rate <= 1:
+            raise ValueError(f"correction_rate must be in (0, 1], got {self.correction_rate}")
         if not 0 < self.carry_prior < 1:
             raise ValueError(f"carry_prior must be in (0, 1), got {self.carry_prior}")
         if not 0 < self.local_cell <= 0.5:
