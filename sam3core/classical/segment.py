@@ -291,7 +291,9 @@ def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_poin
     (as the window does), kept most of the hair."""
     h, w = labels.shape
     old_crop = old.crop
+    job = grabcut_pool().submit(_grow_from_mask, image, labels, current, all_points, iters, old)
     fresh, memory = segment_prompt(image, all_points, None, iters)
+    fresh |= job.result()
     kept = current & (labels != cv2.GC_BGD)
     if any(label == 0 and current[click_pixel(x, y, w, h)[::-1]] for x, y, label in all_points):
         refined = labels.copy()
@@ -303,6 +305,32 @@ def _regrow(image: np.ndarray, labels: np.ndarray, current: np.ndarray, all_poin
     crop = clip_rect(min(old_crop[0], memory.crop[0]), min(old_crop[1], memory.crop[1]),
                       max(old_crop[2], memory.crop[2]), max(old_crop[3], memory.crop[3]), w, h)
     return mask, GrabCutMemory(grown, memory.bgd_model, memory.fgd_model, crop)
+
+
+def _grow_from_mask(image: np.ndarray, labels: np.ndarray, current: np.ndarray, points: list[Point],
+                    iters: int, old: GrabCutMemory) -> np.ndarray:
+    """What GrabCut continued from the mask (its colours as the object's) adds at the positive clicks.
+
+    A click on a missed part whose colours the mask already has (a rider's red jacket above a red
+    motorbike against the sky) is found this way where the click alone, cut in a window the part
+    fills, finds nothing (DAVIS motocross-jump: a click on the jacket added 57 pixels).
+    Only the grown pieces that hold a positive click count. (h, w) bool."""
+    h, w = labels.shape
+    x0, y0, x1, y1 = old.crop
+    # Around a click the window reaches half the mask's window: the missed part can be large.
+    pad = max(4 * click_radius(h, w), (max(x1 - x0, y1 - y0) + 1) // 2)
+    clicks = [click_pixel(x, y, w, h) for x, y, label in points if label == 1]
+    for cx, cy in clicks:
+        x0, y0, x1, y1 = min(x0, cx - pad), min(y0, cy - pad), max(x1, cx + pad + 1), max(y1, cy + pad + 1)
+    work = labels.copy()
+    run_grabcut(image, work, clip_rect(x0, y0, x1, y1, w, h), iters, (old.bgd_model, old.fgd_model))
+    grown = np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)) & ~current
+    count, comp = cv2.connectedComponents(grown.astype(np.uint8), connectivity=8)
+    held = np.zeros(count, bool)
+    for cx, cy in clicks:
+        held[comp[cy, cx]] = True
+    held[0] = False
+    return held[comp]
 
 
 def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
@@ -319,7 +347,8 @@ def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
     return GrabCutMemory(labels, np.zeros((1, 65)), np.zeros((1, 65)), crop)
 
 
-def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point], shown: np.ndarray) -> np.ndarray:
+def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
+                  shown: np.ndarray) -> np.ndarray:
     """A step of negative clicks alone takes away from the ``shown`` mask the region under them, and
     nothing else: it adds no pixel, and removes none apart from the clicked region.
 
