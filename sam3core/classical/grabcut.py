@@ -110,12 +110,19 @@ def _filled(mask: np.ndarray, points: list[Point]) -> np.ndarray:
     negatives = [click_pixel(x, y, mask.shape[1], mask.shape[0]) for x, y, label in points if label == 0]
     if not negatives or not (filled & ~mask).any():
         return filled
-    added = (filled & ~mask).astype(np.uint8)
-    _count, comp = cv2.connectedComponents(added, connectivity=4)
-    for cx, cy in negatives:
-        if added[cy, cx]:
-            filled[comp == comp[cy, cx]] = False
-    return filled
+    return filled & ~pieces_at(filled & ~mask, negatives, connectivity=4)
+
+
+def pieces_at(mask: np.ndarray, pixels: list[tuple[int, int]], connectivity: int = 8,
+              radius: int = 0) -> np.ndarray:
+    """The connected pieces of ``mask`` (h, w) bool holding one of ``pixels`` (column, row), or
+    reaching within ``radius`` (a square) of one. (h, w) bool."""
+    count, comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=connectivity)
+    held = np.zeros(count, bool)
+    for cx, cy in pixels:
+        held[np.unique(comp[max(0, cy - radius):cy + radius + 1, max(0, cx - radius):cx + radius + 1])] = True
+    held[0] = False
+    return held[comp]
 
 
 def fill_holes(mask: np.ndarray, max_frac: float = 0.05) -> np.ndarray:

@@ -26,6 +26,7 @@ from sam3core.classical.grabcut import (
     fill_holes,
     grabcut_pool,
     keep_components,
+    pieces_at,
     run_grabcut,
 )
 from sam3core.classical.propagate import BINS, colour_index
@@ -329,13 +330,7 @@ def _grow_from_mask(image: np.ndarray, labels: np.ndarray, current: np.ndarray, 
         x0, y0, x1, y1 = min(x0, cx - pad), min(y0, cy - pad), max(x1, cx + pad + 1), max(y1, cy + pad + 1)
     work = labels.copy()
     run_grabcut(image, work, clip_rect(x0, y0, x1, y1, w, h), iters, (old.bgd_model, old.fgd_model))
-    grown = np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)) & ~current
-    count, comp = cv2.connectedComponents(grown.astype(np.uint8), connectivity=8)
-    held = np.zeros(count, bool)
-    for cx, cy in clicks:
-        held[comp[cy, cx]] = True
-    held[0] = False
-    return held[comp]
+    return pieces_at(np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD)) & ~current, clicks)
 
 
 def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
@@ -366,16 +361,8 @@ def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
     if any(label == 1 for _x, _y, label in clicks):
         return mask
     h, w = mask.shape
-    removed = shown & ~mask
-    count, comp = cv2.connectedComponents(removed.astype(np.uint8), connectivity=8)
-    clicked = np.zeros(count, bool)
-    radius = click_radius(h, w)
-    for x, y, _label in clicks:
-        cx, cy = click_pixel(x, y, w, h)
-        near = comp[max(0, cy - radius):cy + radius + 1, max(0, cx - radius):cx + radius + 1]
-        clicked[np.unique(near)] = True
-    clicked[0] = False
-    less = shown & ~clicked[comp]
+    pixels = [click_pixel(x, y, w, h) for x, y, _label in clicks]
+    less = shown & ~pieces_at(shown & ~mask, pixels, radius=click_radius(h, w))
     memory.labels[np.isin(memory.labels, (cv2.GC_FGD, cv2.GC_PR_FGD)) & ~less] = cv2.GC_PR_BGD
     memory.labels[less & ~np.isin(memory.labels, (cv2.GC_FGD, cv2.GC_PR_FGD))] = cv2.GC_PR_FGD
     return less
