@@ -5,6 +5,7 @@ tests/ui/test_ui_video_open.py.)"""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,15 +75,62 @@ def test_the_first_frame_is_drawn_before_the_engine_is_built(qtbot: QtBot, clip:
 
     def close_when_ready() -> None:
         w = window()
-        if w is None or not w.tracking.engine_name:
-            QTimer.singleShot(20, close_when_ready)
-            return
-        w.close()
+        if w is not None and w.tracking.engine_name:
+            w.close()
 
-    QTimer.singleShot(20, close_when_ready)
-    QTimer.singleShot(30_000, QApplication.closeAllWindows)  # never hang the suite
-    assert launch.run_gui(str(clip)) == 0
+    run_gui_bounded(launch, str(clip), close_when_ready)
     assert seen["frames drawn when the engine was built"] >= 1
+
+
+# How long run_gui may take before every window is closed (never hang the suite).
+HANG_GUARD_MS = 30_000
+
+
+def run_gui_bounded(launch: object, path: str, poll: Callable[[], None]) -> None:
+    """``launch.run_gui(path)`` with ``poll`` called every 20 ms in its event loop and every window
+    closed after HANG_GUARD_MS. Both timers are objects stopped when run_gui returns: a bare
+    ``QTimer.singleShot`` outlives the test, and closing all windows 30 s later closed a later test's
+    window (and so its project's database) in the middle of that test."""
+    poller = QTimer()
+    poller.setInterval(20)
+    poller.timeout.connect(poll)
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.setInterval(HANG_GUARD_MS)
+    guard.timeout.connect(QApplication.closeAllWindows)
+    poller.start()
+    guard.start()
+    try:
+        assert launch.run_gui(path) == 0  # type: ignore[attr-defined]
+    finally:
+        poller.stop()
+        guard.stop()
+
+
+def test_the_launch_tests_timers_end_with_them(qtbot: QtBot, clip: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the hang guard of a run_gui test closed every window 30 s later, so a later test's
+    window closed in mid-test and the test read its closed project ("Cannot operate on a closed
+    database"). Now the guard (shortened here) and the poller stop when run_gui returns."""
+    from app.ui import launch
+
+    monkeypatch.setattr(main_window, "default_engine_factory", lambda spec: SlowFakeEngine(delay_s=0.0))
+    monkeypatch.setattr(sys.modules[__name__], "HANG_GUARD_MS", 1500)
+
+    def close_when_ready() -> None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, MainWindow) and w.isVisible() and w.tracking.engine_name:
+                w.close()
+
+    run_gui_bounded(launch, str(clip), close_when_ready)
+    later = make_window(qtbot, lambda spec: SlowFakeEngine(delay_s=0.0))  # the next test's window
+    try:
+        assert later.open_path(clip)
+        qtbot.wait(HANG_GUARD_MS + 1000)
+        assert later.isVisible() and later.session.project is not None
+        assert later.session.project.frames_with_masks(1) == []  # its database is still open
+    finally:
+        close_window(qtbot, later)
 
 
 def test_the_window_module_does_not_import_torch() -> None:
