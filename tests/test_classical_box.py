@@ -53,6 +53,18 @@ def test_grabcut_continued_step_by_step_is_the_uninterrupted_run() -> None:
     assert np.array_equal(steps, whole)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_box_chain_stops_once_a_step_moves_almost_nothing(seed: int, monkeypatch) -> None:
+    """Later GrabCut steps that move (almost) no pixel are not run: they cost 70 ms each on a real box
+    (docs/classical.md, "Click latency"); the chain ends where the uninterrupted run ends."""
+    lab = cv2.cvtColor(blob_frame(seed), cv2.COLOR_RGB2LAB)
+    short = boxcut._iterated_chain(lab, box_labels(), (0, 0, W, H), 4, None)
+    monkeypatch.setattr(boxcut, "SETTLED", 0.0)
+    full = boxcut._iterated_chain(lab, box_labels(), (0, 0, W, H), 4, None)
+    assert len(full) == 4 and len(short) == 2  # the second step moved nothing on this clean object
+    assert np.array_equal(short[-1][0], full[-1][0])
+
+
 def _cut(image: np.ndarray, labels: np.ndarray, points: list) -> tuple[np.ndarray, np.ndarray]:
     mask, out, _models = cut_box(image, labels, (0, 0, W, H), BOX, points, 4)
     return mask, out
