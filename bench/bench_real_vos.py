@@ -22,7 +22,8 @@ negative on a false area):
 
 - NoC@85: clicks alone (no box) on frame 0 until J >= 0.85, at most 20 (20 = not reached).
 - corrections: after box+click and propagation, one click on the worst frame (lowest J, any object)
-  then propagation onwards from that frame, repeated until every scored frame has J >= 0.8; capped
+  then propagation onwards from that frame (``--repropagate both``: backwards to frame 0 first, then
+  onwards), repeated until every scored frame has J >= 0.8; capped
   by ``--max-corrections`` (a count at the cap means "not reached"); ``below 0.8`` is the share of
   scored frames still below J 0.8 when the corrections stop (so progress shows below the cap too).
 
@@ -243,15 +244,17 @@ def prompt_frame0(engine, state, data: Loaded, protocol: str) -> tuple[float, fl
 
 
 def propagate(engine, state, data: Loaded, preds: dict, start: int = 0,
-              confidence: dict | None = None) -> float:
-    """Propagate from ``start`` to the last evaluated frame into ``preds``; returns seconds spent.
+              confidence: dict | None = None, reverse: bool = False) -> float:
+    """Propagate from ``start`` to the last evaluated frame (``reverse``: to frame 0) into ``preds``;
+    returns seconds spent.
 
     With ``confidence``: (frame, obj) -> the engine's per-frame confidence (``frame_scores``; the
     sigmoid of the presence logit for an engine without it), read outside the timed loop.
     """
     elapsed = 0.0
-    count = data.num_frames - 1 - start
-    stream = engine.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=count)
+    count = start if reverse else data.num_frames - 1 - start
+    stream = engine.propagate_in_video(state, start_frame_idx=start, max_frame_num_to_track=count,
+                                       reverse=reverse)
     while True:
         t0 = time.perf_counter()
         item = next(stream, None)
@@ -326,8 +329,9 @@ def noc85(engine, data: Loaded) -> float:
     return float(np.mean(counts))
 
 
-def corrections(engine, data: Loaded, cap: int) -> tuple[float, float]:
-    """Corrections (one click on the worst frame, re-propagate onwards) until every J >= 0.8.
+def corrections(engine, data: Loaded, cap: int, both: bool = False) -> tuple[float, float]:
+    """Corrections (one click on the worst frame, re-propagate onwards; ``both``: backwards to frame 0
+    first, as the app's "propagate both ways" does) until every J >= 0.8.
 
     Returns (corrections made, share of the frames still below 0.8 at the end)."""
     state = engine.init_state(video=data.video)
@@ -353,6 +357,8 @@ def corrections(engine, data: Loaded, cap: int) -> tuple[float, float]:
         x, y, label = click
         engine.add_new_points_or_box(state, t, o, points=[[x, y]], labels=[label], clear_old_points=False,
                                      rel_coordinates=False)
+        if both:
+            propagate(engine, state, data, preds, start=t, reverse=True)
         propagate(engine, state, data, preds, start=t)
         done += 1
     below = [region_similarity(preds.get(t, {}).get(o, np.zeros_like(data.gt[t], bool)), data.gt[t] == o)
@@ -361,7 +367,7 @@ def corrections(engine, data: Loaded, cap: int) -> tuple[float, float]:
     return float(done), float(np.mean(below)) if below else float("nan")
 
 
-def run(engine, spec: str, data: Loaded, protocol: str, effort: bool, cap: int) -> Row:
+def run(engine, spec: str, data: Loaded, protocol: str, effort: bool, cap: int, both: bool = False) -> Row:
     row = Row(spec, data.seq.key, data.seq.split, protocol, len(data.obj_ids), data.num_frames)
     state = engine.init_state(video=data.video)
     row.j0_box, row.j0, row.click_s = prompt_frame0(engine, state, data, protocol)
@@ -376,7 +382,7 @@ def run(engine, spec: str, data: Loaded, protocol: str, effort: bool, cap: int) 
     row.worst_j = [round(min(per[(t, o)] for o in data.obj_ids), 3) for t in data.scored]
     if effort and protocol == "box+click":
         row.noc = noc85(engine, data)
-        row.corrections, row.below = corrections(engine, data, cap)
+        row.corrections, row.below = corrections(engine, data, cap, both)
     return row
 
 
@@ -433,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-frames", type=int, default=None, help="evaluate only the first N frames")
     ap.add_argument("--effort", action="store_true", help="also NoC@85 and corrections (slow)")
     ap.add_argument("--max-corrections", type=int, default=10)
+    ap.add_argument("--repropagate", choices=("forward", "both"), default="forward",
+                    help="after each correction propagate onwards only, or backwards to frame 0 first")
     ap.add_argument("--threads", type=int, default=2, help="OpenCV/torch threads (the target is 2 cores)")
     ap.add_argument("--json", type=Path, default=None, help="also write every row to this file")
     args = ap.parse_args(argv)
@@ -463,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         for spec, engine in engines.items():
             for protocol in protocols:
                 try:
-                    r = run(engine, spec, data, protocol, args.effort, args.max_corrections)
+                    r = run(engine, spec, data, protocol, args.effort, args.max_corrections,
+                            args.repropagate == "both")
                 except Exception as exc:
                     r = Row(spec, seq.key, seq.split, protocol, len(data.obj_ids), data.num_frames,
                             error=f"{type(exc).__name__}: {exc}")
