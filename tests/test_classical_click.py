@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sam3core.classical import ClassicalEngine
-from sam3core.classical.segment import paint_seeds
+from sam3core.classical.segment import memory_from_mask, negative_step, paint_seeds
 from sam3core.eval.metrics import region_similarity
 from sam3core.video import write_video
 
@@ -279,3 +279,24 @@ def test_a_positive_click_on_a_missed_part_of_the_masks_colour_adds_the_part(tmp
     assert np.count_nonzero(after & jacket) > 0.8 * np.count_nonzero(jacket)
     assert np.count_nonzero(after & bike) > 0.95 * np.count_nonzero(bike)
     assert np.count_nonzero(after & ~(bike | jacket)) < 0.05 * np.count_nonzero(jacket)
+
+
+def test_a_negative_click_keeps_a_part_joined_to_the_clicked_region_by_a_thin_neck() -> None:
+    """A tracked mask had leaked from a dog along a woman's arm onto her white shirt (dog.mp4, her
+    hand on the dog's head joined them). Two negative clicks, on the shirt and the arm, made GrabCut
+    drop the whole mask, and the dog, one connected piece with the clicked shirt, went too. A large
+    part beyond a thin neck is another region and stays; a small one beyond it goes."""
+    shown, dog, shirt, speck = (np.zeros((H, W), np.uint8) for _ in range(4))
+    cv2.circle(dog, (330, 160), 60, 1, -1)
+    cv2.rectangle(shirt, (60, 60), (150, 150), 1, -1)
+    cv2.line(shown, (150, 120), (275, 150), 1, 9)  # the arm: thinner than two click disks (4 px here)
+    cv2.line(shown, (150, 60), (150, 30), 1, 5)
+    cv2.circle(speck, (150, 22), 9, 1, -1)  # a small blob beyond another neck: part of what is clicked
+    shown = (shown | dog | shirt | speck) > 0
+    collapsed = np.zeros((H, W), bool)  # GrabCut's answer: nothing left
+    clicks = [(105.0, 105.0, 0), (200.0, 132.0, 0)]
+    after = negative_step(collapsed, memory_from_mask(shown), clicks, shown)
+    assert not (after & shirt.astype(bool)).any() and not after[132, 200]  # the clicked regions go
+    assert not (after & speck.astype(bool)).any()
+    assert after[dog > 0].all()  # the dog beyond the arm stays
+    assert not (after & ~shown).any()

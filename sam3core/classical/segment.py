@@ -347,6 +347,9 @@ def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
     return GrabCutMemory(labels, np.zeros((1, 65)), np.zeros((1, 65)), crop)
 
 
+SEPARATE_PART = 0.05  # of the shown mask: a part this large behind a thin neck is not the clicked region
+
+
 def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
                   shown: np.ndarray) -> np.ndarray:
     """A step of negative clicks alone takes away from the ``shown`` mask the region under them, and
@@ -362,7 +365,22 @@ def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
         return mask
     h, w = mask.shape
     pixels = [click_pixel(x, y, w, h) for x, y, _label in clicks]
-    less = shown & ~pieces_at(shown & ~mask, pixels, radius=click_radius(h, w))
+    r = click_radius(h, w)
+    taken = pieces_at(shown & ~mask, pixels, radius=r)
+    # GrabCut may take a whole mask whose colours the click taught it as background, when the clicked
+    # part touches the rest of the object (dog.mp4: the woman's shirt and her arm, leaked into the
+    # dog's mask; the hand on the dog's head joined them, and two negative clicks removed the dog
+    # too). A large thick part joined to the clicked one only through a neck thinner than two click
+    # disks is another region: it stays.
+    neck = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * r + 1, 4 * r + 1))
+    thick = cv2.morphologyEx(taken.astype(np.uint8), cv2.MORPH_OPEN, neck) > 0
+    count, comp, stats, _ = cv2.connectedComponentsWithStats(thick.astype(np.uint8), connectivity=8)
+    large = stats[:, cv2.CC_STAT_AREA] >= SEPARATE_PART * np.count_nonzero(shown)
+    large[0] = False
+    apart = large[comp] & ~pieces_at(thick, pixels, radius=r)
+    if apart.any():
+        taken = pieces_at(taken & ~apart, pixels, radius=r)
+    less = shown & ~taken
     memory.labels[np.isin(memory.labels, (cv2.GC_FGD, cv2.GC_PR_FGD)) & ~less] = cv2.GC_PR_BGD
     memory.labels[less & ~np.isin(memory.labels, (cv2.GC_FGD, cv2.GC_PR_FGD))] = cv2.GC_PR_FGD
     return less
