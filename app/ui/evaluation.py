@@ -92,6 +92,7 @@ class EvaluationDialog(QDialog):
         self.frames: list[int] = []
         self.gt: Path | None = None
         self.task: BackgroundTask | None = None
+        self.stopped = False  # the window closed: a result arriving later is not shown
         self.folder = QLineEdit(str(QSettings().value(LAST_GT_KEY, "") or ""), self)
         self.folder.setPlaceholderText("DAVIS annotation folder (PNGs named by frame) or dataset root")
         browse = QPushButton("Browse…", self)
@@ -205,16 +206,27 @@ class EvaluationDialog(QDialog):
         self.task.start()
         return self.task
 
+    def stop(self) -> None:
+        """The window closes: cancel a running evaluation and wait for its thread, so the project's
+        database is not closed under it; what it still reports is dropped (it would read the project)."""
+        self.stopped = True
+        if self.task is not None and not self.task.finished and not self.task.abandon():
+            log.warning("the evaluation did not stop within 10 s of closing")
+
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
 
     def _on_failed(self, message: str) -> None:
+        if self.stopped:
+            return
         self.run_button.setEnabled(True)
         self.progress.setVisible(False)
         self.status.setText(f"Cannot evaluate: {in_dialog_terms(message)}")
 
     def _on_done(self, out: object, gt: Path) -> None:
+        if self.stopped:
+            return
         if isinstance(out, ImportFormatError):
             self._on_failed(str(out))
             return

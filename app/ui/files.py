@@ -234,6 +234,12 @@ class FileController(QObject):
                          lambda s: f"Imported {s.masks} masks on {s.frames} frames "
                                    f"({len(s.created)} new objects)")
 
+    def stop_task(self) -> None:
+        """The window closes: cancel a running export or import and wait for its thread, so the
+        project's database is not closed under it (an import rolls back when cancelled)."""
+        if self.task is not None and not self.task.finished and not self.task.abandon():
+            log.warning("%s did not stop within 10 s of closing", self.task.title)
+
     def _no_task(self) -> bool:
         if self.task is not None and not self.task.finished:
             self.session.status.emit(f"{self.task.title} is still running")

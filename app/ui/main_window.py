@@ -497,6 +497,10 @@ class MainWindow(QMainWindow):
         QSettings().setValue("window/geometry", self.saveGeometry())
         self.timeline.set_playing(False)
         self.tracking.shutdown()
+        # Tasks with their own threads read or write the project: they end before it closes.
+        self.files.stop_task()
+        if self.evaluation is not None:
+            self.evaluation.stop()
         self.session.close_project()
         super().closeEvent(event)
 

@@ -190,3 +190,47 @@ def test_binary_ground_truth_is_offered_and_scored_as_masklet_eval_binary(
     assert text.startswith("Cannot evaluate:") and "DAVIS 2016" in text and "Binary masks" in text
     assert "Traceback" not in text and "ImportFormatError" not in text and "--binary-gt" not in text
     assert not dialog.binary.isChecked()
+
+
+def test_closing_the_window_during_an_evaluation_stops_it_before_the_project_closes(
+        qtbot: QtBot, window: MainWindow, clip: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluation reads the project from its own thread; closing the window closed the database
+    under it, and its result, arriving after, read the closed project again."""
+    import time
+
+    from app.ui import evaluation
+    from app.ui.tasks import TaskCancelledError
+
+    seen: list[str] = []
+
+    def slow_evaluate(project, gt, *, progress, **options):  # noqa: ANN001, ANN202, ARG001
+        try:
+            for i in range(500):
+                progress(i, 500)
+                project.objects()
+                time.sleep(0.01)
+        except TaskCancelledError:
+            seen.append("cancelled")
+            raise
+        except Exception as exc:
+            seen.append(f"{type(exc).__name__}: {exc}")
+            raise
+        seen.append("finished")
+
+    monkeypatch.setattr(evaluation, "evaluate_project", slow_evaluate)
+    gt = write_gt(tmp_path / "gt")
+    path = tmp_path / "eval.masklet"
+    with Project.create(path, clip) as project:
+        fill(project)
+    assert window.open_path(path)
+    window.actions["evaluate"].trigger()
+    dialog = window.evaluation
+    task = dialog.run(gt)
+    assert task is not None
+    qtbot.wait(200)
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20_000)
+    assert task.wait(5_000)
+    qtbot.wait(100)  # a late done/failed signal is delivered now and must not touch the project
+    assert seen == ["cancelled"] and dialog.result is None

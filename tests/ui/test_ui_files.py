@@ -242,3 +242,39 @@ def test_first_launch_without_a_path_opens_the_bundled_sample(qtbot: QtBot, tmp_
     seen = _close_when_a_project_is_open(lambda window: str(window.session.project.video_path))
     assert launch.run_gui(None) == 0
     assert seen["value"] == str(sample)
+
+
+def test_closing_during_an_export_stops_it_before_the_project_closes(qtbot: QtBot, slow_window: MainWindow,
+                                                                    clip: Path, monkeypatch) -> None:
+    """An export or import reads and writes the project from its own thread: the window closed the
+    project's database under it (the task then failed on a closed database, an import half done)."""
+    import time
+
+    from app.ui import files
+    from app.ui.tasks import TaskCancelledError
+
+    seen: list[str] = []
+
+    def slow_export(project, fmt, out, *, progress, notes, **options):  # noqa: ANN001, ANN202, ARG001
+        try:
+            for i in range(500):
+                progress(i, 500)
+                project.frames_with_masks(1)  # the project is read on every step, as exporters do
+                time.sleep(0.01)
+        except TaskCancelledError:
+            seen.append("cancelled")
+            raise
+        except Exception as exc:
+            seen.append(f"{type(exc).__name__}: {exc}")
+            raise
+        seen.append("finished")
+
+    monkeypatch.setattr(files, "export_with_report", slow_export)
+    window = slow_window
+    assert window.open_path(clip)
+    task = window.files.export("coco", clip.parent / "out.json")
+    qtbot.wait(200)
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20_000)
+    assert task.wait(5_000)
+    assert seen == ["cancelled"]
