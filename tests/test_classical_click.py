@@ -300,3 +300,23 @@ def test_a_negative_click_keeps_a_part_joined_to_the_clicked_region_by_a_thin_ne
     assert not (after & speck.astype(bool)).any()
     assert after[dog > 0].all()  # the dog beyond the arm stays
     assert not (after & ~shown).any()
+
+
+def test_a_positive_click_given_with_negative_ones_adds_and_takes_nothing_else() -> None:
+    """The window gives a tracked frame's clicks all at once with the mask shown. On dog.mp4, two
+    negative clicks on a leaked shirt and arm and a positive one on the dog left a brown patch of
+    its back: GrabCut had dropped the white dog with the shirt, and the positive click kept only
+    its own piece. Now the clicked regions go, the rest of the shown mask stays, and GrabCut's piece
+    at the positive click is added."""
+    shown, dog, shirt = (np.zeros((H, W), np.uint8) for _ in range(3))
+    cv2.circle(dog, (330, 160), 60, 1, -1)
+    cv2.rectangle(shirt, (60, 60), (150, 150), 1, -1)
+    cv2.line(shown, (150, 120), (275, 150), 1, 9)
+    shown = (shown | dog | shirt) > 0
+    cut = np.zeros((H, W), bool)  # GrabCut kept only a patch at the positive click, and a tail
+    cut[150:175, 380:430] = True  # reaching beyond the shown mask
+    clicks = [(105.0, 105.0, 0), (200.0, 132.0, 0), (385.0, 160.0, 1)]
+    after = negative_step(cut, memory_from_mask(shown), clicks, shown)
+    assert not (after & shirt.astype(bool)).any() and not after[132, 200]
+    assert after[dog > 0].all() and after[cut].all()
+    assert not (after & ~(shown | cut)).any()
