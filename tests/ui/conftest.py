@@ -161,3 +161,26 @@ def slow_window(qtbot):  # noqa: ANN001, ANN201
     win.fake_engine = engine
     yield win
     close_window(qtbot, win)
+
+
+def slow_project_task(seen: list[str]):  # noqa: ANN201 - a task body with the exporter's signature
+    """A 5-second background-task body (an exporter's or evaluate_project's signature) that reads its
+    project on every 10 ms step and appends how it ended to ``seen``: "cancelled", "finished" or the
+    error (e.g. a closed database)."""
+    from app.ui.tasks import TaskCancelledError
+
+    def body(project, *_args, progress, **_options) -> None:  # noqa: ANN001
+        try:
+            for i in range(500):
+                progress(i, 500)
+                project.objects()  # the project is read on every step, as exporters do
+                time.sleep(0.01)
+        except TaskCancelledError:
+            seen.append("cancelled")
+            raise
+        except Exception as exc:
+            seen.append(f"{type(exc).__name__}: {exc}")
+            raise
+        seen.append("finished")
+
+    return body

@@ -197,28 +197,12 @@ def test_closing_the_window_during_an_evaluation_stops_it_before_the_project_clo
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The evaluation reads the project from its own thread; closing the window closed the database
     under it, and its result, arriving after, read the closed project again."""
-    import time
-
     from app.ui import evaluation
-    from app.ui.tasks import TaskCancelledError
+    from tests.ui.conftest import slow_project_task
 
     seen: list[str] = []
 
-    def slow_evaluate(project, gt, *, progress, **options):  # noqa: ANN001, ANN202, ARG001
-        try:
-            for i in range(500):
-                progress(i, 500)
-                project.objects()
-                time.sleep(0.01)
-        except TaskCancelledError:
-            seen.append("cancelled")
-            raise
-        except Exception as exc:
-            seen.append(f"{type(exc).__name__}: {exc}")
-            raise
-        seen.append("finished")
-
-    monkeypatch.setattr(evaluation, "evaluate_project", slow_evaluate)
+    monkeypatch.setattr(evaluation, "evaluate_project", slow_project_task(seen))
     gt = write_gt(tmp_path / "gt")
     path = tmp_path / "eval.masklet"
     with Project.create(path, clip) as project:

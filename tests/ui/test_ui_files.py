@@ -248,28 +248,12 @@ def test_closing_during_an_export_stops_it_before_the_project_closes(qtbot: QtBo
                                                                     clip: Path, monkeypatch) -> None:
     """An export or import reads and writes the project from its own thread: the window closed the
     project's database under it (the task then failed on a closed database, an import half done)."""
-    import time
-
     from app.ui import files
-    from app.ui.tasks import TaskCancelledError
+    from tests.ui.conftest import slow_project_task
 
     seen: list[str] = []
 
-    def slow_export(project, fmt, out, *, progress, notes, **options):  # noqa: ANN001, ANN202, ARG001
-        try:
-            for i in range(500):
-                progress(i, 500)
-                project.frames_with_masks(1)  # the project is read on every step, as exporters do
-                time.sleep(0.01)
-        except TaskCancelledError:
-            seen.append("cancelled")
-            raise
-        except Exception as exc:
-            seen.append(f"{type(exc).__name__}: {exc}")
-            raise
-        seen.append("finished")
-
-    monkeypatch.setattr(files, "export_with_report", slow_export)
+    monkeypatch.setattr(files, "export_with_report", slow_project_task(seen))
     window = slow_window
     assert window.open_path(clip)
     task = window.files.export("coco", clip.parent / "out.json")
