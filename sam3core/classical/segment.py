@@ -378,7 +378,7 @@ def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
     # disks is another region: it stays.
     neck = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * r + 1, 4 * r + 1))
     thick = cv2.morphologyEx(taken.astype(np.uint8), cv2.MORPH_OPEN, neck) > 0
-    count, comp, stats, _ = cv2.connectedComponentsWithStats(thick.astype(np.uint8), connectivity=8)
+    _count, comp, stats, _ = cv2.connectedComponentsWithStats(thick.astype(np.uint8), connectivity=8)
     large = stats[:, cv2.CC_STAT_AREA] >= SEPARATE_PART * np.count_nonzero(shown)
     large[0] = False
     apart = large[comp] & ~pieces_at(thick, pixels, radius=r)
