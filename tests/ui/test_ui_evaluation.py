@@ -161,15 +161,20 @@ def test_each_option_reaches_evaluate_project(qtbot: QtBot, dialog: EvaluationDi
                                           for o in direct.objects]
 
 
-def test_binary_ground_truth_is_offered_and_scored_as_masklet_eval_binary(
-        qtbot: QtBot, window: MainWindow, clip: Path, tmp_path: Path) -> None:
-    gt = write_binary_gt(tmp_path / "davis2016" / "shapes")
-    path = tmp_path / "binary.masklet"
+def open_evaluation(window: MainWindow, clip: Path, path: Path) -> EvaluationDialog:
+    """A filled project at ``path`` opened in ``window``, with the evaluation dialog shown."""
     with Project.create(path, clip) as project:
         fill(project)
     assert window.open_path(path)
     window.actions["evaluate"].trigger()
-    dialog = window.evaluation
+    assert window.evaluation is not None
+    return window.evaluation
+
+
+def test_binary_ground_truth_is_offered_and_scored_as_masklet_eval_binary(
+        qtbot: QtBot, window: MainWindow, clip: Path, tmp_path: Path) -> None:
+    gt = write_binary_gt(tmp_path / "davis2016" / "shapes")
+    dialog = open_evaluation(window, clip, tmp_path / "binary.masklet")
     qtbot.waitExposed(dialog)
     assert not dialog.binary.isChecked()
     type_folder(qtbot, dialog, gt)
@@ -204,12 +209,7 @@ def test_closing_the_window_during_an_evaluation_stops_it_before_the_project_clo
 
     monkeypatch.setattr(evaluation, "evaluate_project", slow_project_task(seen))
     gt = write_gt(tmp_path / "gt")
-    path = tmp_path / "eval.masklet"
-    with Project.create(path, clip) as project:
-        fill(project)
-    assert window.open_path(path)
-    window.actions["evaluate"].trigger()
-    dialog = window.evaluation
+    dialog = open_evaluation(window, clip, tmp_path / "eval.masklet")
     task = dialog.run(gt)
     assert task is not None
     qtbot.wait(200)
