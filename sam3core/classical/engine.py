@@ -357,7 +357,7 @@ class ClassicalEngine:
                                      local_cell=it.local_cell, motion_contrast=it.motion_contrast,
                                      motion_reward=it.motion_reward,
                                      carry=carry,
-                                     carry_prior=it.carry_prior)
+                                     carry_prior=it.carry_prior, edge_entry=it.edge_entry)
                     mask = res.mask
                     if it.band_refine and track.colour is not None:
                         # Video SnapCut's local re-decision along the outline: GrabCut on a narrow

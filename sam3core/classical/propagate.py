@@ -2,8 +2,9 @@
 
 The flow is computed once per frame pair from the *new* frame to the previous one (backward flow),
 so every pixel of the new frame looks up where it came from (:mod:`sam3core.classical.track` warps
-the soft maps with it): pixels that came from outside the frame or from another object's area do not
-inherit the mask, which handles leaving the frame and being occluded without holes.
+the soft maps with it): pixels that came from another object's area do not inherit the mask, nor do
+those that came from outside the frame unless the object moves its own way and so may be entering
+the view (``track.enters``); this handles leaving the frame and being occluded without holes.
 
 An object whose warped mask vanishes is *lost*. Its colour model (quantised-RGB histograms of the
 object and its surroundings, kept from the frames where it was seen) is then checked on every new

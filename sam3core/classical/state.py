@@ -58,6 +58,7 @@ class ClassicalSettings:
     click_motion_veto: bool = True  # so does a click result, around its own box
     occlusion_carry: bool = True  # a partly hidden object's whole shape moves on (classical.occlusion)
     carry_prior: float = 0.6  # the prior that moved shape gives where the flow carried nothing
+    edge_entry: bool = True  # what enters the view continues the object at the frame edge (track.enters)
     band_refine: bool = False  # narrow-band GrabCut on every tracked mask (measured worse and 3x slower)
 
     def __post_init__(self) -> None:

@@ -3,7 +3,8 @@
 Each object carries a *soft map* (h, w) in [0, 1] from frame to frame. On a new frame:
 
 1. The previous soft map is warped with the backward DIS flow (every new pixel looks up where it came
-   from) and lightly blurred: the *location prior*. Pixels that came from outside the frame read 0.
+   from) and lightly blurred: the *location prior*. Pixels that came from outside the frame read what
+   was at the frame's edge when the object moves its own way (it is entering the view), else 0.
 2. The object's *appearance model* -- fine (32^3-bin) RGB histograms of the object and of its
    surroundings, learnt on its prompt frame -- gives P(object | colour) per pixel.
 3. Both are fused in logit space, ``logit(prior) + w * logit(colour) - c * b - s * d - m * u``. ``w`` is
@@ -128,11 +129,61 @@ class StepResult:
     core: np.ndarray  # (h, w) bool: its confident core (warped soft > 0.8), where the object surely is
 
 
-def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Sample the previous frame's soft map at x + flow(x); outside the frame reads 0."""
+def warp_soft(soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, *, border: int = cv2.BORDER_CONSTANT
+              ) -> np.ndarray:
+    """Sample the previous frame's soft map at x + flow(x); outside the frame reads 0 (or, with
+    ``border=cv2.BORDER_REPLICATE``, the nearest edge pixel)."""
     coords = grid + flow
-    return cv2.remap(soft, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return cv2.remap(soft, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=border,
+                     borderValue=0.0)
+
+
+def from_outside(flow: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the new pixels whose backward flow points outside the previous frame."""
+    coords = grid + flow
+    h, w = flow.shape[:2]
+    return ((coords[..., 0] < 0) | (coords[..., 0] > w - 1)
+            | (coords[..., 1] < 0) | (coords[..., 1] > h - 1))
+
+
+def moves_its_own_way(flow: np.ndarray, warped: np.ndarray, reach_px: int, *,
+                      exclude: np.ndarray | None = None) -> bool:
+    """Whether the object's confident core (``warped`` > 0.8) moves unlike the ring around it.
+
+    Median backward flow over the core against that over a ring between ``reach_px`` and three
+    times it beyond the carried mask (``exclude``: pixels left out of the ring), at least
+    ``MIN_SEPARATION`` apart. False for a core of fewer than 16 pixels; True when the ring has fewer
+    (the object fills the frame: nothing around it to move with).
+    """
+    core = warped > 0.8
+    if np.count_nonzero(core) < 16:
+        return False
+    shape = (warped > 0.5).astype(np.uint8)
+    ring = (cv2.dilate(shape, _disk(3 * reach_px)) > 0) & ~(cv2.dilate(shape, _disk(reach_px)) > 0)
+    if exclude is not None:
+        ring &= ~exclude
+    if np.count_nonzero(ring) < 16:
+        return True
+    apart = np.median(flow[core], axis=0) - np.median(flow[ring], axis=0)
+    return float(np.linalg.norm(apart)) >= MIN_SEPARATION
+
+
+def enters(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, warped: np.ndarray,
+           reach_px: int) -> np.ndarray:
+    """``warped`` where the pixels that came from outside the frame continue the frame's edge.
+
+    A car driving into the view, or a runner the camera pans with, enters the frame at its edge:
+    read as 0 those parts start as background and, the flow trusted there, stay so (drift-straight
+    kept the car's front and lost its rear). They read the nearest edge pixel instead, but only
+    while the object moves its own way: a mask that moves with its surroundings may be a remnant
+    stuck on the background at the edge, which a panning camera would feed every frame (bmx-bumps:
+    a mask slipped onto a green fence grew to 80 % of the frame). docs/classical.md has the runs.
+    """
+    outside = from_outside(flow, grid)
+    if not outside.any() or not moves_its_own_way(flow, warped, reach_px, exclude=outside):
+        return warped
+    edge = warp_soft(prev_soft, flow, grid, border=cv2.BORDER_REPLICATE)
+    return np.where(outside, edge, warped).astype(np.float32)
 
 
 def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image: np.ndarray,
@@ -142,7 +193,7 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
                local: tuple[np.ndarray, np.ndarray] | None = None, local_weight: float = 0.0,
                local_cell: float = 0.05, motion_contrast: float = 0.0,
                motion_reward: float = 0.0, carry: Carry | None = None,
-               carry_prior: float = 0.6) -> StepResult:
+               carry_prior: float = 0.6, edge_entry: bool = False) -> StepResult:
     """Carry one object's soft map to ``image`` (see the module docstring).
 
     ``trust`` (h, w) in [0, 1] scales the carried prior's logit per pixel (forward-backward flow
@@ -152,9 +203,12 @@ def track_step(prev_soft: np.ndarray, flow: np.ndarray, grid: np.ndarray, image:
     adds its logit with ``local_weight``. ``carry`` is the object's whole shape moved through an
     occlusion (:mod:`sam3core.classical.occlusion`): where it exceeds the warped map the prior is
     ``carry_prior`` times it, and a piece inside it that does not touch the visible core is kept
-    when it moves at the carried velocity.
+    when it moves at the carried velocity. ``edge_entry``: what enters the frame continues the
+    object at the edge (:func:`enters`).
     """
     warped = warp_soft(prev_soft, flow, grid)
+    if edge_entry:
+        warped = enters(prev_soft, flow, grid, warped, reach_px)
     if prior_blur > 0:
         warped = cv2.GaussianBlur(warped, (0, 0), prior_blur)
     core = warped > 0.8
