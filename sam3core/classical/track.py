@@ -158,13 +158,15 @@ def moves_its_own_way(flow: np.ndarray, warped: np.ndarray, reach_px: int, *,
     core = warped > 0.8
     if np.count_nonzero(core) < 16:
         return False
-    shape = (warped > 0.5).astype(np.uint8)
+    # The ring lies within 3 * reach_px of the mask: dilating only that window is exact and cheaper.
+    x0, y0, x1, y1 = object_window(warped > 0.5, 3 * reach_px + 1)
+    shape = (warped[y0:y1, x0:x1] > 0.5).astype(np.uint8)
     ring = (cv2.dilate(shape, _disk(3 * reach_px)) > 0) & ~(cv2.dilate(shape, _disk(reach_px)) > 0)
     if exclude is not None:
-        ring &= ~exclude
+        ring &= ~exclude[y0:y1, x0:x1]
     if np.count_nonzero(ring) < 16:
         return True
-    apart = np.median(flow[core], axis=0) - np.median(flow[ring], axis=0)
+    apart = np.median(flow[core], axis=0) - np.median(flow[y0:y1, x0:x1][ring], axis=0)
     return float(np.linalg.norm(apart)) >= MIN_SEPARATION
 
 
