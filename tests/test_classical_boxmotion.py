@@ -162,9 +162,9 @@ def test_engine_vetoes_a_click_result_around_its_own_box(tmp_path: Path, monkeyp
     seen: list[tuple[float, ...]] = []
     real = engine_module.veto_background_motion
 
-    def spy(mask, grey, neighbours, box, points, flow):
+    def spy(mask, grey, neighbours, box, points, flow, rgb=None):
         seen.append(tuple(box))
-        return real(mask, grey, neighbours, box, points, flow)
+        return real(mask, grey, neighbours, box, points, flow, rgb)
 
     monkeypatch.setattr(engine_module, "veto_background_motion", spy)
     video = _clip(tmp_path)
@@ -184,3 +184,49 @@ def test_engine_vetoes_a_click_result_around_its_own_box(tmp_path: Path, monkeyp
         # A negative click alone is no object to measure: no veto.
         engine.add_new_points_or_box(state, 0, 2, points=[[20, 20]], labels=[0], rel_coordinates=False)
         assert len(seen) == 1
+
+
+# Colours for the cases where the cut's own median moves like the ring (a cut mostly of background).
+COLOURS = {OBJECT: (200, 40, 40), ENCLOSED: (40, 40, 200), REST: (60, 90, 60)}
+
+
+def _rgb(grey: np.ndarray) -> np.ndarray:
+    out = np.zeros(grey.shape + (3,), np.uint8)
+    for value, colour in COLOURS.items():
+        out[grey == value] = colour
+    return out
+
+
+def test_a_cut_mostly_of_background_keeps_the_part_that_moves_apart() -> None:
+    # The box's cut took the whole box (a collapsed GrabCut's fallback), most of it background
+    # coloured like the ring; the camera pans with the object. The cut's own median moves like the
+    # ring, so it tells nothing; the part moving apart from the ring is the object's motion, and the
+    # background-coloured pixels moving like the ring go (DAVIS boat: box J 0.02 -> 0.50).
+    frame = np.full((H, W), REST, np.uint8)
+    frame[55:88, 45:105] = OBJECT  # a third of the cut
+    mask = np.zeros((H, W), bool)
+    mask[30:90, 40:140] = True
+    assert motion_likeness(PAN.backward(frame, frame), mask, BOX) is None
+    assert np.array_equal(veto_background_motion(mask, frame, [frame], BOX, [], PAN), mask)  # no colours
+    out = veto_background_motion(mask, frame, [frame], BOX, [], PAN, _rgb(frame))
+    assert out[57:86, 47:103].all()
+    assert not out[30:53, 40:140].any() and not out[55:90, 110:140].any()
+
+
+def test_a_still_body_with_a_moving_part_keeps_its_body(monkeypatch) -> None:
+    # A mostly still object (a duck whose head moves) on a still background: the moving part's motion
+    # is not the whole object's, and the still body's colours are not the ring's, so nothing goes.
+    import sam3core.classical.boxmotion as boxmotion
+
+    frame = np.full((H, W), REST, np.uint8)
+    frame[35:85, 45:100] = OBJECT  # the still body
+    frame[35:85, 100:135] = ENCLOSED  # the moving head, 39 % of the cut
+    mask = np.zeros((H, W), bool)
+    mask[35:85, 45:135] = True
+    head = ContentFlow({ENCLOSED: (5.0, 0.0)}, default=(0.0, 0.0))
+    out = veto_background_motion(mask, frame, [frame], BOX, [], head, _rgb(frame))
+    assert out[36:84, 46:134].all()
+    # What keeps it is the colour: were the body's colours the ring's, it would go.
+    monkeypatch.setattr(boxmotion, "BACKGROUND_COLOURED", 1.01)
+    out = veto_background_motion(mask, frame, [frame], BOX, [], head, _rgb(frame))
+    assert not out[40:80, 50:95].any() and out[40:80, 105:130].all()

@@ -40,7 +40,11 @@ def test_dog_box_gives_the_dog_not_just_the_ball() -> None:
     x0, y0, x1, y1 = DOG_BOX
     fill = _inside(mask, DOG_BOX) / ((x1 - x0) * (y1 - y0))
     assert 0.35 <= fill <= 0.9  # the ball alone fills ~1 % of the box
-    assert box_tightness(mask, DOG_BOX) >= 0.9  # it spans the box, as a tight box says it should
+    # It spans the box, as a tight box says it should (the ball alone: ~0.1). 0.87 since the box veto
+    # takes the still part of a cut that mostly moves like the ring (docs/classical.md, "When the
+    # cut moves like its ring"): here the dog's white chest and a front leg, still while its back
+    # moves, go with the pale concrete -- a loss measured and accepted for +0.016 box J on DAVIS.
+    assert box_tightness(mask, DOG_BOX) >= 0.85
     assert mask.sum() - _inside(mask, DOG_BOX) < 0.05 * mask.sum()
 
 

@@ -294,6 +294,17 @@ def pinpoint(lab: np.ndarray, key: tuple, mask: np.ndarray, labels: np.ndarray, 
 SEED_BINS = 16  # colour bins per channel of the seeded cut's histograms -> 4096 colours
 
 
+def inside_odds(image: np.ndarray, inside: np.ndarray, outside: np.ndarray,
+                bins: int = SEED_BINS) -> np.ndarray:
+    """(h, w) float32 P(inside | colour) for every pixel of ``image`` (h, w, 3) uint8, from the colour
+    histograms of ``inside`` and ``outside`` ((h, w) bool), each normalised by its own size (so 0.5
+    is a colour as common in both), lightly blurred against histogram noise."""
+    idx = colour_index(image, bins)
+    fg = np.bincount(idx[inside], minlength=bins**3) / max(1, np.count_nonzero(inside))
+    bg = np.bincount(idx[outside], minlength=bins**3) / max(1, np.count_nonzero(outside))
+    return cv2.GaussianBlur((fg / (fg + bg + 1e-9)).astype(np.float32)[idx], (0, 0), 1.0)
+
+
 def _colour_seeds(image: np.ndarray, labels: np.ndarray, crop: Crop) -> None:
     """Keep as probable foreground only the box's pixels whose colour is commoner inside the box
     than in the window around it (``labels`` is updated in place).
@@ -304,15 +315,11 @@ def _colour_seeds(image: np.ndarray, labels: np.ndarray, crop: Crop) -> None:
     the whole box, whose background GrabCut would learn as object.
     """
     x0, y0, x1, y1 = crop
-    idx = colour_index(image[y0:y1, x0:x1], SEED_BINS)
-    n = SEED_BINS
     sub = labels[y0:y1, x0:x1]
     inside, outside = sub == cv2.GC_PR_FGD, sub == cv2.GC_BGD
     if inside.sum() < 16 or outside.sum() < 16:
         return
-    fg = np.bincount(idx[inside], minlength=n**3) / inside.sum()
-    bg = np.bincount(idx[outside], minlength=n**3) / outside.sum()
-    odds = cv2.GaussianBlur((fg / (fg + bg + 1e-9)).astype(np.float32)[idx], (0, 0), 1.0)
+    odds = inside_odds(image[y0:y1, x0:x1], inside, outside)
     sub[inside & (odds <= 0.5)] = cv2.GC_PR_BGD
 
 

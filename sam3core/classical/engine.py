@@ -226,7 +226,7 @@ class ClassicalEngine:
         near = [frame + step * k for k in VETO_OFFSETS if 0 <= frame + step * k < state.num_frames]
         later = (state.frames.grey(t) for t in near)
         return veto_background_motion(mask, state.frames.grey(frame), later, box, points,
-                                      FlowField(self.settings.flow_preset))
+                                      FlowField(self.settings.flow_preset), state.frames.rgb(frame))
 
     def add_new_points(self, inference_state: ClassicalSession, frame_idx: int, obj_id: int, points: Any,
                        labels: Any, clear_old_points: bool = True,
