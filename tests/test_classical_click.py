@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sam3core.classical import ClassicalEngine
-from sam3core.classical.segment import memory_from_mask, negative_step, paint_seeds
+from sam3core.classical.segment import click_radius, memory_from_mask, negative_step, paint_seeds
 from sam3core.eval.metrics import region_similarity
 from sam3core.video import write_video
 
@@ -320,3 +320,23 @@ def test_a_positive_click_given_with_negative_ones_adds_and_takes_nothing_else()
     assert not (after & shirt.astype(bool)).any() and not after[132, 200]
     assert after[dog > 0].all() and after[cut].all()
     assert not (after & ~(shown | cut)).any()
+
+
+def test_a_negative_click_beside_the_mask_takes_only_its_disk() -> None:
+    """dog.mp4, through the window: after a box and two positive clicks, a negative click meant for a
+    leak between the dog's legs fell on the leash just beside the mask. GrabCut dropped the whole
+    dog, and the whole dog, one piece touching the click's disk, went. A click that is not on the
+    mask points at no region of it: only what its disk covers goes."""
+    shown = np.zeros((H, W), np.uint8)
+    cv2.circle(shown, (200, 120), 60, 1, -1)
+    shown = shown > 0
+    collapsed = np.zeros((H, W), bool)  # GrabCut's answer: nothing left
+    r = click_radius(H, W)
+    clicks = [(200.0, 120.0 + 60 + r // 2, 0)]  # below the mask's lowest row, its disk reaching in
+    after = negative_step(collapsed, memory_from_mask(shown), clicks, shown)
+    lost = shown & ~after
+    assert 0 < np.count_nonzero(lost) <= np.pi * (r + 1) ** 2
+    assert not after[181, 200] and after[120, 200]
+    # The same click on the mask takes the region GrabCut dropped with it, as before.
+    on = negative_step(collapsed, memory_from_mask(shown), [(200.0, 150.0, 0)], shown)
+    assert not on.any()

@@ -48,6 +48,26 @@ def test_dog_box_gives_the_dog_not_just_the_ball() -> None:
     assert mask.sum() - _inside(mask, DOG_BOX) < 0.05 * mask.sum()
 
 
+def test_dog_negative_click_on_the_leash_beside_the_mask_keeps_the_dog() -> None:
+    # The window's steps on frame 0 (a trial under Xvfb): the box, a click on the white chest, one on
+    # a front leg, then a negative click meant for the concrete between the legs that fell on the
+    # leash just outside the mask. It used to leave only the two positive clicks' disks.
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("dog.mp4")))
+    engine.add_new_points_or_box(state, 0, 1, box=DOG_BOX, rel_coordinates=False)
+    clicks: list[tuple[float, float, int]] = []
+    sizes = []
+    for click in [(551.5, 446.9, 1), (548.0, 506.4, 1), (606.4, 517.8, 0)]:
+        clicks.append(click)
+        mask = _mask(engine.add_new_points_or_box(
+            state, 0, 1, points=[[x, y] for x, y, _ in clicks], labels=[lab for *_, lab in clicks],
+            box=DOG_BOX, rel_coordinates=False))
+        sizes.append(int(mask.sum()))
+    assert sizes[2] >= 0.9 * sizes[1]
+    for x, y in DOG_BODY:
+        assert mask[y, x]
+
+
 # blocks.mp4 (1280x720): the red "U" block, and the "E" and "M" blocks the old engine jumped to.
 # (The hand lifts the U around frame 30 and sets it down ~90 px higher; E and M stay put.)
 U_BOX = (768, 200, 870, 310)

@@ -370,7 +370,17 @@ def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
     if not pixels:
         return mask
     r = click_radius(h, w)
-    taken = pieces_at(shown & ~mask, pixels, radius=r)
+    # A click beside the mask, not on it, points at no region of it: it takes only what its disk
+    # covers. (dog.mp4: a negative click meant for a leak between the legs fell on the leash beside
+    # it; GrabCut, re-learning its colours, dropped the whole dog, and every piece touching the
+    # click's disk -- all of it -- went, leaving the two positive clicks' disks.)
+    inside = [(cx, cy) for cx, cy in pixels if shown[cy, cx]]
+    taken = pieces_at(shown & ~mask, inside, radius=r)
+    for cx, cy in pixels:
+        if not shown[cy, cx]:
+            disk = np.zeros((h, w), np.uint8)
+            cv2.circle(disk, (cx, cy), r, 1, -1)
+            taken |= shown & ~mask & (disk > 0)
     # GrabCut may take a whole mask whose colours the click taught it as background, when the clicked
     # part touches the rest of the object (dog.mp4: the woman's shirt and her arm, leaked into the
     # dog's mask; the hand on the dog's head joined them, and two negative clicks removed the dog
