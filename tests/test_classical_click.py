@@ -340,3 +340,26 @@ def test_a_negative_click_beside_the_mask_takes_only_its_disk() -> None:
     # The same click on the mask takes the region GrabCut dropped with it, as before.
     on = negative_step(collapsed, memory_from_mask(shown), [(200.0, 150.0, 0)], shown)
     assert not on.any()
+
+
+def test_a_negative_click_on_a_leak_keeps_the_object_when_grabcut_collapses() -> None:
+    """dog.mp4, through the window: a positive click on a front leg let in the concrete between the
+    legs, broadly joined to the dog's belly; a negative click on that concrete made GrabCut drop the
+    whole dog, and the whole dog, one piece with the concrete, went. When the cut keeps less than
+    a quarter of the shown mask, the click's region is its colour patch."""
+    rng = np.random.default_rng(3)
+    image = np.full((H, W, 3), 200, np.uint8)  # pale concrete
+    dog = np.zeros((H, W), bool)
+    dog[60:140, 150:330] = True  # brown and white fur: a coarse texture unlike the concrete
+    fur = np.kron(rng.integers(0, 2, (20, 45)), np.ones((4, 4))).astype(bool)
+    image[60:140, 150:330] = np.where(fur[..., None], [150, 90, 50], [245, 240, 235])
+    leak = np.zeros((H, W), bool)
+    leak[140:190, 170:310] = True  # the concrete under the belly, along its whole width
+    shown = dog | leak
+    collapsed = np.zeros((H, W), bool)  # GrabCut's answer: nothing left
+    clicks = [(240.0, 170.0, 0)]
+    after = negative_step(collapsed, memory_from_mask(shown), clicks, shown, image)
+    assert not (after & leak).any()
+    assert after[dog].mean() > 0.99
+    # Without the image (the old rule) every piece touching the click goes.
+    assert not negative_step(collapsed, memory_from_mask(shown), clicks, shown).any()

@@ -13,7 +13,7 @@ still camera on a still object says nothing and the cut is kept.
 Measured on the 20 DAVIS 2016 frame-0 boxes (docs/classical.md, "Box cut: motion veto"): box J
 0.684 -> 0.735 (blackswan 0.51 -> 0.82, horsejump-high 0.49 -> 0.76, camel 0.62 -> 0.78, cows
 0.69 -> 0.79 from a longer baseline), about 10 ms more per box. The moving part of a cut that is
-mostly background ("When the cut moves like its ring"): 51 sequences' box J 0.739 -> 0.755.
+the whole box ("When the cut is the whole box"): 51 sequences' box J 0.739 -> 0.749.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ VETO_OFFSETS = (1, 2, 3, 4, 6)  # frames from the prompt frame tried in turn unt
 VETO = 0.8  # likeness (-1 object-like .. 1 background-like) from which a pixel of the cut is removed
 RING = 0.25  # the background ring's width around the box, as a fraction of the box's side
 MOVING_SHARE = 0.15  # of the cut: a part moving apart from the ring this large gives the object's motion
+MOVING_FILL = 0.8  # of the box: only a cut covering this much of it is judged by its moving part
 BACKGROUND_COLOURED = 0.75  # P(inside the box | colour) up to which a colour counts as the ring's too
 KEEP_AT_LEAST = 0.3  # a veto that would remove more than 70 % of the cut is distrusted (motion failed)
 
@@ -85,6 +86,13 @@ def _explains(motion: np.ndarray, here: np.ndarray, there: np.ndarray) -> bool:
     return float(np.median(residual)) <= MAX_RESIDUAL
 
 
+def _fills_box(mask: np.ndarray, box: Box) -> bool:
+    """Whether ``mask`` covers at least ``MOVING_FILL`` of ``box``: the box itself, not an outline."""
+    x0, y0, x1, y1 = (max(0, int(round(v))) for v in box)
+    inside = mask[y0:y1, x0:x1]
+    return inside.size > 0 and float(inside.mean()) >= MOVING_FILL
+
+
 def _background_coloured(rgb: np.ndarray, box: Box) -> np.ndarray:
     """(h, w) bool: pixels of ``rgb`` (a window around ``box``) whose colour is common around the box
     too (P(inside | colour) <= ``BACKGROUND_COLOURED``, densities normalised per region)."""
@@ -108,11 +116,11 @@ def veto_background_motion(mask: np.ndarray, grey: np.ndarray, neighbours: Itera
     decides (a slow object needs a longer baseline: a grazing cow moves < 2 px a frame), read lazily.
     ``flow`` computes the flow from the prompt frame to a neighbour
     (:class:`sam3core.classical.propagate.FlowField`), only over the box and its ring (a few ms).
-    Where the cut's own core moves like the ring (the cut is mostly background: a collapsed GrabCut's
-    whole box, a wall beside a dancer), the part of it moving apart from the ring gives the object's
-    motion instead, and only pixels whose colour is common around the box too (``rgb``, (h, w, 3)
-    uint8 like ``grey``; without it this step is skipped) go: a still body whose head moves keeps
-    its body, its colours not being the ring's.
+    Where the cut's own core moves like the ring and the cut covers most of the box
+    (``MOVING_FILL``: a collapsed GrabCut's fallback, the box rather than an outline), the part of
+    it moving apart from the ring gives the object's motion instead, and only pixels whose colour
+    is common around the box too (``rgb``, (h, w, 3) uint8 like ``grey``; without it this step is
+    skipped) go: a still body whose head moves keeps its body, its colours not being the ring's.
     Positive clicks are the annotator's word: a vetoed region holding one stays, and so do the
     components holding them. A veto that would leave less than ``KEEP_AT_LEAST`` of the cut is not
     applied.
@@ -137,7 +145,7 @@ def veto_background_motion(mask: np.ndarray, grey: np.ndarray, neighbours: Itera
         if likeness is not None:
             vetoed = likeness >= VETO
             break
-        if rgb is not None and MOVING_SHARE > 0:
+        if rgb is not None and MOVING_SHARE > 0 and _fills_box(mask[window], local_box):
             likeness = motion_likeness(motion, mask[window], local_box, moving_part=True)
             if likeness is not None:
                 vetoed = (likeness >= VETO) & _background_coloured(rgb[window], local_box)

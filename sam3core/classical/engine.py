@@ -177,7 +177,7 @@ class ClassicalEngine:
             if added:
                 mask, memory = refine_prompt(image, memory, added, to_work, box_work, it.click_refine_iters)
                 assert prev is not None and prev.result is not None
-                mask = negative_step(mask, memory, added, prev.result.unpack())
+                mask = negative_step(mask, memory, added, prev.result.unpack(), image)
             else:
                 assert prev is not None and prev.result is not None
                 mask, reused = prev.result.unpack(), True
@@ -192,7 +192,7 @@ class ClassicalEngine:
                 base = PackedMask.pack(existing)
                 mask, memory = refine_prompt(image, memory_from_mask(existing), to_work, to_work, None,
                                              it.click_iters)
-                mask = negative_step(mask, memory, to_work, existing)
+                mask = negative_step(mask, memory, to_work, existing, image)
             else:
                 mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
         if not reused and mask.any():

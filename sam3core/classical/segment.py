@@ -348,10 +348,11 @@ def memory_from_mask(mask: np.ndarray) -> GrabCutMemory:
 
 
 SEPARATE_PART = 0.05  # of the shown mask: a part this large behind a thin neck is not the clicked region
+COLLAPSED_CUT = 0.25  # of the shown mask: a negative step's cut keeping less has collapsed (half is a choice)
 
 
 def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
-                  shown: np.ndarray) -> np.ndarray:
+                  shown: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
     """A step with negative clicks takes away from the ``shown`` mask the region under them, and
     nothing else: apart from the clicked regions no pixel of it is lost, and only what GrabCut's
     ``mask`` holds at a positive click among them is added (nothing, for negative clicks alone).
@@ -376,6 +377,16 @@ def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
     # click's disk -- all of it -- went, leaving the two positive clicks' disks.)
     inside = [(cx, cy) for cx, cy in pixels if shown[cy, cx]]
     taken = pieces_at(shown & ~mask, inside, radius=r)
+    if image is not None and np.count_nonzero(mask & shown) < COLLAPSED_CUT * np.count_nonzero(shown):
+        # GrabCut dropped most of what is shown: it re-learnt the clicked colours as background and
+        # lost the object with them, so what it dropped is no region the click meant. The click's
+        # region is then its colour patch (dog.mp4: a negative click on the concrete let in between
+        # the dog's legs, the concrete patch, 457 pixels; GrabCut's answer took the whole dog).
+        taken = np.zeros((h, w), bool)
+        for cx, cy in inside:
+            disk = np.zeros((h, w), np.uint8)
+            cv2.circle(disk, (cx, cy), r, 1, -1)
+            taken |= _flood_patch(image, cx, cy, shown, tolerance=18, max_area=h * w) | (shown & (disk > 0))
     for cx, cy in pixels:
         if not shown[cy, cx]:
             disk = np.zeros((h, w), np.uint8)
