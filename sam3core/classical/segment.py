@@ -351,6 +351,13 @@ SEPARATE_PART = 0.05  # of the shown mask: a part this large behind a thin neck 
 COLLAPSED_CUT = 0.25  # of the shown mask: a negative step's cut keeping less has collapsed (half is a choice)
 
 
+def _disk_at(h: int, w: int, cx: int, cy: int, radius: int) -> np.ndarray:
+    """(h, w) bool: a click's disk."""
+    disk = np.zeros((h, w), np.uint8)
+    cv2.circle(disk, (cx, cy), radius, 1, -1)
+    return disk > 0
+
+
 def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
                   shown: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
     """A step with negative clicks takes away from the ``shown`` mask the region under them, and
@@ -384,14 +391,11 @@ def negative_step(mask: np.ndarray, memory: GrabCutMemory, clicks: list[Point],
         # the dog's legs, the concrete patch, 457 pixels; GrabCut's answer took the whole dog).
         taken = np.zeros((h, w), bool)
         for cx, cy in inside:
-            disk = np.zeros((h, w), np.uint8)
-            cv2.circle(disk, (cx, cy), r, 1, -1)
-            taken |= _flood_patch(image, cx, cy, shown, tolerance=18, max_area=h * w) | (shown & (disk > 0))
+            taken |= _flood_patch(image, cx, cy, shown, tolerance=18, max_area=h * w)
+            taken |= shown & _disk_at(h, w, cx, cy, r)
     for cx, cy in pixels:
         if not shown[cy, cx]:
-            disk = np.zeros((h, w), np.uint8)
-            cv2.circle(disk, (cx, cy), r, 1, -1)
-            taken |= shown & ~mask & (disk > 0)
+            taken |= shown & ~mask & _disk_at(h, w, cx, cy, r)
     # GrabCut may take a whole mask whose colours the click taught it as background, when the clicked
     # part touches the rest of the object (dog.mp4: the woman's shirt and her arm, leaked into the
     # dog's mask; the hand on the dog's head joined them, and two negative clicks removed the dog
