@@ -252,3 +252,21 @@ def test_an_unsure_object_is_dropped_rather_than_kept(clip, video_path) -> None:
     for frame, _ids, _low, video, scores in strict.propagate_in_video(st, max_frame_num_to_track=4):
         if frame > 0:  # nothing tracked is that sure: the object is reported absent, not guessed
             assert not (video[0, 0] > 0).any() and scores[0, 0] < 0
+
+
+
+def test_an_empty_mask_says_absent_and_the_object_is_found_again(engine, tmp_path) -> None:
+    # The object leaves the frame (gone on frames 6..18) and an annotator marks it absent on frame 10
+    # with an empty mask. That frame stays empty, but the empty anchor must not make the engine forget
+    # the object's colours (it reset the colour model, and the object was never found again).
+    c = generate_clip(21, num_frames=24, height=H, width=W, num_objects=1)
+    areas = [int((m == 1).sum()) for m in c.masks]
+    assert areas[10] == 0 and areas[19] > 0
+    st = engine.init_state(str(write_video(tmp_path / "leave", c.frames)))
+    engine.add_new_points_or_box(st, 0, 1, box=c.first_box(1), rel_coordinates=False)
+    engine.add_new_mask(st, 10, 1, np.zeros((H, W), bool))
+    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(st)}
+    assert not out[10].any()
+    assert not any(out[f].any() for f in range(11, 19) if areas[f] == 0)  # nothing hallucinated meanwhile
+    found = [f for f in range(19, 24) if region_similarity(out[f], c.object_mask(f, 1)) > 0.5]
+    assert found, "the object was not found again after it came back"

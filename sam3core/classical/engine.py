@@ -384,7 +384,7 @@ class ClassicalEngine:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
                     confidence[o] = track.confidence.get(t, 1.0)
             if it.redetect:
-                self._redetect(state, image, masks, soft, lost_for, confidence)
+                self._redetect(state, t, image, masks, soft, lost_for, confidence)
             work_logits = self._resolve_work(state, t, masks)
             for o in ids:
                 if o not in masks:
@@ -399,8 +399,10 @@ class ClassicalEngine:
                 running[o] = track.confidence[t]
                 if t in track.prompts:
                     # An anchor restarts the colour models from the user's mask (after the overlap
-                    # rule, so another object's colours are not learnt as this one's).
-                    track.colour = update_colour_model(None, image, final)
+                    # rule, so another object's colours are not learnt as this one's). An empty one
+                    # says "not seen here" and teaches no colours: the object keeps its model, so it
+                    # is found again when it comes back.
+                    track.colour = update_colour_model(None, image, final) or track.colour
                     if track.prompts[t].base is not None and track.appearance is not None:
                         # A correction fixes a local error; restarting the fine model from it threw
                         # away what the first prompt taught (a negative click on a drift car's
@@ -463,7 +465,7 @@ class ClassicalEngine:
         keep[0] = False
         return keep[comp]
 
-    def _redetect(self, state: ClassicalSession, image: np.ndarray, masks: dict[int, np.ndarray],
+    def _redetect(self, state: ClassicalSession, frame: int, image: np.ndarray, masks: dict[int, np.ndarray],
                   soft: dict[int, np.ndarray | None], lost_for: dict[int, int],
                   confidence: dict[int, float]) -> None:
         """Bring back objects that were tracked, vanished, and reappear (by their colour model)."""
@@ -472,6 +474,8 @@ class ClassicalEngine:
             if mask.any() or soft.get(o) is None or track.colour is None:
                 lost_for.pop(o, None)
                 continue
+            if frame in track.prompts:
+                continue  # the user's own answer on this frame (an empty mask: not seen here) stands
             if o not in lost_for:
                 # Where it was last seen decides where it may come back: through the edge it left
                 # by, or near where it was hidden.
