@@ -270,3 +270,39 @@ def test_an_empty_mask_says_absent_and_the_object_is_found_again(engine, tmp_pat
     assert not any(out[f].any() for f in range(11, 19) if areas[f] == 0)  # nothing hallucinated meanwhile
     found = [f for f in range(19, 24) if region_similarity(out[f], c.object_mask(f, 1)) > 0.5]
     assert found, "the object was not found again after it came back"
+
+
+def _twins(tmp_path: Path) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
+    """Two same-coloured squares: A drifts right and is hidden on frames 5..12, B (its twin) stays
+    beside it. Returns (video, A's masks, B's masks)."""
+    rng = np.random.default_rng(3)
+    background = np.clip(rng.normal(120, 6, (120, 200, 3)), 0, 255)
+    frames, a_masks, b_masks = [], [], []
+    for t in range(24):
+        a, b = np.zeros((120, 200), bool), np.zeros((120, 200), bool)
+        b[50:74, 110 + t // 2:134 + t // 2] = True
+        if not 5 <= t <= 12:
+            a[48:72, 40 + t:64 + t] = True
+        frame = background.copy()
+        frame[a | b] = (200, 40, 40)
+        frames.append(np.clip(frame + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8))
+        a_masks.append(a)
+        b_masks.append(b)
+    return write_video(tmp_path / "twins", frames), a_masks, b_masks
+
+
+def test_an_erased_mask_keeps_re_detection_off_the_neighbour_it_lay_on(engine, tmp_path) -> None:
+    # While A is hidden the track re-detects its twin B. The annotator erases that mask on frame 9
+    # (an empty mask) and propagates again: A stays absent while hidden, B is not taken again, and A is
+    # found when it comes back on frame 13.
+    path, a_masks, b_masks = _twins(tmp_path)
+    st = engine.init_state(str(path))
+    engine.add_new_mask(st, 0, 1, a_masks[0])
+    first = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(st)}
+    assert (first[9] & b_masks[9]).sum() > 0.8 * b_masks[9].sum()  # the drift the annotator sees
+    engine.add_new_mask(st, 9, 1, np.zeros((120, 200), bool))
+    again = engine.propagate_in_video(st, start_frame_idx=9)
+    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in again}
+    assert all(not (out[f] & b_masks[f]).any() for f in range(9, 24)), "re-detected on the erased twin"
+    assert not any(out[f].any() for f in range(9, 13))
+    assert min(region_similarity(out[f], a_masks[f]) for f in range(14, 24)) > 0.8

@@ -173,3 +173,22 @@ def test_with_both_children_annotated_each_keeps_its_own_child() -> None:
             assert boy[:, :SPLIT_X].sum() >= 0.95 * boy.sum(), f"frame {frame}: the boy's mask is on the girl"
             assert girl[:, SPLIT_X:].sum() >= 0.9 * girl.sum(), f"frame {frame}: the girl on the boy"
     assert len(girl_areas) == 200 and min(girl_areas) >= 10_000  # the girl is never lost
+
+
+def test_erasing_the_drift_onto_the_girl_lets_the_boy_be_found_when_he_is_back() -> None:
+    # The boy annotated alone: by frame 60 the girl, in front of him, holds his track. The annotator
+    # erases it there (an empty mask) and propagates on: nothing is claimed while he is hidden (to
+    # ~100), the girl is not re-detected as him, and he is found once he is back. (While they overlap
+    # again, 135-150, his mask takes one of her legs; from 155 it is on him alone.)
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("bedroom.mp4")))
+    engine.add_new_points_or_box(state, 0, 1, box=BOY_BOX, rel_coordinates=False)
+    drifted = [_mask(r) for r in engine.propagate_in_video(state, max_frame_num_to_track=60)][-1]
+    assert drifted[:, SPLIT_X:].sum() > 0.5 * drifted.sum()  # the drift: mostly right of x = 290
+    engine.add_new_mask(state, 60, 1, np.zeros_like(drifted))
+    out = {r[0]: _mask(r) for r in engine.propagate_in_video(state, start_frame_idx=60)}
+    assert not any(out[f].any() for f in range(60, 101)), "claimed something while the boy is hidden"
+    assert out[110][:, :SPLIT_X].sum() >= 2_000, "the boy is not found when he is back"
+    for f in range(155, 200):
+        assert out[f].sum() >= 10_000, f"frame {f}: the boy is not back"
+        assert out[f][:, :SPLIT_X].sum() >= 0.95 * out[f].sum(), f"frame {f}: on the girl"

@@ -41,7 +41,7 @@ from sam3core.classical.state import (
     ObjectTrack,
     PackedMask,
 )
-from sam3core.classical.track import blend_appearance, learn_appearance, track_step
+from sam3core.classical.track import blend_appearance, learn_appearance, track_step, warp_soft
 from sam3core.engine import (
     NOTHING_TO_PROPAGATE,
     FrameScores,
@@ -65,6 +65,7 @@ _SPECK_FRACTION = 0.08  # of the typical area: smaller fragments of a tracked ma
 _COLOUR_EVERY = 5  # frames between colour-model updates while tracking
 _ADAPT_CONFIDENCE = 0.6  # a tracked frame at least this sure may teach the fine colour model
 _REDETECT_CONFIDENCE = 0.5  # re-found by colour alone: present, but the timeline should say "check"
+_REJECT_MARGIN = np.ones((7, 7), np.uint8)  # an erased region kept off with 3 work px of slack (flow lag)
 
 
 class ClassicalEngine:
@@ -243,6 +244,11 @@ class ClassicalEngine:
         full = inputs.parse_mask(state, mask)
         work = self._to_work(state, full)
         track = state.tracks.setdefault(obj, ObjectTrack(obj))
+        shown = track.outputs.get(frame)
+        if not work.any() and shown is not None and shown.bits.any():
+            track.rejected[frame] = shown  # erased as wrong: whatever it lay on is not the object
+        else:
+            track.rejected.pop(frame, None)
         track.prompts[frame] = FramePrompt(mask=PackedMask.pack(full), result=PackedMask.pack(work))
         track.confidence[frame] = 1.0
         track.colour = update_colour_model(track.colour, state.frames.rgb(frame), work)
@@ -309,6 +315,7 @@ class ClassicalEngine:
         lost_for: dict[int, int] = {}
         running: dict[int, float] = {}  # obj -> confidence reported on the previous frame
         hidden: dict[int, HiddenShape | None] = {}  # obj -> its whole shape while partly hidden
+        rejected: dict[int, np.ndarray] = {}  # obj -> what the user erased, carried by the flow
         prev_t: int | None = None
         prev_lab: np.ndarray | None = None
         for step, t in enumerate(order):
@@ -330,9 +337,13 @@ class ClassicalEngine:
                 track = state.tracks[o]
                 prompt = track.prompts.get(t)
                 old = soft.get(o)
+                if o in rejected and backward is not None:
+                    rejected[o] = warp_soft(rejected[o], backward, grid)
                 if prompt is not None and prompt.result is not None:
                     masks[o] = prompt.result.unpack()
                     confidence[o] = 1.0
+                    if t in track.rejected and not masks[o].any():
+                        rejected[o] = track.rejected[t].unpack().astype(np.float32)
                     # An anchor is the object's whole shape as the user gave it.
                     hidden[o] = update_hidden(None, masks[o].astype(np.float32), masks[o],
                                               float(np.count_nonzero(masks[o])), None)
@@ -384,7 +395,7 @@ class ClassicalEngine:
                     masks[o] = track.outputs[t].unpack()  # continue from what is shown on the start frame
                     confidence[o] = track.confidence.get(t, 1.0)
             if it.redetect:
-                self._redetect(state, t, image, masks, soft, lost_for, confidence)
+                self._redetect(state, t, image, masks, soft, lost_for, confidence, rejected)
             work_logits = self._resolve_work(state, t, masks)
             for o in ids:
                 if o not in masks:
@@ -467,10 +478,17 @@ class ClassicalEngine:
 
     def _redetect(self, state: ClassicalSession, frame: int, image: np.ndarray, masks: dict[int, np.ndarray],
                   soft: dict[int, np.ndarray | None], lost_for: dict[int, int],
-                  confidence: dict[int, float]) -> None:
-        """Bring back objects that were tracked, vanished, and reappear (by their colour model)."""
+                  confidence: dict[int, float], rejected: dict[int, np.ndarray]) -> None:
+        """Bring back objects that were tracked, vanished, and reappear (by their colour model).
+
+        ``rejected``: per object, where a mask the user erased (an empty anchor) has moved to. It lay on
+        something of the object's colours that is not the object (a neighbour it drifted onto), so a
+        region there is not taken for the object coming back.
+        """
         for o, mask in masks.items():
             track = state.tracks[o]
+            if mask.any():
+                rejected.pop(o, None)  # seen again: what was erased before no longer tells anything
             if mask.any() or soft.get(o) is None or track.colour is None:
                 lost_for.pop(o, None)
                 continue
@@ -488,6 +506,8 @@ class ClassicalEngine:
             for other, m in masks.items():
                 if other != o:
                     taken |= m
+            if o in rejected:
+                taken |= cv2.dilate((rejected[o] > 0.5).astype(np.uint8), _REJECT_MARGIN) > 0
             found = redetect(track.colour, image, taken, lost_for[o])
             if found is not None and self.settings.min_confidence <= _REDETECT_CONFIDENCE:
                 masks[o] = refine_band(image, found, 0.12, 1)

@@ -150,6 +150,8 @@ class ObjectTrack:
     colour: ColourModel | None = None  # coarse model for re-detection
     appearance: Appearance | None = None  # fine model for tracking (learnt on the latest anchor)
     confidence: dict[int, float] = field(default_factory=dict)  # frame -> 0..1 of the latest result
+    # frame -> the mask an empty anchor there erased: not this object, so re-detection keeps off it
+    rejected: dict[int, PackedMask] = field(default_factory=dict)
 
 
 class FrameCache:
