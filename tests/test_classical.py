@@ -272,15 +272,15 @@ def test_an_empty_mask_says_absent_and_the_object_is_found_again(engine, tmp_pat
     assert found, "the object was not found again after it came back"
 
 
-def _twins(tmp_path: Path) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
-    """Two same-coloured squares: A drifts right and is hidden on frames 5..12, B (its twin) stays
-    beside it. Returns (video, A's masks, B's masks)."""
+def _twins(tmp_path: Path, b_from: int = 110) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
+    """Two same-coloured squares: A drifts right and is hidden on frames 5..12, B (its twin, left edge
+    at ``b_from``) beside it. Returns (video, A's masks, B's masks)."""
     rng = np.random.default_rng(3)
     background = np.clip(rng.normal(120, 6, (120, 200, 3)), 0, 255)
     frames, a_masks, b_masks = [], [], []
     for t in range(24):
         a, b = np.zeros((120, 200), bool), np.zeros((120, 200), bool)
-        b[50:74, 110 + t // 2:134 + t // 2] = True
+        b[50:74, b_from + t // 2:b_from + 24 + t // 2] = True
         if not 5 <= t <= 12:
             a[48:72, 40 + t:64 + t] = True
         frame = background.copy()
@@ -305,4 +305,19 @@ def test_an_erased_mask_keeps_re_detection_off_the_neighbour_it_lay_on(engine, t
     out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in again}
     assert all(not (out[f] & b_masks[f]).any() for f in range(9, 24)), "re-detected on the erased twin"
     assert not any(out[f].any() for f in range(9, 13))
+    assert min(region_similarity(out[f], a_masks[f]) for f in range(14, 24)) > 0.8
+
+
+def test_an_empty_mask_fed_before_tracking_keeps_re_detection_off_what_the_track_would_claim(
+        engine, tmp_path) -> None:
+    # The same erasure in a session rebuilt from the project's prompts (the empty mask is fed before
+    # any propagation, so there is no shown mask to remember): the track carried into the empty frame
+    # is what is not the object. B starts nearer here, within re-detection's reach of where A was seen.
+    path, a_masks, b_masks = _twins(tmp_path, b_from=80)
+    st = engine.init_state(str(path))
+    engine.add_new_mask(st, 0, 1, a_masks[0])
+    engine.add_new_mask(st, 10, 1, np.zeros((120, 200), bool))
+    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(st)}
+    assert (out[9] & b_masks[9]).sum() > 0.8 * b_masks[9].sum()  # on the twin before the erasure
+    assert all(not (out[f] & b_masks[f]).any() for f in range(10, 24)), "re-detected on the twin"
     assert min(region_similarity(out[f], a_masks[f]) for f in range(14, 24)) > 0.8

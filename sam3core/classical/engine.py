@@ -342,8 +342,13 @@ class ClassicalEngine:
                 if prompt is not None and prompt.result is not None:
                     masks[o] = prompt.result.unpack()
                     confidence[o] = 1.0
-                    if t in track.rejected and not masks[o].any():
-                        rejected[o] = track.rejected[t].unpack().astype(np.float32)
+                    if not masks[o].any():
+                        if t in track.rejected:
+                            rejected[o] = track.rejected[t].unpack().astype(np.float32)
+                        elif old is not None and old.any() and backward is not None:
+                            # Tracked into the empty anchor (a session rebuilt from the prompts has
+                            # no shown mask to remember): what the track would claim is rejected.
+                            rejected[o] = warp_soft(old, backward, grid)
                     # An anchor is the object's whole shape as the user gave it.
                     hidden[o] = update_hidden(None, masks[o].astype(np.float32), masks[o],
                                               float(np.count_nonzero(masks[o])), None)
