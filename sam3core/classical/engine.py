@@ -210,6 +210,7 @@ class ClassicalEngine:
                 x0, y0, x1, y1 = bounding_box(mask) or (0, 0, 0, 0)
                 vetoed = self._motion_veto(state, frame, mask, (x0, y0, x1, y1), to_work)
                 mask = vetoed if base is None else vetoed | (mask & base.unpack())
+        track.rejected.pop(frame, None)  # clicks or a box replace an erased frame's "not here"
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask), base=base)
         track.confidence[frame] = 1.0
@@ -264,6 +265,7 @@ class ClassicalEngine:
             track.prompts.pop(frame, None)
             track.outputs.pop(frame, None)
             track.confidence.pop(frame, None)
+            track.rejected.pop(frame, None)
         return self._frame_output(state, frame) if need_output else None
 
     def remove_object(self, inference_state: ClassicalSession, obj_id: int, strict: bool = False,
@@ -342,7 +344,7 @@ class ClassicalEngine:
                 if prompt is not None and prompt.result is not None:
                     masks[o] = prompt.result.unpack()
                     confidence[o] = 1.0
-                    if not masks[o].any():
+                    if it.redetect and not masks[o].any():
                         if t in track.rejected:
                             rejected[o] = track.rejected[t].unpack().astype(np.float32)
                         elif old is not None and old.any() and backward is not None:
