@@ -43,6 +43,11 @@ def mask_of(result: tuple, obj_id: int) -> np.ndarray:
     return video[ids.index(obj_id), 0].numpy() > 0
 
 
+def masks_by_frame(stream, obj_id: int = 1) -> dict[int, np.ndarray]:  # noqa: ANN001 (a generator)
+    """frame -> one object's mask, over a propagation."""
+    return {result[0]: mask_of(result, obj_id) for result in stream}
+
+
 def test_engine_identity_and_registry() -> None:
     engine = build_engine("classical")
     assert isinstance(engine, ClassicalEngine)
@@ -145,7 +150,7 @@ def test_prompt_on_a_later_frame_is_an_anchor(engine, state, clip) -> None:
         engine.add_new_points_or_box(state, 0, obj, box=clip.first_box(obj), rel_coordinates=False)
     painted = clip.object_mask(10, 1)
     engine.add_new_mask(state, 10, 1, painted)
-    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(state)}
+    out = masks_by_frame(engine.propagate_in_video(state))
     assert np.array_equal(out[10], painted)  # the painted mask comes back exactly
     assert region_similarity(out[11], clip.object_mask(11, 1)) > 0.85
 
@@ -265,7 +270,7 @@ def test_an_empty_mask_says_absent_and_the_object_is_found_again(engine, tmp_pat
     st = engine.init_state(str(write_video(tmp_path / "leave", c.frames)))
     engine.add_new_points_or_box(st, 0, 1, box=c.first_box(1), rel_coordinates=False)
     engine.add_new_mask(st, 10, 1, np.zeros((H, W), bool))
-    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(st)}
+    out = masks_by_frame(engine.propagate_in_video(st))
     assert not out[10].any()
     assert not any(out[f].any() for f in range(11, 19) if areas[f] == 0)  # nothing hallucinated meanwhile
     found = [f for f in range(19, 24) if region_similarity(out[f], c.object_mask(f, 1)) > 0.5]
@@ -298,11 +303,11 @@ def test_an_erased_mask_keeps_re_detection_off_the_neighbour_it_lay_on(engine, t
     path, a_masks, b_masks = _twins(tmp_path)
     st = engine.init_state(str(path))
     engine.add_new_mask(st, 0, 1, a_masks[0])
-    first = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(st)}
+    first = masks_by_frame(engine.propagate_in_video(st))
     assert (first[9] & b_masks[9]).sum() > 0.8 * b_masks[9].sum()  # the drift the annotator sees
     engine.add_new_mask(st, 9, 1, np.zeros((120, 200), bool))
     again = engine.propagate_in_video(st, start_frame_idx=9)
-    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in again}
+    out = masks_by_frame(again)
     assert all(not (out[f] & b_masks[f]).any() for f in range(9, 24)), "re-detected on the erased twin"
     assert not any(out[f].any() for f in range(9, 13))
     assert min(region_similarity(out[f], a_masks[f]) for f in range(14, 24)) > 0.8
@@ -317,7 +322,7 @@ def test_an_empty_mask_fed_before_tracking_keeps_re_detection_off_what_the_track
     st = engine.init_state(str(path))
     engine.add_new_mask(st, 0, 1, a_masks[0])
     engine.add_new_mask(st, 10, 1, np.zeros((120, 200), bool))
-    out = {f: mask_of((f, ids, lo, v), 1) for f, ids, lo, v, _s in engine.propagate_in_video(st)}
+    out = masks_by_frame(engine.propagate_in_video(st))
     assert (out[9] & b_masks[9]).sum() > 0.8 * b_masks[9].sum()  # on the twin before the erasure
     assert all(not (out[f] & b_masks[f]).any() for f in range(10, 24)), "re-detected on the twin"
     assert min(region_similarity(out[f], a_masks[f]) for f in range(14, 24)) > 0.8

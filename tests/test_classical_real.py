@@ -135,13 +135,19 @@ def test_negative_click_on_the_curtain_removes_it_and_nothing_else() -> None:
 BOY_BOX = (165, 125, 285, 400)
 
 
+def _boxed_boy() -> tuple[ClassicalEngine, object]:
+    """A fresh engine and session on bedroom.mp4 with the boy boxed on frame 0."""
+    engine = ClassicalEngine()
+    state = engine.init_state(str(shared_clip("bedroom.mp4")))
+    engine.add_new_points_or_box(state, 0, 1, box=BOY_BOX, rel_coordinates=False)
+    return engine, state
+
+
 def test_the_confidence_says_doubtful_when_the_girl_passes_in_front_of_the_boy() -> None:
     # From frame ~30 the girl jumps in front of the boy and the track drifts onto her arms (a known
     # gap, docs/classical.md): the timeline must at least show those frames as doubtful (< 0.6),
     # while the frames before she reaches him stay sure.
-    engine = ClassicalEngine()
-    state = engine.init_state(str(shared_clip("bedroom.mp4")))
-    engine.add_new_points_or_box(state, 0, 1, box=BOY_BOX, rel_coordinates=False)
+    engine, state = _boxed_boy()
     list(engine.propagate_in_video(state, max_frame_num_to_track=60))
     conf = state.confidence(1)
     assert isinstance(conf, dict)
@@ -160,9 +166,7 @@ def test_with_both_children_annotated_each_keeps_its_own_child() -> None:
     # The notebook's workflow: both children boxed on frame 0. The girl passes in front of the boy
     # (frames ~20-120); alone, the boy's track drifts onto her (the test above), but with her own
     # track she keeps her pixels, and the boy's track comes back to him once he is seen again.
-    engine = ClassicalEngine()
-    state = engine.init_state(str(shared_clip("bedroom.mp4")))
-    engine.add_new_points_or_box(state, 0, 1, box=BOY_BOX, rel_coordinates=False)
+    engine, state = _boxed_boy()
     engine.add_new_points_or_box(state, 0, 2, box=GIRL_BOX, rel_coordinates=False)
     girl_areas = []
     for result in engine.propagate_in_video(state):
@@ -180,9 +184,7 @@ def test_erasing_the_drift_onto_the_girl_lets_the_boy_be_found_when_he_is_back()
     # erases it there (an empty mask) and propagates on: nothing is claimed while he is hidden (to
     # ~100), the girl is not re-detected as him, and he is found once he is back. (While they overlap
     # again, 135-150, his mask takes one of her legs; from 155 it is on him alone.)
-    engine = ClassicalEngine()
-    state = engine.init_state(str(shared_clip("bedroom.mp4")))
-    engine.add_new_points_or_box(state, 0, 1, box=BOY_BOX, rel_coordinates=False)
+    engine, state = _boxed_boy()
     drifted = [_mask(r) for r in engine.propagate_in_video(state, max_frame_num_to_track=60)][-1]
     assert drifted[:, SPLIT_X:].sum() > 0.5 * drifted.sum()  # the drift: mostly right of x = 290
     engine.add_new_mask(state, 60, 1, np.zeros_like(drifted))
