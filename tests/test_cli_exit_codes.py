@@ -120,7 +120,9 @@ def _cases(w: dict[str, Path]) -> list[tuple[str, list[str], str]]:
                                        str(r / "o.json")], "not a Masklet project"),
         ("export: out below a file", ["export", p, "--format", "coco", "--out", str(r / "a-file" / "o.json")],
          "a-file"),
-        ("export: video without .mp4", ["export", p, "--format", "video", "--out", str(r / "o.txt")], ".mp4"),
+        # The message names the path the user gave, not the staging folder it would be written in.
+        ("export: video without .mp4", ["export", p, "--format", "video", "--out", str(r / "o.txt")],
+         f"{r / 'o.txt'}: overlay video must end in .mp4"),
         ("export: empty out", ["export", p, "--format", "coco", "--out", ""], "no output path"),
         ("import: no such coco", ["import", p, "--format", "coco", "--path", str(r / "nope.json")],
          "nope.json: no such file"),

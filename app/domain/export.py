@@ -11,7 +11,7 @@ from app.domain.export_labels import Notes
 from app.domain.export_mots import export_mots
 from app.domain.export_quality import ReviewedOnly
 from app.domain.export_sav import export_sav
-from app.domain.export_video import export_video
+from app.domain.export_video import check_video_output, export_video
 from app.domain.export_yolo import export_yolo
 from app.domain.export_ytvis import export_ytvis
 from app.domain.importers import (
@@ -62,6 +62,8 @@ def export_with_report(project: Project, fmt: str, out: str | Path, *, polygons:
     exporter writes beside the output, which is replaced only when the export is complete."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "video":
+        check_video_output(out)  # the exporter would name the staging path it is given
     final = check_output(out, project_path=project.path, video_path=project.video_path,
                          kind=OUTPUT_KIND.get(fmt))
     info = {"format": fmt, "project": str(project.path or ""), "video": str(project.video_path)}

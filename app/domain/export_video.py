@@ -36,10 +36,17 @@ def render_overlay(frame_rgb: np.ndarray, masks: list[tuple[np.ndarray, tuple[in
     return out
 
 
-def export_video(project: Project, out: str | Path, *, progress: Progress = None) -> Path:
+def check_video_output(out: str | Path) -> Path:
+    """``out`` as a Path when it names a container the overlay video can be written in; ValueError
+    naming it otherwise (checked on the user's path, before any staging)."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".avi"):
         raise ValueError(f"{out}: overlay video must end in .mp4 (or .avi)")
+    return out
+
+
+def export_video(project: Project, out: str | Path, *, progress: Progress = None) -> Path:
+    out = check_video_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     height, width = project.size
     colours = {o.id: hex_to_rgb(o.color) for o in project.objects() if not o.hidden}
