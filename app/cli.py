@@ -406,7 +406,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     with _open_project(args.project, args.video) as project:
         summary = import_annotations(project, args.format, args.path, progress=_Progress("import"))
     print(f"imported {summary.masks} mask(s) on {summary.frames} frame(s); objects created "
-          f"{summary.created or 'none'}, matched {summary.matched or 'none'}")
+          f"{summary.created or 'none'}, matched {summary.matched or 'none'}{summary.skipped()}")
     return 0
 
 

@@ -41,6 +41,12 @@ class ImportSummary:
     matched: list[int] = field(default_factory=list)
     frames: int = 0
     masks: int = 0
+    empty: int = 0  # masks without a pixel (a degenerate polygon, a box-only COCO entry): skipped
+
+    def skipped(self) -> str:
+        """"" or a clause saying how many masks held no pixel and were skipped, for the
+        summary line (the user counts what they gave and should not find some silently missing)."""
+        return f"; {self.empty} mask(s) without any pixel skipped" if self.empty else ""
 
 
 def frame_number(name: str) -> int | None:
@@ -77,6 +83,7 @@ class _Writer:
         height, width = self.project.size
         record = _record(frame, obj_id, counts, height, width)
         if record.area == 0:
+            self.summary.empty += 1
             return
         self.project.write_records([record], origin=self.origin)
         if not self.present[obj_id]:

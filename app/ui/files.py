@@ -232,7 +232,7 @@ class FileController(QObject):
         return self._run(f"Importing {fmt.upper()}",
                          lambda progress: import_annotations(project, fmt, path, progress=progress),
                          lambda s: f"Imported {s.masks} masks on {s.frames} frames "
-                                   f"({len(s.created)} new objects)")
+                                   f"({len(s.created)} new objects){s.skipped()}")
 
     def stop_task(self) -> None:
         """The window closes: cancel a running export or import and wait for its thread, so the
