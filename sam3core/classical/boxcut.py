@@ -2,8 +2,9 @@
 
 The window (the box plus a margin) is resampled to ``BOX_CUT_SIDE`` pixels and cut three ways: GrabCut
 iterated, GrabCut's first iteration alone, and a cut with colour models learnt from the box's core and
-then frozen (:func:`cut_box`). A box costs about one iterated cut of wall time, from three exact
-short-cuts (docs/classical.md, "Click latency"):
+then frozen (:func:`cut_box`). All three start without the box's pixels that the background outside
+the box runs on into (:func:`background_connected`). A box costs about one iterated cut of wall time,
+from three exact short-cuts (docs/classical.md, "Click latency"):
 
 - the single-iteration cut *is* the iterated cut's first step: GrabCut continued with ``GC_EVAL`` from
   a step's labels and models gives exactly the uninterrupted run, so the chain is run a step at a time;
@@ -47,6 +48,9 @@ PIN_ITERS = 2  # GrabCut iterations of the pinpointed cut
 BOX_CUT_SIDE = 260  # long side (pixels) of a box's cut window: see cut_box_resampled and docs/classical.md
 SETTLED = 0.002  # share of the window's pixels: a GrabCut step that moves fewer ends the chain early
 _KEPT_STEPS = 8  # recent box cuts and pinpointed cuts whose steps are kept for continuing (~0.5 MB each)
+FLOOD_TOLERANCE = 6.0  # Lab levels (8-bit, per channel) a colour may differ from a seed's and be flooded
+FLOOD_RING = 4  # pixels: the band just outside the box whose pixels seed the flood
+FLOOD_MAX_SHARE = 0.6  # of the box: a flood reaching more says the object is the background's colour
 
 
 def box_tightness(mask: np.ndarray, box: Box) -> float:
@@ -64,6 +68,50 @@ def box_tightness(mask: np.ndarray, box: Box) -> float:
     cover = 0.5 * (float(sub.any(axis=0).mean()) + float(sub.any(axis=1).mean()))
     fill = float(sub.mean())
     return cover - (0.5 if not 0.08 <= fill <= 0.97 else 0.0)
+
+
+def background_connected(lab: np.ndarray, box: Box) -> np.ndarray:
+    """(h, w) bool: the box's pixels joined to the background just outside it by nearly the same
+    colour -- a crowd, a fence, a wall that runs on past the box's sides.
+
+    A tight box holds the whole object, so what continues beyond the box is background (the
+    boundary-connectivity prior of Zhu et al., CVPR 2014). From every other pixel of a
+    ``FLOOD_RING``-pixel band outside the box, a flood fill takes the 4-connected pixels within
+    ``FLOOD_TOLERANCE`` of that pixel's colour (``lab``, the window in 8-bit Lab, lightly blurred
+    against texture noise). The object meets the box only where it touches the sides, so little of
+    it is reached unless its colours are the background's there too.
+    """
+    h, w = lab.shape[:2]
+    x0, y0, x1, y1 = clip_rect(*box, w, h)
+    inside = np.zeros((h, w), bool)
+    inside[y0:y1, x0:x1] = True
+    ring = np.zeros((h, w), bool)
+    ring[max(0, y0 - FLOOD_RING):y1 + FLOOD_RING, max(0, x0 - FLOOD_RING):x1 + FLOOD_RING] = True
+    ring &= ~inside
+    smooth = cv2.GaussianBlur(lab, (0, 0), 1.0)
+    filled = np.zeros((h + 2, w + 2), np.uint8)  # floodFill's mask: one pixel of border all round
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
+    tolerance = (FLOOD_TOLERANCE,) * 3
+    ys, xs = np.nonzero(ring)
+    for y, x in zip(ys[::2].tolist(), xs[::2].tolist()):
+        if not filled[y + 1, x + 1]:  # a pixel already flooded from another seed seeds nothing new
+            cv2.floodFill(smooth, filled, (x, y), 0, tolerance, tolerance, flags)
+    return (filled[1:-1, 1:-1] > 0) & inside
+
+
+def flood_background(lab: np.ndarray, labels: np.ndarray, box: Box) -> np.ndarray:
+    """``labels`` with the box's probable-foreground pixels that :func:`background_connected` reaches
+    made probable background, so every cut starts its colour models without them (a copy; the
+    labels as they are when the flood reaches nothing, or more than ``FLOOD_MAX_SHARE`` of the box)."""
+    reached = background_connected(lab, box)
+    h, w = labels.shape
+    x0, y0, x1, y1 = clip_rect(*box, w, h)
+    share = np.count_nonzero(reached) / max(1, (x1 - x0) * (y1 - y0))
+    if not 0 < share <= FLOOD_MAX_SHARE:
+        return labels
+    out = labels.copy()
+    out[reached & (labels == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
+    return out
 
 
 def _is_fg(labels: np.ndarray) -> np.ndarray:
@@ -205,6 +253,7 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
     holds the painted box labels and seeds.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)  # once for all the cuts
+    labels = flood_background(lab, labels, box)
     key = (zlib.crc32(lab), lab.shape, crop, box)
     kept = _resume(key, labels)
     unwanted = threading.Event()  # set when the core cut turns out not to be needed
