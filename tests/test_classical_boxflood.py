@@ -60,12 +60,30 @@ def test_the_cuts_start_with_the_reached_pixels_as_probable_background() -> None
     labels = np.full((H, W), cv2.GC_BGD, np.uint8)
     labels[70:231, 180:301] = cv2.GC_PR_FGD
     labels[85:95, 190:200] = cv2.GC_FGD  # a positive click's disk on the fence is the user's word
-    out = boxcut.flood_background(lab, labels, BOX)
+    out = boxcut.flood_background(lab, labels, BOX, [])
     assert out is not labels  # a copy: the caller's labels are not changed
     moved = (labels == cv2.GC_PR_FGD) & (out == cv2.GC_PR_BGD)
     assert np.count_nonzero(moved & fence) >= 0.85 * np.count_nonzero(fence) - 100  # less the click's disk
     assert np.all(out[85:95, 190:200] == cv2.GC_FGD)
     assert np.array_equal(out[~moved], labels[~moved])
+
+
+def test_a_positive_click_on_a_flooded_region_keeps_it_for_the_object() -> None:
+    """The annotator says the clicked region is object: the flood leaves it (the fence, here), and
+    still takes what it reaches elsewhere."""
+    lab = cv2.cvtColor(fence_frame(), cv2.COLOR_RGB2LAB)
+    _obj, fence = regions()
+    labels = np.full((H, W), cv2.GC_BGD, np.uint8)
+    labels[70:231, 180:301] = cv2.GC_PR_FGD
+    clicked = boxcut.flood_background(lab, labels, BOX, [(185.0, 90.0, 1)])
+    # The object splits the fence in the box in two; the part left of it holds the click.
+    left, right = fence.copy(), fence.copy()
+    left[:, 190:] = False
+    right[:, :290] = False
+    assert not np.any((clicked == cv2.GC_PR_BGD) & left)
+    assert np.count_nonzero((clicked == cv2.GC_PR_BGD) & right) >= 0.85 * np.count_nonzero(right)
+    negative = boxcut.flood_background(lab, labels, BOX, [(185.0, 90.0, 0)])  # a negative click: no
+    assert np.count_nonzero((negative == cv2.GC_PR_BGD) & fence) >= 0.85 * np.count_nonzero(fence)
 
 
 def test_an_object_of_the_backgrounds_colour_is_left_to_the_cut() -> None:
@@ -77,7 +95,7 @@ def test_an_object_of_the_backgrounds_colour_is_left_to_the_cut() -> None:
     labels[70:231, 180:301] = cv2.GC_PR_FGD
     lab = cv2.cvtColor(flat, cv2.COLOR_RGB2LAB)
     assert np.count_nonzero(background_connected(lab, BOX)) > boxcut.FLOOD_MAX_SHARE * 121 * 161
-    assert boxcut.flood_background(lab, labels, BOX) is labels
+    assert boxcut.flood_background(lab, labels, BOX, []) is labels
 
 
 def test_the_box_cut_keeps_the_object_and_leaves_the_fence() -> None:

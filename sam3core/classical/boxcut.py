@@ -32,6 +32,7 @@ from sam3core.classical.grabcut import (
     Crop,
     Models,
     Point,
+    click_pixel,
     clip_rect,
     first_models,
     grabcut_pool,
@@ -99,12 +100,19 @@ def background_connected(lab: np.ndarray, box: Box) -> np.ndarray:
     return (filled[1:-1, 1:-1] > 0) & inside
 
 
-def flood_background(lab: np.ndarray, labels: np.ndarray, box: Box) -> np.ndarray:
+def flood_background(lab: np.ndarray, labels: np.ndarray, box: Box, points: list[Point]) -> np.ndarray:
     """``labels`` with the box's probable-foreground pixels that :func:`background_connected` reaches
     made probable background, so every cut starts its colour models without them (a copy; the
-    labels as they are when the flood reaches nothing, or more than ``FLOOD_MAX_SHARE`` of the box)."""
+    labels as they are when the flood reaches nothing, or more than ``FLOOD_MAX_SHARE`` of the box).
+    A flooded region holding a positive click is the annotator's object: it is left as it was."""
     reached = background_connected(lab, box)
     h, w = labels.shape
+    clicked = [click_pixel(x, y, w, h) for x, y, label in points if label == 1]
+    if clicked and reached.any():
+        _count, regions = cv2.connectedComponents(reached.astype(np.uint8), connectivity=4)
+        for cx, cy in clicked:
+            if regions[cy, cx]:
+                reached &= regions != regions[cy, cx]
     x0, y0, x1, y1 = clip_rect(*box, w, h)
     share = np.count_nonzero(reached) / max(1, (x1 - x0) * (y1 - y0))
     if not 0 < share <= FLOOD_MAX_SHARE:
@@ -253,7 +261,7 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
     holds the painted box labels and seeds.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)  # once for all the cuts
-    labels = flood_background(lab, labels, box)
+    labels = flood_background(lab, labels, box, points)
     key = (zlib.crc32(lab), lab.shape, crop, box)
     kept = _resume(key, labels)
     unwanted = threading.Event()  # set when the core cut turns out not to be needed
