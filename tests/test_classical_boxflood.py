@@ -103,3 +103,11 @@ def test_the_box_cut_keeps_the_object_and_leaves_the_fence() -> None:
     mask, _memory = segment_prompt(fence_frame(), [], BOX, 5)
     assert np.count_nonzero(mask & obj) / np.count_nonzero(mask | obj) > 0.95
     assert np.count_nonzero(mask & fence) <= 0.05 * np.count_nonzero(fence)
+
+
+def test_a_box_over_the_whole_frame_has_no_outside_to_flood_from() -> None:
+    lab = cv2.cvtColor(fence_frame(), cv2.COLOR_RGB2LAB)
+    whole = (0.0, 0.0, float(W), float(H))
+    assert not background_connected(lab, whole).any()
+    labels = np.full((H, W), cv2.GC_PR_FGD, np.uint8)
+    assert boxcut.flood_background(lab, labels, whole, [(10.0, 10.0, 1)]) is labels
