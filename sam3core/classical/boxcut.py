@@ -45,7 +45,7 @@ from sam3core.classical.propagate import colour_index
 TIGHT_ENOUGH = 0.97  # box_tightness at which a box cut is accepted without trying the others
 COLLAPSED = 0.01  # of the box's area: when every cut keeps less, a colour-seeded cut is tried
 PIN_MISSING = 0.05  # share of the box's rows + columns a cut may leave uncrossed before it is pinpointed
-PIN_ITERS = 2  # GrabCut iterations of the pinpointed cut
+PIN_ITERS = 1  # GrabCut iterations of the pinpointed cut (one: docs/classical.md, "Box cut: pinpointing")
 BOX_CUT_SIDE = 260  # long side (pixels) of a box's cut window: see cut_box_resampled and docs/classical.md
 SETTLED = 0.002  # share of the window's pixels: a GrabCut step that moves fewer ends the chain early
 _KEPT_STEPS = 8  # recent box cuts and pinpointed cuts whose steps are kept for continuing (~0.5 MB each)
