@@ -123,15 +123,18 @@ def test_a_negative_click_removes_the_clicked_region_and_nothing_else(tmp_path: 
     path = write_video(tmp_path / "curtain", [frame, frame])
     engine = ClassicalEngine()
     state = engine.init_state(str(path))
-    before = _mask(engine.add_new_points_or_box(state, 0, 1, points=[BOTTOM_CLICK], labels=[1],
+    # On the bottom beside the patch: a first click is cut in a box around it (``click_box``), which
+    # must hold the patch for the click to spread onto it.
+    click = (215.0, 185.0)
+    before = _mask(engine.add_new_points_or_box(state, 0, 1, points=[click], labels=[1],
                                                 rel_coordinates=False))
-    assert before[patch].mean() > 0.5, "setup: the click should have spread onto the patch"
+    assert before[patch].mean() > 0.9, "setup: the click should have spread onto the patch"
     after = _mask(engine.add_new_points_or_box(state, 0, 1, points=[(170.0, 185.0)], labels=[0],
                                                clear_old_points=False, rel_coordinates=False))
     assert after[patch].mean() < 0.1  # the clicked region goes
     part = before & truth & ~patch
     assert np.count_nonzero(after & part) >= 0.9 * np.count_nonzero(part)  # and nothing else
-    assert after[int(BOTTOM_CLICK[1]), int(BOTTOM_CLICK[0])]
+    assert after[int(click[1]), int(click[0])]
 
 
 @pytest.mark.parametrize("click", [(430.0, 80.0), (240.0, 185.0)])
@@ -363,3 +366,40 @@ def test_a_negative_click_on_a_leak_keeps_the_object_when_grabcut_collapses() ->
     assert after[dog].mean() > 0.99
     # Without the image (the old rule) every piece touching the click goes.
     assert not negative_step(collapsed, memory_from_mask(shown), clicks, shown).any()
+
+
+def two_part_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A red top over blue trousers on a blurred-noise background, 240x320 -> (frame, top, trousers)."""
+    rng = np.random.default_rng(1)
+    frame = cv2.GaussianBlur(rng.integers(70, 190, (240, 320, 3), dtype=np.uint8), (0, 0), 3.0)
+    frame = frame.astype(np.float32)
+    top, low = np.zeros((240, 320), np.uint8), np.zeros((240, 320), np.uint8)
+    cv2.rectangle(top, (135, 80), (185, 119), 1, -1)
+    cv2.rectangle(low, (140, 120), (180, 165), 1, -1)
+    frame[top > 0] = (200, 40, 40)
+    frame[low > 0] = (40, 60, 180)
+    frame = np.clip(frame + rng.normal(0, 5, frame.shape), 0, 255).astype(np.uint8)
+    return frame, top > 0, low > 0
+
+
+def test_a_first_click_alone_is_cut_in_a_box_guessed_around_it(tmp_path: Path) -> None:
+    """One click on the trousers gives the top too: clicks alone are cut as a box of half the frame's
+    shorter side around them (``click_box``); without it the click keeps its own colour patch."""
+    from sam3core.classical.segment import click_box
+    from sam3core.classical.state import ClassicalSettings
+
+    assert click_box([(10.0, 20.0, 1)], 240, 320, 0.5) == (0.0, 0.0, 70.0, 80.0)  # clipped to the frame
+    assert click_box([(100.0, 100.0, 1), (200.0, 120.0, 1), (5.0, 5.0, 0)], 240, 320, 0.5) == (
+        40.0, 40.0, 260.0, 180.0)  # spans every positive click
+    assert click_box([(5.0, 5.0, 0)], 240, 320, 0.5) is None
+    frame, top, low = two_part_frame()
+    path = write_video(tmp_path / "two_parts", [frame, frame])
+    found = {}
+    for share in (0.5, 0.0):
+        engine = ClassicalEngine(ClassicalSettings(click_box=share))
+        state = engine.init_state(str(path))
+        found[share] = _mask(engine.add_new_points_or_box(state, 0, 1, points=[(160.0, 140.0)], labels=[1],
+                                                          rel_coordinates=False))
+    assert found[0.5][top].mean() > 0.9 and found[0.5][low].mean() > 0.9
+    assert np.count_nonzero(found[0.5] & ~(top | low)) < 0.05 * np.count_nonzero(top | low)
+    assert found[0.0][low].mean() > 0.9 and found[0.0][top].mean() < 0.1

@@ -47,6 +47,8 @@ COLLAPSED = 0.01  # of the box's area: when every cut keeps less, a colour-seede
 PIN_MISSING = 0.05  # share of the box's rows + columns a cut may leave uncrossed before it is pinpointed
 PIN_ITERS = 1  # GrabCut iterations of the pinpointed cut (one: docs/classical.md, "Box cut: pinpointing")
 BOX_CUT_SIDE = 260  # long side (pixels) of a box's cut window: see cut_box_resampled and docs/classical.md
+GUESS_CUT_SIDE = 160  # the same for a box guessed around clicks alone: its cut is slow (docs/classical.md)
+GUESS_ITERS = 2  # GrabCut iterations of a guessed box's cut
 SETTLED = 0.002  # share of the window's pixels: a GrabCut step that moves fewer ends the chain early
 _KEPT_STEPS = 8  # recent box cuts and pinpointed cuts whose steps are kept for continuing (~0.5 MB each)
 FLOOD_TOLERANCE = 6.0  # Lab levels (8-bit, per channel) a colour may differ from a seed's and be flooded
@@ -250,7 +252,7 @@ def _core_cut(lab: np.ndarray, labels: np.ndarray, crop: Crop, box: Box,
 
 
 def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points: list[Point],
-            iters: int) -> tuple[np.ndarray, np.ndarray, Models]:
+            iters: int, tight: bool = True) -> tuple[np.ndarray, np.ndarray, Models]:
     """GrabCut for a box, three ways, keeping the cut that fits the box best (:func:`box_tightness`).
 
     GrabCut's iterations can let the background model swallow an object whose colours also occur
@@ -259,24 +261,31 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
     it. The first cut that fits the box tightly (``TIGHT_ENOUGH``) is taken, in the order iterated,
     single iteration, core; else the best fit of the three. Returns (mask, labels, models). ``labels``
     holds the painted box labels and seeds.
+
+    A box that is only a guess (``tight=False``: :func:`sam3core.classical.segment.click_box`) says
+    nothing by its fit, so the iterated cut is taken as it is, without the others or pinpointing.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)  # once for all the cuts
     labels = flood_background(lab, labels, box, points)
     key = (zlib.crc32(lab), lab.shape, crop, box)
     kept = _resume(key, labels)
     unwanted = threading.Event()  # set when the core cut turns out not to be needed
-    core_job: Future = grabcut_pool().submit(_core_cut, lab, labels, crop, box, kept, unwanted)
-    steps = _Steps(key, labels.copy(), _iterated_chain(lab, labels, crop, max(iters, 1), kept))
+    core_job: Future | None = None
+    if tight:
+        core_job = grabcut_pool().submit(_core_cut, lab, labels, crop, box, kept, unwanted)
+    iters = max(iters, 1) if tight else min(max(iters, 1), GUESS_ITERS)
+    steps = _Steps(key, labels.copy(), _iterated_chain(lab, labels, crop, iters, kept))
     candidates = []
     for cut, cut_models in (steps.iterated[-1], steps.iterated[0]):
         mask = keep_components(_is_fg(cut), points, box)
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
-        if candidates[-1][0] >= TIGHT_ENOUGH:
+        if not tight or candidates[-1][0] >= TIGHT_ENOUGH:
             # It already fits the box: the other cuts cannot fit it better by much (a core cut not
             # yet done is not finished).
             unwanted.set()
             break
     else:
+        assert core_job is not None  # a guessed box takes its first cut
         steps.core = core_job.result()
         assert steps.core is not None  # only this function sets ``unwanted``
         _learnt, cut, cut_models = steps.core
@@ -302,6 +311,8 @@ def cut_box(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points:
         candidates.append((box_tightness(mask, box), mask, cut, cut_models))
     # max() keeps the first of equals: the iterated cut wins ties.
     _score, mask, work, models = max(candidates, key=lambda c: c[0])
+    if not tight:
+        return mask, work, models
     return pinpoint(lab, key, mask, work, crop, box, points, models)
 
 
@@ -381,8 +392,9 @@ def _colour_seeds(image: np.ndarray, labels: np.ndarray, crop: Crop) -> None:
 
 
 def cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Box, points: list[Point],
-                      iters: int) -> tuple[np.ndarray, np.ndarray, Models]:
-    """:func:`cut_box` on the box's window resampled to ``BOX_CUT_SIDE`` pixels.
+                      iters: int, tight: bool = True) -> tuple[np.ndarray, np.ndarray, Models]:
+    """:func:`cut_box` on the box's window resampled to ``BOX_CUT_SIDE`` pixels (``GUESS_CUT_SIDE`` for a
+    box guessed around clicks, ``tight=False``).
 
     GrabCut's smoothness term is per pixel pair while its colour term is per pixel, so the same object
     cut at a small scale (a box of 80 work pixels) often collapses to nothing, and at ~300-400 px it holds
@@ -391,7 +403,7 @@ def cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Bo
     h, w = labels.shape
     x0, y0, x1, y1 = crop
     cw, ch = x1 - x0, y1 - y0
-    f = BOX_CUT_SIDE / max(cw, ch, 1)
+    f = (BOX_CUT_SIDE if tight else GUESS_CUT_SIDE) / max(cw, ch, 1)
     sw, sh = max(2, round(cw * f)), max(2, round(ch * f))
     fx, fy = sw / cw, sh / ch
     window = np.s_[y0:y1, x0:x1]
@@ -399,7 +411,8 @@ def cut_box_resampled(image: np.ndarray, labels: np.ndarray, crop: Crop, box: Bo
     sub_labels = cv2.resize(np.ascontiguousarray(labels[window]), (sw, sh), interpolation=cv2.INTER_NEAREST)
     sub_box = ((box[0] - x0) * fx, (box[1] - y0) * fy, (box[2] - x0) * fx, (box[3] - y0) * fy)
     sub_points = [((x - x0) * fx, (y - y0) * fy, label) for x, y, label in points]
-    sub_mask, sub_labels, models = cut_box(sub_image, sub_labels, (0, 0, sw, sh), sub_box, sub_points, iters)
+    sub_mask, sub_labels, models = cut_box(sub_image, sub_labels, (0, 0, sw, sh), sub_box, sub_points, iters,
+                                           tight)
     out_labels = labels.copy()
     out_labels[y0:y1, x0:x1] = cv2.resize(sub_labels, (cw, ch), interpolation=cv2.INTER_NEAREST)
     mask = np.zeros((h, w), bool)

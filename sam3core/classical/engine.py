@@ -32,7 +32,13 @@ from sam3core.classical.propagate import (
     update_colour_model,
 )
 from sam3core.classical.refine import LOGIT_LIMIT, refine_band, resolve_overlaps, signed_distance_logits
-from sam3core.classical.segment import memory_from_mask, negative_step, refine_prompt, segment_prompt
+from sam3core.classical.segment import (
+    click_box,
+    memory_from_mask,
+    negative_step,
+    refine_prompt,
+    segment_prompt,
+)
 from sam3core.classical.state import (
     ClassicalSession,
     ClassicalSettings,
@@ -171,6 +177,7 @@ class ClassicalEngine:
         continues = (memory is not None and prev is not None and prev.box == all_box
                      and all(p in all_points for p in old_points))
         reused = False  # the frame's stored result comes back unchanged
+        guessed = False  # clicks alone were cut in a box guessed around them
         existing = None  # the tracked or painted mask that clicks on this frame correct
         base = prev.base if continues and prev is not None else None
         if continues and memory is not None:
@@ -195,7 +202,13 @@ class ClassicalEngine:
                                              it.click_iters)
                 mask = negative_step(mask, memory, to_work, existing, image)
             else:
-                mask, memory = segment_prompt(image, to_work, box_work, it.click_iters)
+                cut_in = box_work
+                if cut_in is None and it.click_box > 0:
+                    # Clicks alone, no box: cut in a box guessed around them (docs/classical.md).
+                    cut_in = click_box(to_work, image.shape[0], image.shape[1], it.click_box)
+                mask, memory = segment_prompt(image, to_work, cut_in, it.click_iters,
+                                              tight=box_work is not None)
+                guessed = box_work is None and cut_in is not None
         if not reused and mask.any():
             if box_work is not None and it.box_motion_veto:
                 mask = self._motion_veto(state, frame, mask, box_work, to_work)
@@ -210,6 +223,11 @@ class ClassicalEngine:
                 x0, y0, x1, y1 = bounding_box(mask) or (0, 0, 0, 0)
                 vetoed = self._motion_veto(state, frame, mask, (x0, y0, x1, y1), to_work)
                 mask = vetoed if base is None else vetoed | (mask & base.unpack())
+        if guessed and mask.any():
+            # Further clicks correct this mask as they would a painted one: the guessed box is no
+            # limit to them (second click J over 51 DAVIS frame-0s 0.659, against 0.649 continuing
+            # the guessed box's cut).
+            memory = memory_from_mask(mask)
         track.rejected.pop(frame, None)  # clicks or a box replace an erased frame's "not here"
         track.prompts[frame] = FramePrompt(points=list(all_points), box=all_box, grabcut=memory,
                                            result=PackedMask.pack(mask), base=base)

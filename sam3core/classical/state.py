@@ -38,6 +38,7 @@ class ClassicalSettings:
     flow_preset: str = "fine"  # DIS optical-flow preset: ultrafast | fast | medium | fine
     click_iters: int = 4  # GrabCut iterations for a fresh click/box prompt
     click_refine_iters: int = 2  # GrabCut iterations when a further click refines a prompt
+    click_box: float = 0.5  # clicks alone are first cut in a box of this share of the short side (0: off)
     colour_weight: float = 1.0  # weight of the colour posterior against the flow prior (0 = flow only)
     reach: float = 0.025  # how far (fraction of the work long side) a mask may grow in one frame
     prior_blur: float = 1.5  # sigma (work pixels) of the blur on the warped soft map
@@ -73,6 +74,8 @@ class ClassicalSettings:
                self.local_weight, self.motion_contrast, self.motion_reward) < 0:
             raise ValueError("colour_weight, prior_blur, shape_penalty, motion_penalty, local_weight and "
                              "motion_contrast must be >= 0")
+        if not 0 <= self.click_box <= 1:
+            raise ValueError(f"click_box must be in [0, 1], got {self.click_box}")
         if not 0 < self.correction_rate <= 1:
             raise ValueError(f"correction_rate must be in (0, 1], got {self.correction_rate}")
         if not 0 < self.carry_prior < 1:
