@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from sam3core.classical import ClassicalEngine
-from sam3core.classical.segment import click_radius, memory_from_mask, negative_step, paint_seeds
+from sam3core.classical.segment import click_box, click_radius, memory_from_mask, negative_step, paint_seeds
+from sam3core.classical.state import ClassicalSettings
 from sam3core.eval.metrics import region_similarity
 from sam3core.video import write_video
 
@@ -385,9 +386,6 @@ def two_part_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_a_first_click_alone_is_cut_in_a_box_guessed_around_it(tmp_path: Path) -> None:
     """One click on the trousers gives the top too: clicks alone are cut as a box of half the frame's
     shorter side around them (``click_box``); without it the click keeps its own colour patch."""
-    from sam3core.classical.segment import click_box
-    from sam3core.classical.state import ClassicalSettings
-
     assert click_box([(10.0, 20.0, 1)], 240, 320, 0.5) == (0.0, 0.0, 70.0, 80.0)  # clipped to the frame
     assert click_box([(100.0, 100.0, 1), (200.0, 120.0, 1), (5.0, 5.0, 0)], 240, 320, 0.5) == (
         85.0, 50.0, 215.0, 170.0)  # spans every positive click, a little wider than their extent
